@@ -1,0 +1,206 @@
+"""Command line: ``forensics analyze | verify | plugins | train | demo``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from forensics import __version__
+
+app = typer.Typer(
+    help="Auditable media forensics: hash evidence, run detector plugins, fuse their scores, write a tamper-evident report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+train_app = typer.Typer(help="Train or calibrate a detector's model from data you provide.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"forensics {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    pass
+
+
+def _progress_callback():
+    """A rich progress bar on a terminal; silence otherwise."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    prog = Progress(TextColumn("{task.description:<13}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("[dim]{task.fields[label]}"), console=Console(stderr=True), transient=False)
+    tasks: dict[str, int] = {}
+
+    def cb(phase: str, done: int, total: int, label: str) -> None:
+        if phase not in tasks:
+            tasks[phase] = prog.add_task(phase, total=total, label="")
+        prog.update(tasks[phase], completed=done, total=total, label=label[-50:])
+
+    return prog, cb
+
+
+@app.command()
+def analyze(
+    case_dir: Path = typer.Argument(..., help="Folder holding the evidence (searched recursively; never modified)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder [default: ./report-<case folder name>]."),
+    examiner: Optional[str] = typer.Option(None, help="Examiner name (overrides case.toml)."),
+    case_id: Optional[str] = typer.Option(None, "--case-id", help="Case number (overrides case.toml)."),
+    detector: Optional[List[str]] = typer.Option(None, "--detector", "-d", help="Run only this detector (repeatable)."),
+    plugin: Optional[List[str]] = typer.Option(None, "--plugin", help="Also load this plugin module (dotted name; repeatable)."),
+    max_pixels: int = typer.Option(100_000_000, help="Decompression-bomb limit: images with more pixels are not decoded."),
+    as_json: bool = typer.Option(False, "--json", help="Also print findings.json to standard output."),
+) -> None:
+    """Analyse every file in CASE_DIR and write report.html, findings.json, custody.log and manifest.sha256."""
+    from forensics.engine import CaseError, analyze_case
+    from forensics.report import MANIFEST, write_outputs
+
+    case_dir = Path(os.path.abspath(case_dir))
+    if not case_dir.is_dir():
+        fail(f"case folder not found: {case_dir}")
+    out_dir = Path(os.path.abspath(out or Path.cwd() / f"report-{case_dir.name}"))
+    real_case, real_out = os.path.realpath(case_dir), os.path.realpath(out_dir)
+    if real_out == real_case or real_out.startswith(real_case + os.sep):
+        fail("the output folder must not be inside the case folder (evidence folders are never written to)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".forensics-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        fail(f"output folder {out_dir} is not writable: {exc.strerror or exc}")
+
+    prog, cb = _progress_callback()
+    try:
+        if prog:
+            prog.start()
+        result = analyze_case(case_dir, out_dir=out_dir, examiner=examiner, case_id=case_id,
+                              detectors=detector or None, extra_plugins=plugin or (), max_pixels=max_pixels,
+                              progress=cb)
+    except (CaseError, KeyError) as exc:
+        fail(str(exc).strip("'\""))
+    finally:
+        if prog:
+            prog.stop()
+    try:
+        manifest = write_outputs(result, out_dir)
+    except OSError as exc:
+        fail(f"could not write the report to {out_dir}: {exc.strerror or exc}")
+    doc = result.document
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    s = doc["summary"]
+    import hashlib
+
+    mhash = hashlib.sha256((out_dir / MANIFEST).read_bytes()).hexdigest()
+    echo = (lambda m: typer.echo(m, err=True)) if as_json else typer.echo
+    echo(f"Analysed {s['items']} file(s), {s['media_items']} image/video: "
+         + ", ".join(f"{v} {k}" for k, v in s["verdict_counts"].items()))
+    if s["integrity_failures"]:
+        echo(f"INTEGRITY FAILURE on: {', '.join(s['integrity_failures'])}")
+    for p in doc["plugin_problems"]:
+        echo(f"plugin problem: {p['plugin']}: {p['message']}")
+    echo(f"Report:   {out_dir / 'report.html'}")
+    echo(f"Findings: {out_dir / 'findings.json'} ({len(manifest)} files in {MANIFEST}, sha256 {mhash})")
+
+
+@app.command()
+def verify(
+    out_dir: Path = typer.Argument(..., help="A report folder written by `forensics analyze`."),
+    case: Optional[Path] = typer.Option(None, "--case", help="Also re-hash the evidence in this case folder."),
+) -> None:
+    """Re-check a report's files against manifest.sha256 and, with --case, the evidence against its hashes."""
+    from forensics.verify import verify as run_verify
+
+    if not out_dir.is_dir():
+        fail(f"report folder not found: {out_dir}")
+    if case is not None and not case.is_dir():
+        fail(f"case folder not found: {case}")
+    res = run_verify(out_dir, case)
+    for line in res.ok:
+        typer.echo(f"OK        {line}")
+    for line in res.problems:
+        typer.echo(f"MISMATCH  {line}")
+    typer.echo("verification passed" if res.passed else f"verification FAILED: {len(res.problems)} problem(s)")
+    raise typer.Exit(0 if res.passed else 1)
+
+
+@app.command()
+def plugins(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """List the loaded detector plugins, their versions, sources and model status."""
+    from forensics.plugins import load_plugins
+
+    ps = load_plugins()
+    rows = ps.describe()
+    if as_json:
+        typer.echo(json.dumps({"detectors": rows, "problems": [p.__dict__ for p in ps.problems]}, indent=2))
+        return
+    for r in rows:
+        m = r["model"]
+        typer.echo(f"{r['name']} {r['version']}  [{', '.join(r['media_kinds'])}]  from {r['source']}")
+        model_line = m["status"]
+        if "files" in m:
+            model_line += "; " + ", ".join(f"{f['path']} sha256 {f['sha256'][:16]}…" for f in m["files"].values())
+        if m.get("reason"):
+            model_line += f": {m['reason']}"
+        typer.echo(f"    model: {model_line}")
+    for p in ps.problems:
+        typer.echo(f"BROKEN {p.plugin}: {p.message}")
+    if not rows:
+        typer.echo("no detectors loaded")
+
+
+@train_app.command("ela")
+def train_ela(
+    data: List[Path] = typer.Option(..., "--data", help="Folder(s) of authentic JPEG/PNG photos (repeatable)."),
+    out: Path = typer.Option(None, help="Model folder to write [default: the built-in models/ela]."),
+    per_image: int = typer.Option(2, help="Spliced + authentic pairs generated per source photo."),
+    include_builtin: bool = typer.Option(True, help="Also use scikit-image's bundled public-domain photos."),
+    seed: int = typer.Option(0, help="Random seed (training is deterministic for a given seed)."),
+) -> None:
+    """Calibrate the ELA detector on splices generated from authentic photos; report held-out AUC/EER."""
+    from forensics.models import builtin_models_dir
+    from forensics_plugins.ela.train import train
+
+    for d in data:
+        if not d.is_dir():
+            fail(f"data folder not found: {d}")
+    target = out or builtin_models_dir() / "ela"
+    metrics = train(data, target, per_image=per_image, include_builtin=include_builtin, seed=seed,
+                    echo=typer.echo)
+    typer.echo(json.dumps(metrics, indent=2))
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("cases/demo"), help="Folder to (re)generate the demo case in.")) -> None:
+    """(Re)generate the small demo case from media the installed packages ship."""
+    from forensics.demo import make_demo_case
+
+    for line in make_demo_case(out):
+        typer.echo(line)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

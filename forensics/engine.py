@@ -1,0 +1,198 @@
+"""Run a case end to end: intake -> detectors -> fusion -> findings document.
+
+Data flows one way (see DESIGN.md). Detector failures become findings; a bad
+file becomes a message on its item; nothing here aborts the case except a
+missing case folder.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from forensics import FINDINGS_SCHEMA, __version__, fusion
+from forensics.case import (
+    CustodyLog,
+    EvidenceItem,
+    environment,
+    hash_item,
+    read_case_info,
+    scan_case,
+    utc_now,
+)
+from forensics.detector import Artifact, Finding, Status
+from forensics.media import DEFAULT_MAX_PIXELS, MediaAccess, MediaError
+from forensics.plugins import LoadedDetector, PluginSet, load_plugins
+
+Progress = Callable[[str, int, int, str], None]  # (phase, done, total, label)
+
+
+class CaseError(Exception):
+    """The case cannot be analysed at all (missing folder and the like)."""
+
+
+@dataclass
+class AnalysisResult:
+    document: dict[str, Any]
+    artifacts: dict[str, bytes] = field(default_factory=dict)  # relative file name -> PNG bytes
+    custody: CustodyLog = field(default_factory=CustodyLog)
+
+
+def run_detector(ld: LoadedDetector, item: EvidenceItem, media: MediaAccess) -> Finding:
+    """Run one detector on one item; never raises."""
+    det = ld.detector
+    try:
+        reason = det.not_applicable_reason(item)
+        if reason:
+            return det.not_applicable(reason)
+        finding = det.analyze(item, media)
+        if not isinstance(finding, Finding):
+            return det.failed(f"plugin '{ld.plugin}' returned {type(finding).__name__}, not a Finding")
+        return finding
+    except MediaError as exc:
+        return det.failed(f"media could not be decoded: {exc}")
+    except MemoryError:
+        return det.failed(f"plugin '{ld.plugin}' ran out of memory")
+    except Exception as exc:  # noqa: BLE001 - a plugin must never stop the case
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else ""
+        return det.failed(f"plugin '{ld.plugin}' raised {type(exc).__name__}: {exc}{where}")
+
+
+def _artifact_name(item_id: str, detector: str, index: int, art: Artifact) -> str:
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in art.slug)[:40] or "artifact"
+    det = "".join(c if c.isalnum() or c in "-_" else "-" for c in detector)[:40]
+    return f"artifacts/{item_id}-{det}-{index:02d}-{slug}.png"
+
+
+def analyze_case(
+    case_dir: Path,
+    out_dir: Path | None = None,
+    examiner: str | None = None,
+    case_id: str | None = None,
+    detectors: Iterable[str] | None = None,
+    plugins: PluginSet | None = None,
+    extra_plugins: Iterable[Any] = (),
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: Progress | None = None,
+) -> AnalysisResult:
+    case_dir = Path(os.path.abspath(case_dir))
+    if not case_dir.is_dir():
+        raise CaseError(f"case folder not found: {case_dir}")
+    progress = progress or (lambda *a: None)
+    started = utc_now()
+    run_id = uuid.uuid4().hex
+    env = environment()
+    custody = CustodyLog()
+    info = read_case_info(case_dir, case_id=case_id, examiner=examiner)
+    custody.event("RUN_START", run_id=run_id, case_id=info.case_id, examiner=info.examiner or "(not given)",
+                  **env, case_dir=str(case_dir))
+    if info.case_toml_sha256:
+        custody.event("CASE_TOML", sha256=info.case_toml_sha256)
+
+    ps = plugins or load_plugins(extra=extra_plugins)
+    selected = ps.select(detectors)
+    for p in ps.problems:
+        custody.event("PLUGIN_PROBLEM", plugin=p.plugin, message=p.message)
+    for ld in selected:
+        custody.event("DETECTOR", name=ld.detector.name, version=ld.detector.version, source=ld.source)
+
+    # ---- intake
+    items = scan_case(case_dir, exclude=[out_dir] if out_dir else None)
+    total_bytes = sum(it.size or 0 for it in items)
+    for i, it in enumerate(items):
+        progress("hashing", i, len(items), it.relpath)
+        hash_item(it)
+        if it.hashes:
+            custody.event("HASHED", item=it.id, path=it.relpath, size=it.hashes.size, sha256=it.hashes.sha256,
+                          sha1=it.hashes.sha1, md5=it.hashes.md5, kind=it.kind, format=it.format)
+        else:
+            custody.event("NOT_HASHED", item=it.id, path=it.relpath, reason="; ".join(it.messages))
+    progress("hashing", len(items), len(items), "")
+
+    # ---- detectors
+    findings_by_item: dict[str, list[Finding]] = {}
+    artifacts: dict[str, bytes] = {}
+    artifact_files: dict[tuple[str, str], dict[int, str]] = {}
+    media_items = [it for it in items if it.is_media]
+    for i, it in enumerate(media_items):
+        progress("analysing", i, len(media_items), it.relpath)
+        media = MediaAccess(it, max_pixels=max_pixels)
+        results = []
+        for ld in selected:
+            t0 = time.perf_counter()
+            f = run_detector(ld, it, media)
+            custody.event("DETECTOR_RAN", item=it.id, detector=f.detector, status=f.status.value,
+                          seconds=f"{time.perf_counter() - t0:.3f}")
+            if f.status is Status.FAILED and f.reason.startswith("media could not be decoded"):
+                msg = f.reason
+                if msg not in it.messages:
+                    it.messages.append(msg)
+            files = {}
+            for k, art in enumerate(f.artifacts):
+                name = _artifact_name(it.id, f.detector, k, art)
+                artifacts[name] = art.png
+                files[k] = name
+            artifact_files[(it.id, f.detector)] = files
+            results.append(f)
+        findings_by_item[it.id] = results
+        del media
+    progress("analysing", len(media_items), len(media_items), "")
+
+    # ---- re-verify
+    for i, it in enumerate(items):
+        progress("re-verifying", i, len(items), it.relpath)
+        if it.hashes:
+            hash_item(it, after=True)
+            custody.event("REVERIFIED", item=it.id, integrity=it.integrity,
+                          sha256=it.hashes_after.sha256 if it.hashes_after else "")
+    progress("re-verifying", len(items), len(items), "")
+
+    # ---- fuse and assemble
+    item_docs = []
+    for it in items:
+        doc = it.to_json()
+        if it.id in findings_by_item:
+            fl = findings_by_item[it.id]
+            doc["findings"] = [f.to_json(artifact_files.get((it.id, f.detector))) for f in fl]
+            doc["verdict"] = fusion.fuse(fl)
+        else:
+            doc["findings"] = []
+            doc["verdict"] = None
+        item_docs.append(doc)
+
+    finished = utc_now()
+    custody.event("RUN_END", run_id=run_id, items=len(items), bytes=total_bytes)
+    document = {
+        "schema": FINDINGS_SCHEMA,
+        "tool": {"name": "forensics", "version": __version__, "python": env["python"], "platform": env["platform"],
+                 "packages": _package_versions()},
+        "run": {"id": run_id, "started_utc": started, "finished_utc": finished, "host": env["host"],
+                "user": env["user"], "command_line": env["command_line"]},
+        "case": info.to_json(),
+        "detectors": [d for d in ps.describe() if d["name"] in {ld.detector.name for ld in selected}],
+        "plugin_problems": [{"plugin": p.plugin, "message": p.message} for p in ps.problems],
+        "fusion": {"method": fusion.METHOD, "doc": fusion.__doc__.strip(),
+                   "thresholds": {"likely_authentic_below": fusion.LOW, "likely_manipulated_above": fusion.HIGH}},
+        "items": item_docs,
+        "summary": fusion.summarise(item_docs),
+    }
+    return AnalysisResult(document=document, artifacts=artifacts, custody=custody)
+
+
+def _package_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for name in ("torch", "torchvision", "numpy", "scipy", "scikit-image", "scikit-learn", "opencv-python-headless",
+                 "pillow", "av", "dlib-bin", "pluggy", "jinja2"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out

@@ -1,0 +1,1 @@
+"""Trained detector models (weights + model cards), one folder per model."""
