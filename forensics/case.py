@@ -241,7 +241,7 @@ def read_case_info(root: Path, case_id: str | None = None, examiner: str | None 
 
 
 def _walk(root: Path, exclude: set[str]) -> Iterator[tuple[str, os.DirEntry | None, str | None]]:
-    """Yield ``(path, entry, error)`` for every non-directory entry, sorted, never following links."""
+    """Yield ``(path, entry, error)`` for every non-directory entry, never following links."""
     stack = [str(root)]
     while stack:
         d = stack.pop()
@@ -269,7 +269,8 @@ def scan_case(root: Path, exclude: list[Path] | None = None) -> list[EvidenceIte
     excl.add(os.path.realpath(root / "case.toml"))
     items: list[EvidenceItem] = []
     real_root = os.path.realpath(root)
-    for path, entry, error in _walk(root, excl):
+    found = sorted(_walk(root, excl), key=lambda t: os.fsencode(os.path.relpath(t[0], root)))
+    for path, entry, error in found:
         rel_raw = os.path.relpath(path, root)
         item = EvidenceItem(id=f"E{len(items) + 1:04d}", path=path, relpath=display_name(rel_raw), relpath_raw=rel_raw)
         if error:

@@ -124,6 +124,20 @@ def analyze_case(
         progress("analysing", i, len(media_items), it.relpath)
         media = MediaAccess(it, max_pixels=max_pixels)
         results = []
+        try:  # cheap header probe: decompression bombs and undecodable containers are reported once, here
+            if it.kind == "image":
+                media.image_info()
+            else:
+                media.video_info()
+        except MediaError as exc:
+            it.messages.append(f"cannot be decoded: {exc}")
+            custody.event("UNDECODABLE", item=it.id, reason=str(exc))
+            findings_by_item[it.id] = [
+                ld.detector.not_applicable(reason) if (reason := ld.detector.not_applicable_reason(it))
+                else ld.detector.failed(f"media could not be decoded: {exc}")
+                for ld in selected
+            ]
+            continue
         for ld in selected:
             t0 = time.perf_counter()
             f = run_detector(ld, it, media)

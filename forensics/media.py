@@ -118,6 +118,11 @@ class MediaAccess:
             if q:
                 info["jpeg_quantization"] = {int(k): list(map(int, v)) for k, v in q.items()}
                 info["jpeg_quality_estimate"] = estimate_jpeg_quality(q)
+            if im.format == "JPEG":
+                from PIL import JpegImagePlugin
+
+                # PIL convention: 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0, -1 = other/unknown
+                info["jpeg_subsampling"] = int(JpegImagePlugin.get_sampling(im))
             return info
 
         return self.shared("image_info", compute)

@@ -53,7 +53,9 @@ class ELADetector(Detector):
         rgb = media.image_rgb()
         if min(rgb.shape[:2]) < 32:
             return self.inconclusive(f"image is only {rgb.shape[1]}×{rgb.shape[0]} pixels; too small for block statistics")
-        feats, maps = features(rgb, RESAVE_QUALITY)
+        subsampling = info.get("jpeg_subsampling", 2)
+        subsampling = subsampling if subsampling in (0, 1, 2) else 2
+        feats, maps = features(rgb, RESAVE_QUALITY, subsampling)
         ela = maps["ela"]
         amplified = heatmap(ela)
         z = np.clip(maps["z"], 0, 6)
@@ -70,6 +72,7 @@ class ELADetector(Detector):
         ]
         details = {
             "resave_quality": RESAVE_QUALITY,
+            "resave_chroma_subsampling": {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}[subsampling],
             "estimated_original_quality": info.get("jpeg_quality_estimate"),
             "size": [int(rgb.shape[1]), int(rgb.shape[0])],
             "features": {k: round(float(v), 6) for k, v in zip(FEATURES, feats)},

@@ -37,23 +37,29 @@ FEATURES = (
     "log_mean_ratio",
     "ghost_q75_robust_max_z",
     "ratio_tail_mass",
+    "smoothed_block_p99_over_median",
+    "smoothed_ratio_robust_max_z",
 )
 
 
-def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
+def jpeg_roundtrip(rgb: np.ndarray, quality: int, subsampling: int = 2) -> np.ndarray:
     """Encode ``rgb`` (HxWx3 uint8) as baseline JPEG at ``quality`` and decode it again."""
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="JPEG", quality=int(quality), subsampling=0, optimize=False)
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=int(quality), subsampling=subsampling, optimize=False)
     buf.seek(0)
     with Image.open(buf) as im:
         return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
-def ela_map(rgb: np.ndarray, quality: int = 90) -> np.ndarray:
-    """Per-pixel error level: mean over RGB of ``|rgb - resave(rgb, quality)|`` (float32, 0..255)."""
-    resaved = jpeg_roundtrip(rgb, quality)
+def ela_map(rgb: np.ndarray, quality: int = 90, subsampling: int = 2) -> np.ndarray:
+    """Per-pixel error level: mean over RGB of ``|rgb - resave(rgb, quality)|`` (float32, 0..255).
+
+    ``subsampling`` (PIL's 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0) should match the original file's
+    chroma subsampling, or the re-save error is dominated by chroma resampling.
+    """
+    resaved = jpeg_roundtrip(rgb, quality, subsampling)
     return np.abs(rgb.astype(np.int16) - resaved.astype(np.int16)).mean(axis=2).astype(np.float32)
 
 
@@ -83,7 +89,7 @@ def block_ratio(ela: np.ndarray, texture: np.ndarray, block: int = BLOCK) -> np.
     return block_means(ela, block) / (block_means(texture, block) + 2.0)
 
 
-def features(rgb: np.ndarray, quality: int = 90) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def features(rgb: np.ndarray, quality: int = 90, subsampling: int = 2) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """ELA features (in :data:`FEATURES` order) and the intermediate maps.
 
     Returns
@@ -93,7 +99,7 @@ def features(rgb: np.ndarray, quality: int = 90) -> tuple[np.ndarray, dict[str, 
     """
     from scipy import ndimage
 
-    ela = ela_map(rgb, quality)
+    ela = ela_map(rgb, quality, subsampling)
     tex = texture_map(rgb)
     b = block_means(ela)
     ratio = block_ratio(ela, tex)
@@ -101,7 +107,7 @@ def features(rgb: np.ndarray, quality: int = 90) -> tuple[np.ndarray, dict[str, 
     out = z > 3.0
     labels, n = ndimage.label(out)
     largest = np.bincount(labels.ravel())[1:].max() if n else 0
-    ghost = ela_map(rgb, 75)
+    ghost = ela_map(rgb, 75, subsampling)
     zg = _robust_z(np.log(block_ratio(ghost, tex) + 1e-3))
     feats = np.array([
         np.log((np.percentile(b, 99) + 0.05) / (np.median(b) + 0.05)),
@@ -112,6 +118,8 @@ def features(rgb: np.ndarray, quality: int = 90) -> tuple[np.ndarray, dict[str, 
         np.log(ratio.mean() + 1e-3),
         np.percentile(zg, 99.5),
         np.clip(z, 0, 10).mean(),
+        np.log((np.percentile(bs := ndimage.uniform_filter(b, 4, mode="reflect"), 99) + 0.05) / (np.median(bs) + 0.05)),
+        np.percentile(_robust_z(ndimage.uniform_filter(np.log(ratio + 1e-3), 4, mode="reflect")), 99.5),
     ], dtype=np.float64)
     return feats, {"ela": ela, "ratio": ratio, "z": z}
 

@@ -204,7 +204,7 @@ def train(data_dirs: list[Path], out_dir: Path, per_image: int = 2, include_buil
     card = {
         "name": "ela",
         "version": "1.0.0",
-        "architecture": "logistic regression over 8 ELA block-statistics features (standardised)",
+        "architecture": f"logistic regression over {len(FEATURES)} ELA block-statistics features (standardised)",
         "features": list(FEATURES),
         "files": {"weights": {"path": "ela_calibrator.json"}},
         "training": {
