@@ -47,9 +47,10 @@ def write_mp4(path: Path, frames: Iterator[np.ndarray], fps: int = 15) -> None:
     import av
 
     with av.open(str(path), mode="w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps)
+        # single-threaded, options given at creation: x264 output is then reproducible
+        stream = out.add_stream("libx264", rate=fps, options={"crf": "26", "preset": "medium", "threads": "1"})
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "26", "preset": "medium", "threads": "1"}
+        stream.codec_context.thread_count = 1
         first = True
         for rgb in frames:
             if first:
