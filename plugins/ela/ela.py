@@ -29,7 +29,6 @@ import numpy as np
 
 BLOCK = 8  # JPEG block grid
 FEATURES = (
-    "log_block_p99_over_median",
     "ratio_robust_max_z",
     "ratio_outlier_fraction",
     "outlier_largest_component_share",
@@ -37,7 +36,6 @@ FEATURES = (
     "log_mean_ratio",
     "ghost_q75_robust_max_z",
     "ratio_tail_mass",
-    "smoothed_block_p99_over_median",
     "smoothed_ratio_robust_max_z",
 )
 
@@ -80,7 +78,7 @@ def texture_map(rgb: np.ndarray) -> np.ndarray:
 
 def _robust_z(x: np.ndarray) -> np.ndarray:
     med = np.median(x)
-    mad = np.median(np.abs(x - med)) * 1.4826 + 1e-6
+    mad = max(float(np.median(np.abs(x - med))) * 1.4826, 0.05)  # floor: flat images have MAD ~ 0
     return (x - med) / mad
 
 
@@ -101,7 +99,6 @@ def features(rgb: np.ndarray, quality: int = 90, subsampling: int = 2) -> tuple[
 
     ela = ela_map(rgb, quality, subsampling)
     tex = texture_map(rgb)
-    b = block_means(ela)
     ratio = block_ratio(ela, tex)
     z = _robust_z(np.log(ratio + 1e-3))
     out = z > 3.0
@@ -110,7 +107,6 @@ def features(rgb: np.ndarray, quality: int = 90, subsampling: int = 2) -> tuple[
     ghost = ela_map(rgb, 75, subsampling)
     zg = _robust_z(np.log(block_ratio(ghost, tex) + 1e-3))
     feats = np.array([
-        np.log((np.percentile(b, 99) + 0.05) / (np.median(b) + 0.05)),
         np.percentile(z, 99.5),
         out.mean(),
         largest / max(out.sum(), 1),
@@ -118,7 +114,6 @@ def features(rgb: np.ndarray, quality: int = 90, subsampling: int = 2) -> tuple[
         np.log(ratio.mean() + 1e-3),
         np.percentile(zg, 99.5),
         np.clip(z, 0, 10).mean(),
-        np.log((np.percentile(bs := ndimage.uniform_filter(b, 4, mode="reflect"), 99) + 0.05) / (np.median(bs) + 0.05)),
         np.percentile(_robust_z(ndimage.uniform_filter(np.log(ratio + 1e-3), 4, mode="reflect")), 99.5),
     ], dtype=np.float64)
     return feats, {"ela": ela, "ratio": ratio, "z": z}
@@ -138,14 +133,19 @@ def heatmap(values: np.ndarray, vmax: float | None = None) -> np.ndarray:
 class Calibrator:
     """Logistic regression over standardised ELA features, stored as plain JSON."""
 
-    def __init__(self, mean, scale, coef, intercept) -> None:
+    def __init__(self, mean, scale, coef, intercept, lo=None, hi=None) -> None:
+        n = len(coef)
+        self.lo = np.full(n, -np.inf) if lo is None else np.asarray(lo, dtype=np.float64)
+        self.hi = np.full(n, np.inf) if hi is None else np.asarray(hi, dtype=np.float64)
         self.mean = np.asarray(mean, dtype=np.float64)
         self.scale = np.asarray(scale, dtype=np.float64)
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = float(intercept)
 
     def decision(self, feats: np.ndarray) -> float:
-        return float(((feats - self.mean) / self.scale) @ self.coef + self.intercept)
+        """Log-odds of manipulation. Features are clipped to the range seen in training."""
+        x = np.clip(feats, self.lo, self.hi)
+        return float(((x - self.mean) / self.scale) @ self.coef + self.intercept)
 
     def probability(self, feats: np.ndarray) -> float:
         return float(1 / (1 + np.exp(-self.decision(feats))))
@@ -154,8 +154,8 @@ class Calibrator:
     def from_json(cls, data: dict) -> "Calibrator":
         if list(data["features"]) != list(FEATURES):
             raise ValueError("calibrator was fitted on a different feature set")
-        return cls(data["mean"], data["scale"], data["coef"], data["intercept"])
+        return cls(data["mean"], data["scale"], data["coef"], data["intercept"], data.get("lo"), data.get("hi"))
 
     def to_json(self) -> dict:
         return {"features": list(FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "coef": self.coef.tolist(), "intercept": self.intercept}
+                "coef": self.coef.tolist(), "intercept": self.intercept, "lo": self.lo.tolist(), "hi": self.hi.tolist()}

@@ -106,8 +106,10 @@ def make_pair(host: np.ndarray, donor: np.ndarray, rng: np.random.Generator) -> 
     """An (authentic JPEG, spliced JPEG) pair sharing the host's compression history."""
     q1 = int(rng.integers(70, 98))
     q2 = int(rng.choice([q for q in range(60, 100) if abs(q - q1) >= 8]))
-    qf = int(rng.integers(70, 96))
-    camera = decode(jpeg_bytes(host, q1))
+    qf = int(rng.integers(70, 99))
+    # a third of the pairs are saved only once (no earlier "camera" JPEG): an authentic photo
+    # saved once, at or near the ELA re-save quality, must not look anomalous.
+    camera = decode(jpeg_bytes(host, q1)) if rng.random() >= 1 / 3 else host
     spliced, _ = make_splice(camera, donor, rng, q1, q2)
     return jpeg_bytes(camera, qf), jpeg_bytes(spliced, qf)
 
@@ -184,9 +186,11 @@ def train(data_dirs: list[Path], out_dir: Path, per_image: int = 2, include_buil
     hosts = np.random.default_rng(seed + 1).permutation(len(paths))
     test_hosts = set(hosts[: max(2, int(0.3 * len(paths)))].tolist())
     test = np.array([gi in test_hosts for gi in g])
-    mean, scale = X[~test].mean(0), X[~test].std(0) + 1e-9
-    clf = LogisticRegression(C=1.0, max_iter=1000).fit((X[~test] - mean) / scale, y[~test])
-    cal = Calibrator(mean, scale, clf.coef_[0], clf.intercept_[0])
+    lo, hi = np.percentile(X[~test], 0.5, axis=0), np.percentile(X[~test], 99.5, axis=0)
+    Xtr = np.clip(X[~test], lo, hi)
+    mean, scale = Xtr.mean(0), Xtr.std(0) + 1e-9
+    clf = LogisticRegression(C=1.0, max_iter=1000).fit((Xtr - mean) / scale, y[~test])
+    cal = Calibrator(mean, scale, clf.coef_[0], clf.intercept_[0], lo, hi)
     p_test = np.array([cal.probability(x) for x in X[test]])
     metrics = roc_metrics(y[test], p_test)
     p_train = np.array([cal.probability(x) for x in X[~test]])
@@ -214,7 +218,7 @@ def train(data_dirs: list[Path], out_dir: Path, per_image: int = 2, include_buil
             "pairs_per_host": per_image,
             "n_train": int((~test).sum()),
             "seed": seed,
-            "generator": "plugins/ela/train.py make_pair: Q1∈[70,97], donor Q2 with |Q2−Q1|≥8, final Q∈[70,95], "
+            "generator": "plugins/ela/train.py make_pair: 2/3 with a first save at Q1∈[70,97], donor Q2 with |Q2−Q1|≥8, final Q∈[70,98], "
                          "region 4–25 % of the image, 50 % resampled ×0.6–1.5, 50 % elliptical, 50 % feathered",
         },
         "metrics": metrics,
@@ -256,7 +260,9 @@ repeats the ratio statistic at a re-save quality of 75.
 For each host, {per_image} matched pairs are generated (`plugins/ela/train.py`):
 authentic = host → JPEG Q1 → JPEG Qf; spliced = host → JPEG Q1, + region of another
 photo that went through JPEG Q2 (|Q2−Q1| ≥ 8), optionally resampled, pasted off-grid,
-→ JPEG Qf. Only the pasted region differs, so the model cannot learn the compression
+→ JPEG Qf (for a third of the pairs the host has no first JPEG save). Features are
+clipped to the 0.5–99.5 percentile range seen in training, so the linear model does not
+extrapolate on unusual images. Only the pasted region differs, so the model cannot learn the compression
 history of the whole file instead of the splice.
 
 Licence note: `../shared/data/face_image/real` are Unsplash portraits from a Kaggle
