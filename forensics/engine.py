@@ -26,6 +26,7 @@ from forensics.case import (
     utc_now,
 )
 from forensics.detector import Artifact, Finding, Status
+from forensics.faces import NoFaceError
 from forensics.media import DEFAULT_MAX_PIXELS, MediaAccess, MediaError
 from forensics.plugins import LoadedDetector, PluginSet, load_plugins
 
@@ -54,6 +55,8 @@ def run_detector(ld: LoadedDetector, item: EvidenceItem, media: MediaAccess) -> 
         if not isinstance(finding, Finding):
             return det.failed(f"plugin '{ld.plugin}' returned {type(finding).__name__}, not a Finding")
         return finding
+    except NoFaceError as exc:  # a face detector on an item without faces: not applicable, not a failure
+        return det.not_applicable(str(exc))
     except MediaError as exc:
         return det.failed(f"media could not be decoded: {exc}")
     except MemoryError:
