@@ -6,6 +6,7 @@ Deterministic: the same package versions give byte-identical files.
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 from pathlib import Path
 from typing import Iterator
 
@@ -43,20 +44,25 @@ def face_video_frames(n: int = 45, size: int = 320) -> Iterator[np.ndarray]:
         yield cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
 
-def write_mp4(path: Path, frames: Iterator[np.ndarray], fps: int = 15) -> None:
+def write_mp4(path: Path, frames: Iterator[np.ndarray], fps: int = 15, codec: str = "libx264") -> None:
+    """Encode RGB frames to MP4. ``libx264`` output can differ between calls in one process
+    (encoder state); FFmpeg's native ``mpeg4`` encoder is reproducible byte for byte."""
     import av
 
     with av.open(str(path), mode="w", format="mp4") as out:
         # single-threaded, options given at creation: x264 output is then reproducible
-        stream = out.add_stream("libx264", rate=fps, options={"crf": "26", "preset": "medium", "threads": "1"})
+        options = {"crf": "26", "preset": "medium", "threads": "1"} if codec == "libx264" else {"qscale": "4"}
+        stream = out.add_stream(codec, rate=fps, options=options)
         stream.pix_fmt = "yuv420p"
         stream.codec_context.thread_count = 1
-        first = True
-        for rgb in frames:
-            if first:
+        stream.codec_context.time_base = Fraction(1, fps)
+        for i, rgb in enumerate(frames):
+            if i == 0:
                 stream.width, stream.height = rgb.shape[1], rgb.shape[0]
-                first = False
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts = i  # explicit timestamps: the encoder must not guess them
+            frame.time_base = Fraction(1, fps)
+            for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
@@ -91,9 +97,9 @@ def make_demo_case(out: Path) -> list[str]:
     Image.fromarray(skimage.data.chelsea()).save(buf, format="PNG")
     put("cat.png", buf.getvalue(), "authentic PNG (ELA does not apply)")
 
-    write_mp4(out / "face_clip.mp4", face_video_frames())
+    write_mp4(out / "face_clip.mp4", face_video_frames(), codec="mpeg4")
     lines.append(f"{'face_clip.mp4':<24} {(out / 'face_clip.mp4').stat().st_size:>9,} bytes  "
-                 "3 s H.264 clip (15 fps) panning over the astronaut portrait: one face")
+                 "3 s MPEG-4 clip (15 fps) panning over the astronaut portrait: one face")
 
     put("corrupt_truncated.jpg", authentic[: len(authentic) // 3], "CORRUPT: the authentic JPEG cut to a third")
     return lines
