@@ -642,3 +642,29 @@ def draw_landmarks(rgb: np.ndarray, landmarks: np.ndarray, box: Iterable[float] 
         x0, y0, x1, y1 = (int(round(v)) for v in box)
         cv2.rectangle(out, (x0, y0), (x1, y1), (255, 200, 0), r)
     return out
+
+
+def face_analysis_for_file(path: str | os.PathLike) -> FaceAnalysis:
+    """:func:`face_analysis` of a file outside any case (training and evaluation data), same pipeline.
+
+    The kind (image / video) is taken from the extension. Raises :class:`NoFaceError`
+    or :class:`forensics.media.MediaError`.
+    """
+    from forensics.case import EvidenceItem
+    from forensics.media import MediaAccess
+
+    p = os.fspath(path)
+    ext = os.path.splitext(p)[1].lower()
+    kind = "video" if ext in {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"} else "image"
+    item = EvidenceItem(id="file", path=p, relpath=os.path.basename(p), kind=kind, format=ext.lstrip("."),
+                        size=os.path.getsize(p))
+    return face_analysis(MediaAccess(item))
+
+
+def evenly_spaced(observations: list[FaceObservation], k: int) -> list[FaceObservation]:
+    """At most ``k`` observations, evenly spaced over the track (all of them when it is shorter)."""
+    n = len(observations)
+    if n <= k:
+        return list(observations)
+    idx = np.unique(np.round(np.linspace(0, n - 1, k)).astype(int))
+    return [observations[i] for i in idx]
