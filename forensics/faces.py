@@ -79,6 +79,7 @@ MAX_MISSES = 2  # detection rounds a track may go unconfirmed before it ends
 MATCH_IOU = 0.3  # IoU needed to match a detection to a track
 DETECT_THRESHOLD = 0.0  # videos: HOG score threshold (dlib's default); spurious boxes make short tracks, dropped
 IMAGE_DETECT_THRESHOLD = 0.2  # still images: one shot, no temporal confirmation, so be a little stricter
+IMAGE_PAD = 0.3  # still images without a face found: retry with a black border of 30 % of the long side
 MIN_FACE_SIDE = 36  # pixels (full frame); smaller faces carry too little detail
 MIN_TRACK_FRAMES = 5  # videos: shorter tracks are dropped (unless the video itself is shorter)
 MAX_TRACKS = 8  # at most this many faces tracked at once (the largest ones)
@@ -573,15 +574,41 @@ def video_sampling(fps: float, frame_count: int | None = None) -> tuple[int, int
     return stride, max_frames
 
 
+def _unpad(obs: FaceObservation, pad: int) -> None:
+    """Express an observation made on a copy padded by ``pad`` pixels in the original image's coordinates."""
+    x0, y0, x1, y1 = obs.box
+    obs.box = (x0 - pad, y0 - pad, x1 - pad, y1 - pad)
+    obs.landmarks = (obs.landmarks - pad).astype(np.float32)
+    m = np.array(obs.matrix, dtype=np.float64)
+    m[:, 2] += m[:, :2] @ np.array([pad, pad], dtype=np.float64)  # crop = M (x + pad)
+    obs.matrix = m
+
+
 def analyse_image(rgb: np.ndarray) -> FaceAnalysis:
     """Face analysis of one still image (no caching; see :func:`face_analysis`). Raises :class:`NoFaceError`."""
+    import cv2
+
     h, w = rgb.shape[:2]
     tracker = FaceTracker(w, h, detect_side=IMAGE_DETECT_SIDE, threshold=IMAGE_DETECT_THRESHOLD)
     tracker.update(rgb, 0, 0.0)
+    pad = 0
+    if not tracker._active():
+        # Tightly cropped portraits: the HOG window needs the whole face plus a rim, so retry on a copy
+        # with a black border (the aligned crop is the same: align_face pads with black too).
+        pad = int(round(IMAGE_PAD * max(h, w)))
+        padded = cv2.copyMakeBorder(np.ascontiguousarray(rgb), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        tracker = FaceTracker(w + 2 * pad, h + 2 * pad, detect_side=IMAGE_DETECT_SIDE,
+                              threshold=IMAGE_DETECT_THRESHOLD)
+        tracker.update(padded, 0, 0.0)
     if not tracker._active() and max(h, w) <= 2 * IMAGE_DETECT_SIDE:  # small faces: one upsampling pass
+        pad = 0
         tracker = FaceTracker(w, h, detect_side=IMAGE_DETECT_SIDE, upsample=1, threshold=IMAGE_DETECT_THRESHOLD)
         tracker.update(rgb, 0, 0.0)
     tracks = tracker.result(min_track_frames=1)
+    if pad:
+        for tr in tracks:
+            for o in tr.observations:
+                _unpad(o, pad)
     if not tracks:
         raise NoFaceError("No faces detected. Cannot process the image.")
     return FaceAnalysis(tracks=tracks, frames_sampled=1, fps=0.0, duration_s=0.0, width=w, height=h, stride=1,

@@ -164,3 +164,15 @@ def test_face_analysis_on_video_is_cached(tmp_path, astronaut):
     assert len(fa.tracks) == 1 and len(fa.tracks[0]) == 20
     times = fa.tracks[0].times
     assert np.allclose(np.diff(times), 1 / 15, atol=1e-3)
+
+
+def test_tightly_cropped_portrait_is_found_by_padding(astronaut):
+    tight = np.ascontiguousarray(astronaut[95:180, 180:270])  # the face fills the frame: HOG alone misses it
+    assert faces.detect_faces(tight, faces.IMAGE_DETECT_SIDE, 0, faces.IMAGE_DETECT_THRESHOLD) == []
+    fa = faces.analyse_image(tight)
+    obs = fa.tracks[0].observations[0]
+    # coordinates are in the original (unpadded) image, and the matrix still maps frame -> crop
+    assert -20 < obs.box[0] < 20 and -20 < obs.box[1] < 20
+    crop, matrix = faces.align_face(tight, obs.landmarks)
+    np.testing.assert_allclose(matrix, obs.matrix, atol=1e-6)
+    assert np.abs(crop.astype(int) - obs.crop).max() <= 1
