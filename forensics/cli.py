@@ -259,6 +259,27 @@ def train_fwa(
     typer.echo(json.dumps({"metrics": card["metrics"], "metrics_synthetic": card["metrics_synthetic"]}, indent=2))
 
 
+@train_app.command("rppg")
+def train_rppg(
+    data: Path = typer.Option(..., "--data", help="Folder with real/ and fake/ videos, or with labels.csv."),
+    labels: Optional[Path] = typer.Option(None, help="Labels CSV with columns path,label,group (group optional); default: DATA/labels.csv if present."),
+    groups: str = typer.Option("auto", help="Cross-validation groups: 'auto' (shared identity ids in file names) or 'video'."),
+    out: Optional[Path] = typer.Option(None, help="Model folder to write; default: the built-in models/rppg."),
+    cache: Optional[Path] = typer.Option(None, help="Folder to cache per-video colour traces (keyed by file SHA-256)."),
+) -> None:
+    """Train the rPPG detector's SVM on face videos; report leave-one-group-out AUC/EER."""
+    from forensics.models import builtin_models_dir
+    from forensics_plugins.rppg.train import train
+
+    if not data.is_dir():
+        fail(f"data folder not found: {data}")
+    if groups not in ("auto", "video"):
+        fail("--groups must be 'auto' or 'video'")
+    metrics = train(data, out or builtin_models_dir() / "rppg", labels=labels, groups=groups, cache=cache,
+                    echo=typer.echo)
+    typer.echo(json.dumps(metrics, indent=2))
+
+
 def main() -> None:
     app()
 

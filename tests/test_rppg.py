@@ -1,0 +1,300 @@
+"""rPPG detector: signal extraction on synthetic pulses, features, SVM round trip, detector gates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forensics_plugins.rppg import features as F
+from forensics_plugins.rppg import signals as S
+from forensics_plugins.rppg.regions import REGIONS
+from forensics_plugins.rppg.svm import RbfSvm, fit_platt, fit_svm
+from forensics_plugins.rppg.train import cross_validate, identity_groups, list_samples
+
+SKIN = np.array([168.0, 122.0, 100.0])
+PULSE = np.array([0.33, 0.77, 0.53])  # de Haan's standardised blood-volume-pulse signature
+
+
+def pulse_frames(f0_hz: float, seconds: float = 10.0, fps: float = 30.0, size: int = 48, amp: float = 0.006,
+                 seed: int = 0):
+    """Frames of a skin patch whose colour beats at ``f0_hz`` along the blood-volume direction,
+    with slow lighting drift, camera noise per pixel and 8-bit quantisation."""
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * fps))
+    t = np.arange(n) / fps
+    texture = rng.normal(0, 6, (size, size, 1))
+    for i in range(n):
+        light = 1 + 0.03 * np.sin(2 * np.pi * 0.12 * t[i] + 1.0)
+        colour = SKIN * light * (1 + amp * np.sin(2 * np.pi * f0_hz * t[i]) * PULSE)
+        img = colour[None, None, :] + texture + rng.normal(0, 3, (size, size, 3))
+        yield t[i], np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+def trace_of(f0_hz: float, fps: float = 30.0, seed: int = 0, seconds: float = 10.0):
+    ts, rgb = zip(*((t, S.skin_pixels_mean(img)) for t, img in pulse_frames(f0_hz, seconds, fps, seed=seed)))
+    return np.array(ts), np.array(rgb)
+
+
+# ---------------------------------------------------------------------------- signals
+
+
+@pytest.mark.parametrize("method", S.METHODS)
+@pytest.mark.parametrize("f0_hz, fps", [(0.9, 30.0), (1.25, 30.0), (1.8, 15.0), (2.4, 30.0)])
+def test_methods_recover_known_pulse_within_2_bpm(method, f0_hz, fps):
+    t, rgb = trace_of(f0_hz, fps, seed=int(f0_hz * 10))
+    _, u = S.resample_uniform(t, rgb, S.FS)
+    hr, snr = S.heart_rate(S.extract(u, S.FS, method), S.FS)
+    assert abs(hr - 60 * f0_hz) < 2.0, (method, hr, 60 * f0_hz)
+    assert snr > 0
+
+
+def test_region_clip_on_disk(tmp_path):
+    """The extraction layer reads skin-region clips directly (as in rPPG benchmark data)."""
+    import av
+
+    path = tmp_path / "forehead.mkv"
+    with av.open(str(path), mode="w") as out:
+        stream = out.add_stream("ffv1", rate=15)
+        stream.width = stream.height = 48
+        stream.pix_fmt = "bgr0"
+        for _, img in pulse_frames(1.3, seconds=12, fps=15):
+            for p in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="bgr0")):
+                out.mux(p)
+        for p in stream.encode():
+            out.mux(p)
+    t, rgb, fps = S.trace_from_video(str(path))
+    assert fps == 15 and len(t) == 180 and rgb.shape == (180, 3)
+    hrs = S.clip_heart_rates(t, rgb)
+    for m in S.METHODS:
+        assert abs(hrs[m]["hr_bpm"] - 78.0) < 2.0, (m, hrs[m])
+
+
+def test_noise_and_constant_give_finite_signals():
+    rng = np.random.default_rng(1)
+    for rgb in (np.full((200, 3), 120.0), 120 + rng.normal(0, 1, (200, 3)), np.zeros((200, 3))):
+        for m in S.METHODS:
+            x = S.extract(rgb, S.FS, m)
+            assert x.shape == (200,) and np.isfinite(x).all()
+
+
+def test_skin_pixels_mean_drops_dark_and_saturated():
+    img = np.full((10, 10, 3), 100, np.uint8)
+    img[:2] = 0
+    img[2:4] = 255
+    assert np.allclose(S.skin_pixels_mean(img), 100)
+    mask = np.zeros((10, 10), bool)
+    assert np.isnan(S.skin_pixels_mean(img, mask)).all()
+
+
+def test_detrend_removes_slow_trend_keeps_pulse():
+    t = np.arange(600) / 30
+    pulse = np.sin(2 * np.pi * 1.2 * t)
+    x = S.detrend(pulse + 5 * t / t[-1], 30)
+    assert abs(np.corrcoef(x, pulse)[0, 1]) > 0.98
+
+
+# ---------------------------------------------------------------------------- features
+
+
+def _region_rgb(n: int, rng, pulse_hz: float | None, fps: float = 30.0):
+    t = np.arange(n) / fps
+    out = np.empty((n, len(REGIONS), 3))
+    for r in range(len(REGIONS)):
+        beat = 0.004 * np.sin(2 * np.pi * pulse_hz * t)[:, None] * PULSE if pulse_hz else 0.0
+        out[:, r] = SKIN * (1 + beat) + rng.normal(0, 0.15, (n, 3))
+    return t, out
+
+
+def test_features_finite_on_noise_and_consistent_on_pulse():
+    rng = np.random.default_rng(2)
+    t, noise = _region_rgb(240, rng, None)
+    cells = noise[:, :4].repeat(4, axis=1)
+    noise_wins = F.track_features(F.track_signals(t, noise, cells))
+    assert len(noise_wins) == 4  # 8 s: windows at 0, 1, 2, 3 s
+    X = np.stack([w.features for w in noise_wins])
+    assert X.shape == (4, len(F.FEATURES)) and np.isfinite(X).all()
+    t, beat = _region_rgb(240, rng, 1.2)
+    wins = F.track_features(F.track_signals(t, beat, beat[:, :4].repeat(4, axis=1)))
+    P = np.stack([w.features for w in wins])
+    i = {k: j for j, k in enumerate(F.FEATURES)}
+    assert P[:, i["chrom_pair_corr"]].mean() > X[:, i["chrom_pair_corr"]].mean() + 0.3
+    assert P[:, i["chrom_snr_db"]].mean() > X[:, i["chrom_snr_db"]].mean()
+    assert P[:, i["chrom_hr_spread_bpm"]].mean() < 2.0
+    assert all(abs(w.hr_bpm["chrom"] - 72) < 3 for w in wins)
+
+
+def test_features_finite_with_missing_regions_and_constant_colour():
+    n = 180
+    t = np.arange(n) / 30
+    rgb = np.full((n, len(REGIONS), 3), 130.0)
+    rgb[:, 0] = np.nan  # forehead never visible
+    rgb[::6, 1] = np.nan  # a cheek missing in a sixth of the frames (interpolated)
+    ts = F.track_signals(t, rgb, None)
+    assert "forehead" not in ts.regions and "left_cheek" in ts.regions
+    X = np.stack([w.features for w in F.track_features(ts)])
+    assert np.isfinite(X).all()
+
+
+def test_short_track_has_no_window():
+    rng = np.random.default_rng(0)
+    t, rgb = _region_rgb(int(4.9 * 30), rng, 1.0)
+    assert F.track_features(F.track_signals(t, rgb)) == []
+
+
+# ---------------------------------------------------------------------------- SVM
+
+
+def _toy(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0, 1, (n, len(F.FEATURES)))
+    y = (X[:, 0] + 0.5 * X[:, 1] ** 2 + 0.3 * rng.normal(size=n) > 0.5).astype(int)
+    return X, y
+
+
+def test_svm_matches_sklearn_and_round_trips_through_json():
+    from sklearn.svm import SVC
+
+    X, y = _toy()
+    m = fit_svm(X, y, F.FEATURES)
+    Z = m.standardise(X)
+    ref = SVC(C=1.0, kernel="rbf", gamma="scale").fit(Z, y).decision_function(Z)
+    assert np.allclose(m.decision(X), ref, atol=1e-8)
+    m.platt_a, m.platt_b = fit_platt(m.decision(X), y)
+    text = json.dumps(m.to_json())
+    m2 = RbfSvm.from_json(json.loads(text))
+    assert np.array_equal(m2.decision(X), m.decision(X))
+    assert m2.probability_from_score(2.0) > 0.5 > m2.probability_from_score(-2.0)
+    # deterministic: a second fit is identical
+    assert json.dumps(fit_svm(X, y, F.FEATURES).to_json()) == json.dumps(fit_svm(X, y, F.FEATURES).to_json())
+    with pytest.raises(ValueError):
+        RbfSvm.from_json({**json.loads(text), "format": "pickle"})
+
+
+def test_platt_is_monotone_and_calibrated_on_separable_scores():
+    s = np.array([-3, -2, -1.5, -1, 1, 1.5, 2, 3.0])
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    a, b = fit_platt(s, y)
+    p = 1 / (1 + np.exp(a * s + b))
+    assert a < 0 and np.all(np.diff(p) > 0) and p[0] < 0.2 and p[-1] > 0.8
+
+
+def test_grouped_cross_validation_keeps_groups_apart():
+    X, y = _toy(160, seed=3)
+    vid = np.repeat(np.arange(32), 5).astype(str)
+    y = np.repeat((np.arange(32) % 2), 5)
+    X[:, 0] += 2.0 * y  # videos of class 1 are shifted
+    groups = np.repeat(np.arange(32) // 4, 5).astype(str)
+    cv = cross_validate(X, y, vid, groups)
+    assert np.isfinite(cv["score"]).all() and np.isfinite(cv["prob"]).all()
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(cv["y"], cv["score"]) > 0.8
+
+
+def test_identity_groups_from_faceforensics_names(tmp_path):
+    names = ["X__183_253", "X__183_253_1", "X__253", "X__183", "X__469_481_2", "X__481", "X__08__podium",
+             "X__08__wall", "X__01__kitchen", "clip"]
+    g = identity_groups(names)
+    assert g[0] == g[1] == g[2] == g[3] == "183+253"
+    assert g[4] == g[5] == "469+481"
+    assert g[6] == g[7] == "08" and g[8] == "01" and g[9] == "clip"
+    for label in ("real", "fake"):
+        (tmp_path / label).mkdir()
+    (tmp_path / "real" / "a__183.mp4").write_bytes(b"")
+    (tmp_path / "fake" / "a__183_253.mp4").write_bytes(b"")
+    (tmp_path / "fake" / "notes.txt").write_bytes(b"")
+    s = list_samples(tmp_path)
+    assert [(x.path.name, x.label, x.group) for x in s] == [("a__183_253.mp4", 1, "183+253"), ("a__183.mp4", 0, "183+253")]
+    (tmp_path / "labels.csv").write_text("path,label,group\nreal/a__183.mp4,real,g1\nfake/a__183_253.mp4,1,g1\n")
+    assert [(x.label, x.group) for x in list_samples(tmp_path)] == [(1, "g1"), (0, "g1")]
+
+
+# ---------------------------------------------------------------------------- detector
+
+
+def test_still_image_not_applicable_and_short_clip_inconclusive(make_case, tmp_path):
+    from conftest import item_by_path, jpeg_bytes
+    from forensics.demo import face_video_frames, write_mp4
+    from forensics.engine import analyze_case
+    import skimage.data
+
+    clip = tmp_path / "clip.mp4"
+    write_mp4(clip, face_video_frames(45), fps=15, codec="mpeg4")
+    case = make_case({"face.jpg": jpeg_bytes(skimage.data.astronaut()), "clip.mp4": clip.read_bytes()})
+    doc = analyze_case(case, detectors=["rppg"]).document
+    f = item_by_path(doc, "face.jpg")["findings"][0]
+    assert f["status"] == "not_applicable"
+    f = item_by_path(doc, "clip.mp4")["findings"][0]
+    assert f["status"] == "inconclusive" and "clip shorter than 5 s" in f["reason"]
+    assert f["probability"] is None
+    titles = [a["title"] for a in f["artifacts"]]
+    assert "rPPG signals per region" in titles and "rPPG spectra and heart rate" in titles
+    assert f["details"]["heart_rate"]["chrom"]["hr_bpm"] is not None
+
+
+def test_long_face_clip_runs_windows(make_case, tmp_path):
+    """A 6 s clip of a portrait whose skin beats: one or more windows, figures, a finding that is
+    either scored (model installed) or 'unavailable' with the signals (no model)."""
+    from conftest import item_by_path
+    from forensics.demo import face_video_frames, write_mp4
+    from forensics.engine import analyze_case
+
+    def beating():
+        for i, rgb in enumerate(face_video_frames(90)):
+            gain = 1 + 0.01 * np.sin(2 * np.pi * 1.2 * i / 15) * PULSE
+            yield np.clip(rgb * gain, 0, 255).astype(np.uint8)
+
+    clip = tmp_path / "long.mp4"
+    write_mp4(clip, beating(), fps=15, codec="mpeg4")
+    doc = analyze_case(make_case({"long.mp4": clip.read_bytes()}), detectors=["rppg"]).document
+    f = item_by_path(doc, "long.mp4")["findings"][0]
+    assert f["status"] in ("ran", "unavailable"), f["reason"]
+    assert "rPPG spatial and temporal consistency" in [a["title"] for a in f["artifacts"]]
+    if f["status"] == "ran":
+        assert 0 <= f["probability"] <= 1 and f["error_rate"]["auc"] is not None
+        assert f["details"]["tracks"][0]["windows"] >= 1
+
+
+def test_shipped_model_loads_hash_checked():
+    from forensics.models import ModelUnavailable, load_card
+
+    try:
+        card = load_card("rppg")
+    except ModelUnavailable:
+        pytest.skip("rppg model not installed")
+    m = RbfSvm.from_json(json.loads(card.path("weights").read_text()))
+    assert m.features == F.FEATURES
+    assert 0.0 <= card.data["metrics"]["auc"] <= 1.0 and card.data["metrics"]["n_test"] >= 10
+
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "rppg_roi_video" / "real_hr_gt"
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data not available")
+def test_optional_real_region_clip_gives_a_heart_rate():
+    clip = sorted(DATA.glob("*forehead.avi"))[0]
+    t, rgb, fps = S.trace_from_video(str(clip), max_seconds=20)
+    hrs = S.clip_heart_rates(t, rgb)
+    assert all(40 <= hrs[m]["hr_bpm"] <= 240 for m in S.METHODS)
+
+
+def test_low_frame_rate_and_heavy_compression_are_inconclusive(make_case, tmp_path, monkeypatch):
+    from conftest import item_by_path
+    from forensics.demo import face_video_frames, write_mp4
+    from forensics.engine import analyze_case
+    from forensics_plugins.rppg import pipeline as P
+
+    slow = tmp_path / "slow.mp4"
+    write_mp4(slow, face_video_frames(48), fps=8, codec="mpeg4")  # 6 s at 8 fps
+    fast = tmp_path / "fast.mp4"
+    write_mp4(fast, face_video_frames(90), fps=15, codec="mpeg4")  # 6 s at 15 fps
+    case = make_case({"slow.mp4": slow.read_bytes(), "fast.mp4": fast.read_bytes()})
+    monkeypatch.setattr(P, "MIN_BITS_PER_PIXEL", 10.0)  # pretend every file is starved of bits
+    doc = analyze_case(case, detectors=["rppg"]).document
+    f = item_by_path(doc, "slow.mp4")["findings"][0]
+    assert f["status"] == "inconclusive" and "too few frames per second" in f["reason"]
+    f = item_by_path(doc, "fast.mp4")["findings"][0]
+    assert f["status"] == "inconclusive" and "heavy compression" in f["reason"]
