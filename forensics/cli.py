@@ -189,6 +189,181 @@ def train_ela(
     typer.echo(json.dumps(metrics, indent=2))
 
 
+@train_app.command("resnext-lstm")
+def train_resnext_lstm(
+    data: List[Path] = typer.Option(..., "--data", help="Labelled videos: real/ + fake/ folders, FaceForensics++, Celeb-DF or DFDC layout (repeatable)."),
+    out: Path = typer.Option(None, help="Model folder to write [default: the built-in models/resnext_lstm]."),
+    layout: Optional[str] = typer.Option(None, help="Force the layout: folders, faceforensics, celebdf or dfdc [default: detect]."),
+    compression: Optional[str] = typer.Option(None, help="FaceForensics++ only: keep one compression level (raw, c23, c40)."),
+    seq_len: int = typer.Option(20, help="Frames per sequence: 10, 20, 40, 60, 80 or 100."),
+    epochs: int = typer.Option(20, help="Training epochs (one random window per training video each)."),
+    batch_size: int = typer.Option(4, help="Sequences per batch."),
+    lr: float = typer.Option(1e-5, help="Adam learning rate."),
+    weight_decay: float = typer.Option(1e-3, help="Adam weight decay."),
+    hidden: int = typer.Option(512, help="LSTM width (the seed uses 2048: 113 MB of fp16 weights)."),
+    backbone: str = typer.Option("resnext50_32x4d", help="resnext50_32x4d (the seed) or resnet18."),
+    device: str = typer.Option("auto", help="auto (CUDA when available), cuda or cpu."),
+    amp: bool = typer.Option(True, help="Mixed precision (fp16 on CUDA, bf16 on CPU)."),
+    balance: bool = typer.Option(True, help="Class-weighted cross-entropy."),
+    seed: int = typer.Option(0, help="Random seed (split, windows, initialisation)."),
+    test_fraction: float = typer.Option(0.3, help="Share of identities held out for the measured error rate."),
+    checkpoint_dir: Optional[Path] = typer.Option(None, help="Checkpoint folder [default: ~/.cache/forensics/resnext_lstm/runs/<config>]."),
+    resume: bool = typer.Option(True, help="Resume from the checkpoint of the same configuration."),
+    cache_dir: Optional[Path] = typer.Option(None, help="Face-crop cache [default: ~/.cache/forensics/resnext_lstm/crops]."),
+    max_minutes: Optional[float] = typer.Option(None, help="Stop training after this many minutes (the model keeps the steps done; checkpoints stay at whole epochs)."),
+) -> None:
+    """Train the ResNeXt-LSTM video detector; report AUC/EER on held-out identities; write fp16 weights + card."""
+    from forensics.models import builtin_models_dir
+    from forensics_plugins.resnext_lstm.train import TrainConfig, train
+
+    for d in data:
+        if not d.is_dir():
+            fail(f"data folder not found: {d}")
+    cfg = TrainConfig(seq_len=seq_len, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                      hidden=hidden, backbone=backbone, amp=amp, balance=balance, seed=seed,
+                      test_fraction=test_fraction)
+    command = ("forensics train resnext-lstm " + " ".join(f"--data {d}" for d in data)
+               + f" --seq-len {seq_len} --epochs {epochs} --batch-size {batch_size} --lr {lr:g} --weight-decay "
+               f"{weight_decay:g} --hidden {hidden} --backbone {backbone} --device {device} --seed {seed}"
+               + ("" if amp else " --no-amp") + ("" if balance else " --no-balance")
+               + (f" --max-minutes {max_minutes:g}" if max_minutes else ""))
+    card = train(data, out or builtin_models_dir() / "resnext_lstm", cfg, layout=layout, compression=compression,
+                 device=device, checkpoint_dir=checkpoint_dir, resume=resume, cache_dir=cache_dir,
+                 max_minutes=max_minutes, command=command, echo=typer.echo)
+    typer.echo(json.dumps(card["metrics"], indent=2))
+
+
+@train_app.command("fusion")
+def train_fusion_cmd(
+    data: Optional[List[Path]] = typer.Option(None, "--data", help="Labelled validation data (real/ + fake/ or another layout); the detectors are run on it (repeatable)."),
+    results: Optional[List[Path]] = typer.Option(None, "--results", help="Reuse a results.json written by `forensics evaluate --out` (repeatable)."),
+    detector: Optional[List[str]] = typer.Option(None, "--detector", "-d", help="Run only these detectors on --data (repeatable)."),
+    max_per_class: Optional[int] = typer.Option(None, help="Use at most this many files per label and folder (seeded subset)."),
+    calibration: str = typer.Option("platt", help="Per-detector calibration: platt or isotonic."),
+    folds: int = typer.Option(5, help="Cross-validation folds (calibration cross-fitting and the measured error rate)."),
+    seed: int = typer.Option(0, help="Random seed."),
+    out: Path = typer.Option(None, help="Model folder to write [default: the built-in models/fusion]."),
+) -> None:
+    """Learn the ensemble fusion (per-detector calibration + stacking with missing-detector indicators) on validation data."""
+    from forensics.evaluate import run_dataset, train_fusion
+    from forensics.models import builtin_models_dir
+
+    if not data and not results:
+        fail("give --data DIR and/or --results FILE")
+    if calibration not in ("platt", "isotonic"):
+        fail("--calibration must be platt or isotonic")
+    loaded = []
+    for r in results or []:
+        try:
+            loaded.append(json.loads(r.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            fail(f"cannot read results file {r}: {exc}")
+    if data:
+        for d in data:
+            if not d.is_dir():
+                fail(f"data folder not found: {d}")
+        loaded.append(_run_with_progress(data, detector, max_per_class, seed))
+    command = ("forensics train fusion " + " ".join(f"--data {d}" for d in data or [])
+               + "".join(f" --results {r}" for r in results or []) + "".join(f" -d {x}" for x in detector or [])
+               + (f" --max-per-class {max_per_class}" if max_per_class else "")
+               + f" --calibration {calibration} --folds {folds} --seed {seed}")
+    card = train_fusion(loaded, out or builtin_models_dir() / "fusion", calibration=calibration, folds=folds,
+                        seed=seed, command=command, echo=typer.echo)
+    typer.echo(json.dumps(card["metrics"], indent=2))
+
+
+def _run_with_progress(data, detector, max_per_class, seed):
+    """Run detectors over labelled data with a progress bar on a terminal; errors become one line."""
+    from forensics.datasets import DatasetError
+    from forensics.evaluate import run_dataset
+
+    prog, phase_cb = _progress_callback()
+    cb = (lambda done, total, label: phase_cb("evaluating", done, total, label)) if prog else None  # noqa: E731
+    try:
+        if prog:
+            prog.start()
+        return run_dataset(data, detectors=detector or None, max_per_class=max_per_class, seed=seed, progress=cb)
+    except DatasetError as exc:
+        fail(str(exc))
+    except KeyError as exc:
+        fail(str(exc).strip("'\""))
+    finally:
+        if prog:
+            prog.stop()
+
+
+@app.command()
+def evaluate(
+    data: List[Path] = typer.Option(..., "--data", help="Labelled data: real/ + fake/ folders, FaceForensics++, Celeb-DF or DFDC layout (repeatable)."),
+    detector: Optional[List[str]] = typer.Option(None, "--detector", "--detectors", "-d", help="Evaluate only these detectors (repeatable) [default: all]."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for results.json and roc.png [default: ./evaluation]."),
+    max_per_class: Optional[int] = typer.Option(None, help="Evaluate at most this many files per label and folder (seeded subset)."),
+    threshold: float = typer.Option(0.5, help="Decision threshold on P(manipulated) for accuracy and the confusion matrix."),
+    seed: int = typer.Option(0, help="Seed for --max-per-class subsets."),
+) -> None:
+    """Run detectors over labelled data; print AUC, EER, accuracy, confusion matrix and ECE per detector and fused."""
+    from forensics.evaluate import format_table, roc_figure, summarise
+    from forensics.plots import figure_artifact
+    from forensics.report import atomic_write
+
+    for d in data:
+        if not d.is_dir():
+            fail(f"data folder not found: {d}")
+    out_dir = Path(os.path.abspath(out or Path.cwd() / "evaluation"))
+    res = _run_with_progress(data, detector, max_per_class, seed)
+    summary = summarise(res, threshold)
+    res["summary"] = summary
+    res["command"] = " ".join(["forensics", "evaluate"] + sys.argv[2:]) if len(sys.argv) > 1 else ""
+    for line in format_table(summary):
+        typer.echo(line)
+    try:
+        atomic_write(out_dir / "results.json", (json.dumps(res, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+        fig = roc_figure(summary, title=", ".join(str(d) for d in data)[-80:])
+        atomic_write(out_dir / "roc.png", figure_artifact(fig, "ROC").png)
+    except OSError as exc:
+        fail(f"could not write results to {out_dir}: {exc.strerror or exc}")
+    typer.echo(f"Results: {out_dir / 'results.json'}; ROC plot: {out_dir / 'roc.png'}")
+
+
+@train_app.command("blink")
+def train_blink(
+    data: List[Path] = typer.Option([], "--data", help="Folder(s) of eye crops in open/ and closed/ subfolders (repeatable)."),
+    faces: List[Path] = typer.Option([], "--faces", help="Folder(s) of face images in open/ and closed/ subfolders; "
+                                     "the eyes are cut out with the shared face pipeline (repeatable)."),
+    open_faces: List[Path] = typer.Option([], "--open-faces", help="Folder(s) of face images with open eyes (repeatable)."),
+    closed_faces: List[Path] = typer.Option([], "--closed-faces", help="Folder(s) of face images with closed eyes (repeatable)."),
+    videos: List[Path] = typer.Option([], "--videos", help="Folder(s) with real/ and fake/ videos: calibrates the "
+                                      "detector's probability and measures its AUC (leave-one-video-out)."),
+    out: Optional[Path] = typer.Option(None, help="Model folder to write (default: the built-in models/blink_lrcn)."),
+    cache: Optional[Path] = typer.Option(None, help="Cache for face-pipeline results (default: ~/.cache/forensics/blink_lrcn)."),
+    cnn_epochs: int = typer.Option(15, help="Epochs for the per-frame CNN."),
+    lstm_epochs: int = typer.Option(12, help="Epochs for the LSTM on synthetic blink sequences."),
+    seed: int = typer.Option(0, help="Random seed (training is deterministic for a given seed)."),
+) -> None:
+    """Train the LRCN eye-state model (eye crops / faces labelled open or closed) and calibrate the blink detector on videos."""
+    from forensics.models import builtin_models_dir
+    from forensics_plugins.blink_lrcn.train import train
+
+    for d in [*data, *faces, *open_faces, *closed_faces, *videos]:
+        if not d.is_dir():
+            fail(f"data folder not found: {d}")
+    if not (data or faces or open_faces or closed_faces):
+        fail("give eye-state data: --data (eye crops), --faces, --open-faces and/or --closed-faces")
+    command = " ".join(["forensics train blink"] + [f"{o} {d}" for o, ds in (
+        ("--data", data), ("--faces", faces), ("--open-faces", open_faces), ("--closed-faces", closed_faces),
+        ("--videos", videos)) for d in ds] + [f"--cnn-epochs {cnn_epochs} --lstm-epochs {lstm_epochs} --seed {seed}"])
+    card = train(list(data), out or builtin_models_dir() / "blink_lrcn", face_dirs=list(faces),
+                 open_face_dirs=list(open_faces), closed_face_dirs=list(closed_faces), video_dirs=list(videos),
+                 cache_dir=cache or Path.home() / ".cache" / "forensics" / "blink_lrcn", seed=seed,
+                 cnn_epochs=cnn_epochs, lstm_epochs=lstm_epochs, command=command, echo=typer.echo)
+    typer.echo(json.dumps({"metrics": card["metrics"], "eye_state": card["eye_state_metrics"]["cnn_per_frame_heldout"]},
+                          indent=2))
+
+
+# the registry's hint names models by their directory (`forensics train blink_lrcn`): accept that spelling too
+train_app.command("blink_lrcn", hidden=True)(train_blink)
+
+
 @app.command()
 def demo(out: Path = typer.Option(Path("cases/demo"), help="Folder to (re)generate the demo case in.")) -> None:
     """(Re)generate the small demo case from media the installed packages ship."""

@@ -194,8 +194,7 @@ def analyze_case(
         "case": info.to_json(),
         "detectors": [d for d in ps.describe() if d["name"] in {ld.detector.name for ld in selected}],
         "plugin_problems": [{"plugin": p.plugin, "message": p.message} for p in ps.problems],
-        "fusion": {"method": fusion.METHOD, "doc": fusion.__doc__.strip(),
-                   "thresholds": {"likely_authentic_below": fusion.LOW, "likely_manipulated_above": fusion.HIGH}},
+        "fusion": fusion.describe(),
         "items": item_docs,
         "summary": fusion.summarise(item_docs),
     }

@@ -73,7 +73,8 @@ class ModelCard:
         m = self.data.get("metrics")
         if not m:
             return None
-        keep = ("auc", "eer", "accuracy", "threshold", "n_test", "n_test_positive", "n_test_negative", "dataset", "command")
+        keep = ("auc", "eer", "accuracy", "threshold", "ece", "three_way", "n_test", "n_test_positive", "n_test_negative",
+                "dataset", "command")
         return {k: m[k] for k in keep if k in m}
 
 

@@ -23,6 +23,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from forensics.metrics import roc_metrics  # noqa: F401 - re-exported for older imports
+
 from .ela import FEATURES, Calibrator, features
 
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
@@ -127,30 +129,6 @@ def builtin_images() -> list[Path]:
 
     base = Path(skimage.data.__file__).parent
     return [base / n for n in BUILTIN_TRAINING if (base / n).exists()]
-
-
-def roc_metrics(y: np.ndarray, p: np.ndarray) -> dict:
-    """AUC, EER and accuracy at 0.5, from labels ``y`` (1 = manipulated) and probabilities ``p``."""
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    fpr, tpr, _ = roc_curve(y, p)
-    fnr = 1 - tpr
-    i = int(np.nanargmin(np.abs(fnr - fpr)))
-    pred = (p >= 0.5).astype(int)
-    tn = int(((pred == 0) & (y == 0)).sum())
-    fp = int(((pred == 1) & (y == 0)).sum())
-    fn = int(((pred == 0) & (y == 1)).sum())
-    tp = int(((pred == 1) & (y == 1)).sum())
-    return {
-        "auc": round(float(roc_auc_score(y, p)), 4),
-        "eer": round(float((fpr[i] + fnr[i]) / 2), 4),
-        "accuracy": round(float((pred == y).mean()), 4),
-        "threshold": 0.5,
-        "confusion": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
-        "n_test": int(len(y)),
-        "n_test_positive": int(y.sum()),
-        "n_test_negative": int((1 - y).sum()),
-    }
 
 
 def build_dataset(paths: list[Path], per_image: int, seed: int, echo: Callable[[str], None]) -> tuple:

@@ -1,0 +1,338 @@
+"""``forensics evaluate`` and ``forensics train fusion``: detectors over a labelled data set.
+
+:func:`run_dataset` runs the selected detectors on every file of one or more labelled
+data sets (any layout :mod:`forensics.datasets` reads) exactly as ``forensics analyze``
+does (same plugins, same media access, same failure handling) and returns one row per
+file: path, SHA-256, label, each detector's status and probability, and the fused verdict.
+
+:func:`summarise` turns rows into metrics per detector (on the files where it ran, with
+its coverage) and for the fused verdict: AUC, EER, accuracy and confusion matrix at the
+threshold, expected calibration error, and what the three-way labels did.
+:func:`roc_figure` draws the ROC curves. :func:`train_fusion` fits the fusion model
+(:mod:`forensics.fusion`) on rows and writes it, with its card, to ``models/fusion``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from forensics import fusion
+from forensics.metrics import roc_metrics, roc_points
+
+Progress = Callable[[int, int, str], None]
+RESULTS_SCHEMA = "forensics-evaluation/1"
+
+
+def _finding_row(f) -> dict[str, Any]:
+    return {"detector": f.detector, "version": f.version, "status": f.status.value,
+            "probability": f.probability, "score": None if f.score is None else float(f.score),
+            "reason": f.reason, "error_rate": f.error_rate,
+            "model_sha256": fusion._model_sha(f)}
+
+
+def run_dataset(data_dirs: Iterable[Path], detectors: Iterable[str] | None = None, layout: str | None = None,
+                kinds: Iterable[str] = ("image", "video"), max_per_class: int | None = None, seed: int = 0,
+                progress: Progress | None = None) -> dict[str, Any]:
+    """Run detectors over labelled data.
+
+    Parameters
+    ----------
+    data_dirs : labelled data-set folders
+    detectors : detector names (default: every loaded detector)
+    max_per_class : evaluate at most this many files per label and folder (a seeded random subset)
+
+    Returns
+    -------
+    ``{"schema", "data": [...], "detectors": [...], "rows": [...]}``
+    """
+    from forensics.datasets import open_media, read_dataset
+    from forensics.engine import run_detector
+    from forensics.media import MediaError
+    from forensics.plugins import load_plugins
+
+    ps = load_plugins()
+    selected = ps.select(list(detectors) if detectors else None)
+    samples = []
+    data_info = []
+    for d in data_dirs:
+        s = read_dataset(Path(d), kinds=tuple(kinds), layout=layout)
+        if max_per_class:
+            rng = np.random.default_rng(seed)
+            keep = []
+            for lab in (0, 1):
+                idx = [i for i, x in enumerate(s) if x.label == lab]
+                if len(idx) > max_per_class:
+                    idx = sorted(rng.choice(idx, max_per_class, replace=False).tolist())
+                keep += idx
+            s = [s[i] for i in sorted(keep)]
+        data_info.append({"folder": str(d), "layout": s[0].layout if s else layout, "files": len(s),
+                          "manipulated": sum(x.label for x in s), "max_per_class": max_per_class, "seed": seed})
+        samples += s
+    rows = []
+    for k, smp in enumerate(samples):
+        if progress:
+            progress(k, len(samples), smp.path.name)
+        item, media = open_media(smp.path)
+        row = {"file": smp.path.name, "path": str(smp.path), "label": smp.label, "method": smp.method,
+               "kind": item.kind, "sha256": item.hashes.sha256 if item.hashes else None, "findings": []}
+        findings = []
+        if item.is_media:
+            try:
+                media.image_info() if item.kind == "image" else media.video_info()
+                findings = [run_detector(ld, item, media) for ld in selected]
+            except MediaError as exc:
+                row["error"] = f"cannot be decoded: {exc}"
+        else:
+            row["error"] = "; ".join(item.messages) or f"not image or video ({item.kind})"
+        row["findings"] = [_finding_row(f) for f in findings]
+        if findings:
+            v = fusion.fuse(findings)
+            row["fused"] = {"probability": v["probability"], "label": v["label"], "method": v["method"],
+                            "rule": v.get("rule", {}).get("used")}
+        rows.append(row)
+        del media
+    if progress:
+        progress(len(samples), len(samples), "")
+    return {"schema": RESULTS_SCHEMA, "data": data_info,
+            "detectors": [{"name": ld.detector.name, "version": ld.detector.version} for ld in selected],
+            "rows": rows}
+
+
+def _matrix(rows: list[dict[str, Any]], names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    P = np.full((len(rows), len(names)), np.nan)
+    for i, r in enumerate(rows):
+        for f in r["findings"]:
+            if f["detector"] in names and f["status"] == "ran" and f["probability"] is not None:
+                P[i, names.index(f["detector"])] = float(f["probability"])
+    return P, np.array([int(r["label"]) for r in rows])
+
+
+def summarise(results: dict[str, Any], threshold: float = 0.5) -> dict[str, Any]:
+    """Metrics per detector (where it ran) and for the fused verdict (where it decided)."""
+    rows = results["rows"]
+    names = [d["name"] for d in results["detectors"]]
+    P, y = _matrix(rows, names)
+    out: dict[str, Any] = {"n_files": len(rows), "n_manipulated": int(y.sum()), "threshold": threshold,
+                           "undecodable": [r["file"] for r in rows if r.get("error")],
+                           "detectors": {}, "fused": None, "roc": {}}
+    for j, nm in enumerate(names):
+        m = ~np.isnan(P[:, j])
+        statuses: dict[str, int] = {}
+        for r in rows:
+            for f in r["findings"]:
+                if f["detector"] == nm:
+                    statuses[f["status"]] = statuses.get(f["status"], 0) + 1
+        entry: dict[str, Any] = {"ran": int(m.sum()), "statuses": statuses}
+        if m.sum():
+            entry.update(roc_metrics(y[m], P[m, j], threshold))
+            out["roc"][nm] = roc_points(y[m], P[m, j])
+        out["detectors"][nm] = entry
+    fp = np.array([np.nan if (r.get("fused") or {}).get("probability") is None else r["fused"]["probability"]
+                   for r in rows], dtype=float)
+    m = ~np.isnan(fp)
+    rules: dict[str, int] = {}
+    for r in rows:
+        if r.get("fused"):
+            rules[r["fused"]["method"]] = rules.get(r["fused"]["method"], 0) + 1
+    fused: dict[str, Any] = {"decided": int(m.sum()), "rules": rules}
+    if m.sum():
+        fused.update(roc_metrics(y[m], fp[m], threshold))
+        fused["three_way"] = fusion.decision_error_rates(y[m], fp[m])
+        out["roc"]["fused"] = roc_points(y[m], fp[m])
+    out["fused"] = fused
+    # files the installed fusion model was trained on: the fused figures for them are in-sample
+    model, _ = fusion.load_model()
+    if model is not None and model.data.get("training_sha256_prefixes"):
+        seen = set(model.data["training_sha256_prefixes"])
+        overlap = sum(1 for r in rows if r.get("sha256") and r["sha256"][:16] in seen)
+        fused["in_fusion_training_data"] = overlap
+    return out
+
+
+def roc_figure(summary: dict[str, Any], title: str = "ROC"):
+    """ROC curves of every detector and of the fused verdict (AUC in the legend)."""
+    from forensics.plots import figure
+
+    fig = figure(5.5, 5.0)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot([0, 1], [0, 1], color="#999", lw=1, ls="--", label="chance")
+    for name, pts in summary["roc"].items():
+        if not pts["fpr"]:
+            continue
+        m = summary["fused"] if name == "fused" else summary["detectors"][name]
+        ax.plot(pts["fpr"], pts["tpr"], lw=2.5 if name == "fused" else 1.5, drawstyle="steps-post",
+                label=f"{name}: AUC {m['auc']:.3f} (n={m['n_test']})", color="black" if name == "fused" else None)
+    ax.set_xlabel("false-positive rate (authentic called manipulated)")
+    ax.set_ylabel("true-positive rate (manipulated detected)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def format_table(summary: dict[str, Any]) -> list[str]:
+    """Human-readable lines: one per detector and one for the fused verdict."""
+    def f(x, pct=False):
+        if x is None:
+            return "—"
+        return f"{100 * x:.1f}%" if pct else f"{x:.3f}"
+
+    lines = [f"{'detector':<16}{'ran':>6}{'AUC':>8}{'EER':>8}{'acc@thr':>9}{'ECE':>8}   confusion (tn fp fn tp)"]
+    items = list(summary["detectors"].items()) + [("FUSED", summary["fused"])]
+    for name, m in items:
+        n = m.get("ran", m.get("decided", 0))
+        if "auc" not in m:
+            lines.append(f"{name:<16}{n:>6}   (no scores)")
+            continue
+        c = m["confusion"]
+        lines.append(f"{name:<16}{n:>6}{f(m['auc']):>8}{f(m['eer'], True):>8}{f(m['accuracy'], True):>9}"
+                     f"{f(m['ece']):>8}   {c['tn']} {c['fp']} {c['fn']} {c['tp']}")
+    fz = summary["fused"]
+    if summary.get("undecodable"):
+        lines.append(f"{len(summary['undecodable'])} file(s) could not be decoded and were not scored: "
+                     + ", ".join(summary["undecodable"][:5]) + (" …" if len(summary["undecodable"]) > 5 else ""))
+    if fz.get("three_way"):
+        t = fz["three_way"]
+        lines.append(f"fused three-way labels: {t['called_authentic']} likely authentic ({t['called_authentic_wrong']} "
+                     f"wrong), {t['called_manipulated']} likely manipulated ({t['called_manipulated_wrong']} wrong), "
+                     f"{t['inconclusive']} inconclusive; rules used: {fz['rules']}")
+    if fz.get("in_fusion_training_data"):
+        lines.append(f"note: {fz['in_fusion_training_data']} of these files were in the installed fusion model's "
+                     "training data; fused figures for them are in-sample")
+    return lines
+
+
+# ------------------------------------------------------------------------------ fusion training
+def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration: str = "platt", folds: int = 5,
+                 seed: int = 0, command: str = "", echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fit the fusion model on evaluation rows and write ``fusion.json`` + card to ``out_dir``."""
+    from forensics.models import write_card
+
+    rows, detectors, data = [], {}, []
+    for res in results_list:
+        rows += [r for r in res["rows"] if r.get("findings")]
+        for d in res["detectors"]:
+            detectors[d["name"]] = d
+        data += res.get("data", [])
+    names = sorted(detectors)
+    if not rows or not names:
+        raise SystemExit("no evaluated files with findings to train the fusion model on")
+    # a detector evaluated in one result file but absent from another's rows did not run there: not applicable
+    P, y = _matrix(rows, names)
+    if len(np.unique(y)) < 2:
+        raise SystemExit("the fusion model needs both authentic and manipulated files")
+    model = fusion.fit_stacker(P, y, names, calibration, folds, seed)
+    # record what each detector was when its outputs were collected
+    for d in model["detectors"]:
+        d["version"] = detectors[d["name"]]["version"]
+        shas = {f.get("model_sha256") for r in rows for f in r["findings"] if f["detector"] == d["name"]}
+        shas.discard(None)
+        d["model_sha256"] = shas.pop() if len(shas) == 1 else None
+    model["training_sha256_prefixes"] = sorted({r["sha256"][:16] for r in rows if r.get("sha256")})
+    oof = fusion.cross_validated(P, y, names, calibration, folds, seed)
+    metrics = roc_metrics(y, oof)
+    metrics["three_way"] = fusion.decision_error_rates(y, oof)
+    per_kind = {}
+    kinds = np.array([r["kind"] for r in rows])
+    for kind in sorted(set(kinds)):
+        m = kinds == kind
+        if len(np.unique(y[m])) == 2:
+            per_kind[kind] = {k: v for k, v in roc_metrics(y[m], oof[m]).items() if k in ("auc", "eer", "accuracy", "ece", "n_test")}
+    metrics["per_kind"] = per_kind
+    desc = "; ".join(f"{d['folder']} ({d['files']} files, {d['manipulated']} manipulated"
+                     f"{', at most ' + str(d['max_per_class']) + ' per class' if d.get('max_per_class') else ''})"
+                     for d in data)
+    metrics["dataset"] = (f"{folds}-fold cross-validation (calibration and stacking refitted per fold) over "
+                          f"{len(rows)} validation files: {desc}")
+    metrics["command"] = command
+    fb_p = fusion.fallback_probabilities(rows)
+    fbm = ~np.isnan(fb_p)
+    fallback = {"detectors": names, "decided": int(fbm.sum()),
+                "dataset": f"the same {len(rows)} files (the fallback rule has nothing to fit)"}
+    if fbm.sum() and len(np.unique(y[fbm])) == 2:
+        fallback.update(roc_metrics(y[fbm], fb_p[fbm]))
+        fallback["three_way"] = fusion.decision_error_rates(y[fbm], fb_p[fbm])
+    per_detector = {}
+    for j, nm in enumerate(names):
+        m = ~np.isnan(P[:, j])
+        if m.sum() and len(np.unique(y[m])) == 2:
+            per_detector[nm] = {k: v for k, v in roc_metrics(y[m], P[m, j]).items()
+                                if k in ("auc", "eer", "accuracy", "ece", "n_test")}
+        else:
+            per_detector[nm] = {"n_test": int(m.sum())}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / fusion.MODEL_FILE).write_text(json.dumps(model, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    card = {
+        "name": "fusion", "version": "1.0.0", "method": fusion.STACKED_METHOD,
+        "architecture": f"per-detector {calibration} calibration + logistic regression over [logit(calibrated p), "
+                        f"ran-indicator] per detector; pattern-balanced sample weights (even prior odds)",
+        "files": {"model": {"path": fusion.MODEL_FILE}},
+        "detectors": [{k: d[k] for k in ("name", "version", "weight", "presence", "n_ran")} for d in model["detectors"]],
+        "intercept": model["intercept"],
+        "training": {"files": len(rows), "manipulated": int(y.sum()), "authentic": int((1 - y).sum()),
+                     "data": data, "folds": folds, "seed": seed, "calibration": calibration},
+        "metrics": metrics,
+        "per_detector_on_validation_data": per_detector,
+        "fallback_metrics": fallback,
+    }
+    write_card(out_dir, card, _fusion_card_md(card, model))
+    echo(f"fusion: cross-validated AUC {metrics['auc']}, EER {metrics['eer']}, accuracy {metrics['accuracy']}, "
+         f"ECE {metrics['ece']} on {len(rows)} files; fallback rule AUC {fallback.get('auc')}; wrote {out_dir}")
+    return card
+
+
+def _fusion_card_md(card: dict[str, Any], model: dict[str, Any]) -> str:
+    m, t, fb = card["metrics"], card["training"], card["fallback_metrics"]
+    det_lines = "\n".join(
+        f"| `{d['name']}` {d['version']} | {d['n_ran']} | {d['calibration']['method']} | {d['weight']:+.3f} | "
+        f"{d['presence']:+.3f} | {card['per_detector_on_validation_data'][d['name']].get('auc', '—')} |"
+        for d in model["detectors"])
+    data_lines = "\n".join(f"- `{d['folder']}` ({d['layout']}): {d['files']} files, {d['manipulated']} manipulated"
+                           + (f", a seeded subset of at most {d['max_per_class']} per class" if d.get('max_per_class') else "")
+                           for d in t["data"])
+    tw = m["three_way"]
+    return f"""# Model card: `fusion` (stacked, calibrated ensemble)
+
+**Rule:** `{card['method']}` — see `forensics/fusion.py`. Per detector: {t['calibration']} calibration
+(class-balanced), then a logistic regression over `logit(calibrated p)` and a ran/missing indicator.
+A detector that did not run contributes nothing (it is never imputed as 0.5). Sample weights balance
+authentic and manipulated files within each missingness pattern, so the fused probability assumes
+even prior odds. Stored as JSON (`{fusion.MODEL_FILE}`), SHA-256 in `card.json`.
+
+## Detectors and learned weights
+| detector | files it ran on | calibration | weight on logit | presence offset | its AUC here |
+|---|---|---|---|---|---|
+{det_lines}
+
+Intercept (log-odds when no detector ran): {model['intercept']:+.3f}.
+
+## Validation data
+{data_lines}
+
+Total {t['files']} files ({t['authentic']} authentic, {t['manipulated']} manipulated).
+
+## Measured error rate of the fused verdict
+{m['dataset']}.
+- **AUC {m['auc']}**, **EER {m['eer']}**, accuracy at 0.5 {m['accuracy']}, ECE {m['ece']}
+- confusion at 0.5: {json.dumps(m['confusion'])}
+- three-way labels: {tw['called_authentic']} "likely authentic" ({tw['called_authentic_wrong']} wrong),
+  {tw['called_manipulated']} "likely manipulated" ({tw['called_manipulated_wrong']} wrong), {tw['inconclusive']} inconclusive
+- per media kind: {json.dumps(m['per_kind'])}
+
+Fallback rule (`{fusion.FALLBACK_METHOD}`) on the same files: AUC {fb.get('auc', '—')},
+accuracy {fb.get('accuracy', '—')}, decided {fb.get('decided')} of {t['files']}.
+
+Reproduce: `{m['command']}`
+
+## Limits
+- Valid only for the detector set, versions and model weights listed above; anything else falls back to
+  `{fusion.FALLBACK_METHOD}` (the verdict says so).
+- Small validation data: the cross-validated figures have wide confidence intervals. The detectors
+  were themselves trained on data related to these files (see their cards), so per-detector figures here
+  can be optimistic.
+"""

@@ -1,0 +1,190 @@
+"""Fusion: the trained stacking rule with missing detectors, the fallback, the registry, the report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from forensics import fusion
+from forensics.detector import Finding, Status
+
+
+def _f(name, p=None, status=None, auc=None, version="1"):
+    st = status or (Status.RAN if p is not None else Status.NOT_APPLICABLE)
+    return Finding(detector=name, version=version, status=st, probability=p,
+                   error_rate={"auc": auc} if auc is not None else None)
+
+
+def _synthetic(n=400, seed=0):
+    """Detector 'a' is informative and always runs; 'b' is informative but runs on half; 'c' is noise."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    a = 1 / (1 + np.exp(-(2.0 * (y - 0.5) * 2 + rng.normal(0, 1.5, n))))
+    b = 1 / (1 + np.exp(-(2.0 * (y - 0.5) * 3 + rng.normal(0, 1.0, n))))
+    b[rng.random(n) < 0.5] = np.nan
+    c = rng.random(n)
+    return np.stack([a, b, c], 1), y
+
+
+def test_stacker_learns_weights_and_handles_missing():
+    P, y = _synthetic()
+    model = fusion.FusionModel(fusion.fit_stacker(P, y, ["a", "b", "c"]))
+    w = {d["name"]: d["weight"] for d in model.detectors}
+    assert w["a"] > 0.3 and w["b"] > 0.3
+
+    def swing(name):  # how far the fused log-odds can move as this detector goes from 0.05 to 0.95
+        d = next(d for d in model.detectors if d["name"] == name)
+        return abs(d["weight"] * (fusion._logit(fusion.calibrate(d["calibration"], 0.95))
+                                  - fusion._logit(fusion.calibrate(d["calibration"], 0.05))))
+
+    assert swing("a") > 2 and swing("b") > 2 and swing("c") < 0.5  # noise: calibrated flat, ~no say
+    # a missing detector contributes exactly nothing: not the same as an imputed 0.5
+    p_missing = model.probability({"a": 0.8, "b": None, "c": 0.5})
+    p_half = model.probability({"a": 0.8, "b": 0.5, "c": 0.5})
+    assert p_missing != pytest.approx(p_half, abs=1e-6)
+    assert model.probability({"a": 0.9, "b": 0.9, "c": 0.5}) > model.probability({"a": 0.9, "b": None, "c": 0.5}) > 0.5
+    assert model.probability({"a": 0.1, "b": None, "c": 0.5}) < 0.5
+
+
+def test_fused_verdict_lists_contributions_and_missing():
+    P, y = _synthetic()
+    model = fusion.FusionModel(fusion.fit_stacker(P, y, ["a", "b", "c"]), ref={"name": "fusion"},
+                               error_rate={"auc": 0.9, "eer": 0.1, "n_test": 400})
+    findings = [_f("a", 0.9), _f("b", status=Status.NOT_APPLICABLE), _f("c", 0.4)]
+    v = fusion.fuse(findings, model)
+    assert v["method"] == fusion.STACKED_METHOD and v["rule"]["used"] == "trained"
+    assert [c["detector"] for c in v["contributions"]] == ["a", "c"]
+    assert [m["detector"] for m in v["missing"]] == ["b"] and v["missing"][0]["contribution_logit"] == 0.0
+    total = v["intercept_logit"] + sum(c["contribution_logit"] for c in v["contributions"])
+    assert v["probability"] == pytest.approx(1 / (1 + np.exp(-total)), abs=1e-5)
+    assert v["label"] == fusion.label_for(v["probability"])
+    assert v["error_rate"]["auc"] == 0.9 and v["thresholds"]["likely_manipulated_above"] == fusion.HIGH
+
+
+def test_prior_neutral_despite_imbalanced_validation_data():
+    """Uninformative detectors on a 90 %-fake validation set must not push verdicts towards 'fake'."""
+    rng = np.random.default_rng(1)
+    n = 600
+    y = (rng.random(n) < 0.9).astype(int)
+    P = rng.random((n, 2))
+    P[rng.random(n) < 0.5, 1] = np.nan
+    model = fusion.FusionModel(fusion.fit_stacker(P, y, ["u", "v"]))
+    for probs in ({"u": 0.5, "v": None}, {"u": 0.5, "v": 0.5}):
+        assert model.probability(probs) == pytest.approx(0.5, abs=0.08)
+
+
+def test_isotonic_calibration_is_monotone():
+    P, y = _synthetic()
+    cal = fusion.fit_calibration(P[:, 0], y, "isotonic")
+    xs = np.linspace(0, 1, 21)
+    qs = [fusion.calibrate(cal, x) for x in xs]
+    assert all(b >= a - 1e-12 for a, b in zip(qs, qs[1:]))
+    platt = fusion.fit_calibration(P[:, 0], y, "platt")
+    assert platt["a"] > 0
+
+
+def test_fallback_when_detector_set_or_version_differs():
+    P, y = _synthetic()
+    data = fusion.fit_stacker(P, y, ["a", "b", "c"])
+    for d in data["detectors"]:
+        d["version"] = "1"
+    model = fusion.FusionModel(data)
+    extra = [_f("a", 0.9, auc=0.8), _f("b", 0.9, auc=0.9), _f("c", 0.5), _f("new", 0.9, auc=0.7)]
+    v = fusion.fuse(extra, model)
+    assert v["method"] == fusion.FALLBACK_METHOD and v["rule"]["used"] == "fallback"
+    assert "new" in v["rule"]["why"]
+    v = fusion.fuse([_f("a", 0.9, auc=0.8), _f("b", 0.9, auc=0.9)], model)
+    assert v["rule"]["used"] == "fallback" and "c" in v["rule"]["why"]
+    v = fusion.fuse([_f("a", 0.9, auc=0.8, version="2"), _f("b", 0.9), _f("c", 0.5)], model)
+    assert v["rule"]["used"] == "fallback" and "version 2" in v["rule"]["why"]
+    assert fusion.fuse([_f("a", 0.9), _f("b", 0.9), _f("c", 0.5)], model)["rule"]["used"] == "trained"
+
+
+def test_fallback_rule_unchanged():
+    v = fusion.fuse([_f("x", 0.9, auc=0.9), _f("y", 0.2, auc=0.5), _f("z", status=Status.FAILED)], None)
+    assert v["method"] == fusion.FALLBACK_METHOD
+    # y has AUC 0.5: weight 0; the verdict is x's probability
+    assert v["probability"] == pytest.approx(0.9, abs=1e-6)
+    assert [m["detector"] for m in v["missing"]] == ["z"]
+    assert fusion.fuse([_f("x", 0.9)], None)["label"] == "no decision"
+
+
+def test_cross_validated_and_decision_rates():
+    P, y = _synthetic(300)
+    oof = fusion.cross_validated(P, y, ["a", "b", "c"], folds=5)
+    assert np.isfinite(oof).all()
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(y, oof) > 0.8
+    d = fusion.decision_error_rates(np.array([0, 1, 1, 0]), np.array([0.1, 0.2, 0.9, 0.5]))
+    assert d == {"called_authentic": 2, "called_authentic_wrong": 1, "called_manipulated": 1,
+                 "called_manipulated_wrong": 0, "inconclusive": 1, "decided_error_rate": round(1 / 3, 4)}
+
+
+def _rows(P, y, names):
+    rows = []
+    for i in range(len(y)):
+        rows.append({"file": f"f{i}.jpg", "label": int(y[i]), "kind": "image" if np.isnan(P[i, 1]) else "video",
+                     "sha256": f"{i:064x}",
+                     "findings": [{"detector": nm, "version": "1", "status": "not_applicable" if np.isnan(P[i, j]) else "ran",
+                                   "probability": None if np.isnan(P[i, j]) else float(P[i, j]),
+                                   "error_rate": {"auc": 0.8}, "model_sha256": None}
+                                  for j, nm in enumerate(names)]})
+    return rows
+
+
+def test_train_fusion_writes_hash_checked_model_used_by_fuse(tmp_path, monkeypatch):
+    from forensics.evaluate import train_fusion
+    from forensics.models import load_card
+
+    P, y = _synthetic(200)
+    names = ["a", "b", "c"]
+    res = {"detectors": [{"name": n, "version": "1"} for n in names], "rows": _rows(P, y, names),
+           "data": [{"folder": "synthetic", "layout": "folders", "files": 200, "manipulated": int(y.sum())}]}
+    out = tmp_path / "models" / "fusion"
+    card = train_fusion([res], out, folds=3, command="test", echo=lambda m: None)
+    assert card["metrics"]["auc"] > 0.8 and "three_way" in card["metrics"]
+    assert (out / "fusion.json").is_file() and (out / "MODEL_CARD.md").is_file()
+    monkeypatch.setenv("FORENSICS_MODELS_PATH", str(tmp_path / "models"))
+    assert load_card("fusion").error_rate()["auc"] == card["metrics"]["auc"]
+    v = fusion.fuse([_f("a", 0.9), _f("b"), _f("c", 0.3)])
+    assert v["rule"]["used"] == "trained" and v["rule"]["model"]["name"] == "fusion"
+    assert v["error_rate"]["three_way"]["inconclusive"] >= 0
+    desc = fusion.describe()
+    assert desc["method"] == fusion.STACKED_METHOD and desc["detectors"] == names
+    # altered model file: refused, the fallback is used and says why
+    (out / "fusion.json").write_text((out / "fusion.json").read_text().replace('"intercept"', '"intercept" ', 1))
+    v = fusion.fuse([_f("a", 0.9, auc=0.8), _f("b"), _f("c", 0.3)])
+    assert v["rule"]["used"] == "fallback" and "SHA-256" in v["rule"]["why"]
+    json.dumps(v)
+
+
+def test_report_shows_rule_contributions_and_error_rates(tmp_path, monkeypatch, make_case, photo, run_cli):
+    """End to end: a trained fusion model over the ELA detector alone, used by `analyze`, shown in the report."""
+    from conftest import jpeg_bytes, load_findings
+    from forensics.evaluate import train_fusion
+
+    P, y = _synthetic(120)
+    P = P[:, :1]
+    res = {"detectors": [{"name": "ela", "version": "1.0.0"}], "rows": _rows(np.hstack([P, P]), y, ["ela", "ela"])[:0],
+           "data": []}
+    rows = []
+    for i in range(len(y)):
+        rows.append({"file": f"{i}.jpg", "label": int(y[i]), "kind": "image", "sha256": f"{i:064x}",
+                     "findings": [{"detector": "ela", "version": "1.0.0", "status": "ran", "probability": float(P[i, 0]),
+                                   "error_rate": {"auc": 0.7}, "model_sha256": None}]})
+    res["rows"] = rows
+    res["data"] = [{"folder": "synthetic", "layout": "folders", "files": len(rows), "manipulated": int(y.sum())}]
+    train_fusion([res], tmp_path / "models" / "fusion", folds=3, command="test", echo=lambda m: None)
+    monkeypatch.setenv("FORENSICS_MODELS_PATH", str(tmp_path / "models"))
+    root = make_case({"a.jpg": jpeg_bytes(photo)})
+    out = tmp_path / "out"
+    assert run_cli("analyze", root, "-o", out, "-d", "ela").exit_code == 0
+    doc = load_findings(out)
+    v = doc["items"][0]["verdict"]
+    assert v["rule"]["used"] == "trained" and v["contributions"][0]["calibrated_probability"] is not None
+    assert doc["fusion"]["error_rate"]["auc"] is not None
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "stacked-logistic/1" in html and "Calibrated P" in html and "Fused verdict: rule and measured error rate" in html
