@@ -1,0 +1,380 @@
+"""Blink detector: EAR maths, the blink rule on synthetic sequences, the LRCN, training, the detector."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forensics_plugins.blink_lrcn.blinks import (MAX_BLINK_S, MIN_CLIP_S, blinks_from_ear, blinks_from_probability,
+                                                 closed_runs, detect_blinks, low_blink_surprise, poisson_cdf,
+                                                 poisson_rate_interval)
+from forensics_plugins.blink_lrcn.eyes import (EYE_CROP_SIZE, ear_pair, eye_aspect_ratio, eye_crops, eye_visibility,
+                                               mean_ear)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+
+
+# ----------------------------------------------------------------------------- synthetic faces
+
+
+def eye_points(cx: float, cy: float, width: float, ear: float) -> np.ndarray:
+    """Six iBUG eye points (corner, upper, upper, corner, lower, lower) with a given EAR."""
+    h = ear * width / 2.0  # half of each vertical distance: (2h + 2h) / (2 w) = ear
+    x1, x2 = cx - width / 6.0, cx + width / 6.0
+    return np.array([[cx - width / 2, cy], [x1, cy - h], [x2, cy - h], [cx + width / 2, cy], [x2, cy + h],
+                     [x1, cy + h]])
+
+
+def face_landmarks(ear: float = 0.3, scale: float = 1.0, angle_deg: float = 0.0, offset=(0.0, 0.0),
+                   yaw_squash: float = 1.0) -> np.ndarray:
+    """A crude 68-point face (iBUG order): only eyes, nose tip and mouth corners need to be right."""
+    lm = np.zeros((68, 2))
+    lm[0:17] = np.stack([np.linspace(-60, 60, 17), 30 + 40 * np.sin(np.linspace(0, np.pi, 17))], 1)
+    lm[17:22] = np.stack([np.linspace(-50, -15, 5), np.full(5, -35)], 1)
+    lm[22:27] = np.stack([np.linspace(15, 50, 5), np.full(5, -35)], 1)
+    lm[27:31] = np.stack([np.zeros(4), np.linspace(-15, 15, 4)], 1)
+    lm[31:36] = np.stack([np.linspace(-12, 12, 5), np.full(5, 20)], 1)
+    lm[36:42] = eye_points(-30, -15, 24 * yaw_squash, ear)
+    lm[42:48] = eye_points(30, -15, 24, ear)
+    t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    lm[48:68] = np.stack([-22 * np.cos(t), 45 + 8 * np.sin(t)], 1)
+    a = math.radians(angle_deg)
+    rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    return (lm @ rot.T) * scale + np.array([100.0, 100.0]) + np.asarray(offset)
+
+
+def draw_face(lm: np.ndarray, closed: bool, size: int = 224) -> np.ndarray:
+    """A grey face with eyes drawn open (white sclera, dark iris) or closed (a dark lid line)."""
+    import cv2
+
+    img = np.full((size, size, 3), 170, np.uint8)
+    for sl in (slice(36, 42), slice(42, 48)):
+        pts = lm[sl].astype(np.int32)
+        c = lm[sl].mean(0)
+        if closed:
+            cv2.line(img, tuple(pts[0]), tuple(pts[3]), (40, 40, 40), 2)
+        else:
+            cv2.fillPoly(img, [pts], (245, 245, 245))
+            cv2.circle(img, (int(c[0]), int(c[1])), 4, (20, 20, 20), -1)
+    return img
+
+
+# ----------------------------------------------------------------------------- EAR
+
+
+def test_ear_known_values():
+    eye = np.array([[0, 0], [1, -1], [2, -1], [3, 0], [2, 1], [1, 1]], float)
+    assert eye_aspect_ratio(eye) == pytest.approx(4 / 6)  # (2 + 2) / (2 * 3)
+    flat = eye.copy()
+    flat[[1, 2, 4, 5], 1] = 0
+    assert eye_aspect_ratio(flat) == 0.0
+    assert math.isnan(eye_aspect_ratio(np.zeros((6, 2))))
+    for ear in (0.05, 0.2, 0.31):
+        assert eye_aspect_ratio(eye_points(5, 7, 30, ear)) == pytest.approx(ear)
+
+
+def test_ear_invariant_to_similarity_transforms():
+    base = face_landmarks(ear=0.27)
+    moved = face_landmarks(ear=0.27, scale=2.5, angle_deg=23, offset=(40, -10))
+    assert ear_pair(base) == pytest.approx((0.27, 0.27))
+    assert ear_pair(moved) == pytest.approx((0.27, 0.27))
+    assert mean_ear(face_landmarks(ear=0.1)) == pytest.approx(0.1)
+
+
+def test_eye_crops_are_level_and_centred():
+    lm = face_landmarks(ear=0.3, angle_deg=20)
+    img = draw_face(lm, closed=False)
+    crops = eye_crops(img, lm)
+    assert crops.shape == (2, EYE_CROP_SIZE, EYE_CROP_SIZE) and crops.dtype == np.uint8
+    c = EYE_CROP_SIZE // 2
+    for crop in crops:  # the dark iris sits in the middle of each crop
+        assert crop[c - 2:c + 2, c - 2:c + 2].mean() < 80 < crop[:4].mean()
+
+
+def test_visibility_gates():
+    assert eye_visibility(face_landmarks()) is None
+    assert "profile" in eye_visibility(face_landmarks(yaw_squash=0.3))
+    assert "too small" in eye_visibility(face_landmarks(scale=0.1))
+    lm = face_landmarks()
+    dark = draw_face(lm, closed=False)
+    for sl in (slice(36, 42), slice(42, 48)):
+        c = lm[sl].mean(0).astype(int)
+        dark[c[1] - 12:c[1] + 12, c[0] - 20:c[0] + 20] = 15  # dark glasses
+    assert "covered" in eye_visibility(lm, dark, lm)
+    assert eye_visibility(lm, draw_face(lm, closed=True), lm) is None  # closed eyes are not "covered"
+
+
+# ----------------------------------------------------------------------------- the blink rule
+
+
+def sequence(n: int, blinks: list[tuple[int, int]]) -> np.ndarray:
+    c = np.zeros(n, bool)
+    for start, length in blinks:
+        c[start:start + length] = True
+    return c
+
+
+def test_closed_runs_and_merging():
+    assert closed_runs(np.zeros(5, bool)) == []
+    assert closed_runs(sequence(10, [(2, 3)])) == [(2, 4)]
+    assert closed_runs(np.array([1, 0, 1, 0, 0, 1], bool)) == [(0, 2), (5, 5)]
+    assert closed_runs(np.array([1, 0, 1, 0, 0, 1], bool), merge_gap=0) == [(0, 0), (2, 2), (5, 5)]
+
+
+def test_blinks_exact_count_at_30fps():
+    # 20 s at 30 fps; blinks of 2..12 frames (67..400 ms), well apart
+    events = [(30, 2), (120, 4), (200, 3), (290, 12), (400, 5), (520, 6)]
+    st = detect_blinks(sequence(600, events), fps=30.0)
+    assert st.count == 6 and st.long_closures == []
+    assert st.rate_per_min == pytest.approx(18.0)
+    assert st.durations_ms == pytest.approx([1000 * n / 30 for _, n in events])
+    assert st.intervals_s == pytest.approx([(b[0] + b[1] / 2 - a[0] - a[1] / 2) / 30 for a, b in zip(events, events[1:])])
+
+
+def test_blink_rule_rejects_flicker_and_long_closures():
+    # 1-frame flicker at 30 fps (33 ms < 60 ms) is not a blink; 1.5 s closure is a long closure
+    st = detect_blinks(sequence(300, [(10, 1), (50, 3), (100, 45), (200, 2)]), fps=30.0)
+    assert st.count == 2 and len(st.long_closures) == 1
+    assert st.long_closures[0].duration_s == pytest.approx(1.5)
+    # a 1-frame closure at 15 fps lasts 67 ms: a blink
+    assert detect_blinks(sequence(150, [(10, 1), (80, 2)]), fps=15.0).count == 2
+    # a blink with one misread open frame in the middle is one blink; two open frames split it
+    assert detect_blinks(np.array([0] * 5 + [1, 1, 0, 1, 1] + [0] * 5, bool), fps=30.0).count == 1
+    assert detect_blinks(np.array([0] * 5 + [1, 1, 0, 0, 1, 1] + [0] * 5, bool), fps=30.0).count == 2
+    # the maximum is inclusive
+    n = int(round(MAX_BLINK_S * 25))
+    assert detect_blinks(sequence(100, [(10, n)]), fps=25.0).count == 1
+
+
+def test_blinks_from_probability_and_ear_series():
+    rng = np.random.default_rng(0)
+    fps, n = 25.0, 500
+    truth = [(40, 3), (130, 5), (260, 4), (400, 7)]
+    closed = sequence(n, truth)
+    p = np.where(closed, 0.9, 0.1) + rng.normal(0, 0.05, n)
+    assert blinks_from_probability(p, fps).count == 4
+    ear = np.where(closed, 0.08, 0.30) + rng.normal(0, 0.01, n)
+    st = blinks_from_ear(ear, fps)
+    assert st.count == 4 and st.threshold == pytest.approx(0.21)
+    # a narrow-eyed person (open EAR 0.2): the threshold follows the median
+    st2 = blinks_from_ear(np.where(closed, 0.05, 0.20), fps)
+    assert st2.threshold == pytest.approx(0.15) and st2.count == 4
+    # NaN (eyes hidden) frames are never closed
+    ear[40:43] = np.nan
+    assert blinks_from_ear(ear, fps).count == 3
+
+
+def test_poisson_helpers():
+    assert poisson_cdf(0, 2.0) == pytest.approx(math.exp(-2))
+    assert poisson_cdf(2, 1.5) == pytest.approx(math.exp(-1.5) * (1 + 1.5 + 1.125))
+    # no blink in a minute: the resting norm expects 17
+    assert low_blink_surprise(0, 60.0) == pytest.approx(17 / math.log(10))
+    assert low_blink_surprise(30, 60.0) < 1e-3 < low_blink_surprise(17, 60.0) < 0.5
+    assert low_blink_surprise(0, 5.0) < low_blink_surprise(0, 20.0)
+    lo, hi = poisson_rate_interval(0, 60.0)
+    assert lo == 0.0 and hi == pytest.approx(3.689, abs=1e-3)  # exact Garwood upper bound for 0 events
+    lo, hi = poisson_rate_interval(10, 60.0)
+    assert lo == pytest.approx(4.795, abs=1e-3) and hi == pytest.approx(18.39, abs=1e-2)
+
+
+# ----------------------------------------------------------------------------- LRCN
+
+
+def test_lrcn_shapes_and_safetensors_roundtrip(tmp_path):
+    import torch
+
+    from forensics_plugins.blink_lrcn.lrcn import LRCN, eye_state, load_weights, save_weights
+
+    torch.manual_seed(0)
+    model = LRCN().eval()
+    x = torch.randn(3, 7, 1, EYE_CROP_SIZE, EYE_CROP_SIZE)
+    seq, frame = model(x)
+    assert seq.shape == (3, 7) and frame.shape == (3, 7)
+    crops = np.random.default_rng(0).integers(0, 256, (11, 2, EYE_CROP_SIZE, EYE_CROP_SIZE), dtype=np.uint8)
+    p_lrcn, p_cnn = eye_state(model, crops)
+    assert p_lrcn.shape == (11,) and p_cnn.shape == (11,)
+    assert ((0 <= p_lrcn) & (p_lrcn <= 1)).all()
+    save_weights(model, tmp_path / "w.safetensors")
+    again = load_weights(tmp_path / "w.safetensors")
+    np.testing.assert_allclose(eye_state(again, crops)[0], p_lrcn, rtol=1e-6)
+    assert sum(p.numel() for p in model.parameters()) < 1_000_000
+    assert eye_state(model, crops[:0])[0].shape == (0,)
+
+
+def _write_synthetic_eye_folder(root: Path, n: int = 40) -> None:
+    import cv2
+
+    rng = np.random.default_rng(1)
+    for label in ("open", "closed"):
+        (root / label).mkdir(parents=True)
+        for i in range(n):
+            img = np.full((64, 64), int(rng.integers(120, 200)), np.uint8)
+            cx, cy = 32 + int(rng.integers(-4, 5)), 32 + int(rng.integers(-4, 5))
+            if label == "open":
+                cv2.ellipse(img, (cx, cy), (20, 10), 0, 0, 360, 240, -1)
+                cv2.circle(img, (cx, cy), 7, 30, -1)
+            else:
+                cv2.ellipse(img, (cx, cy), (20, 4), 0, 0, 180, 50, 2)
+            cv2.imwrite(str(root / label / f"{i}.png"), img)
+
+
+def test_tiny_train_then_infer(tmp_path, monkeypatch):
+    from forensics.models import load_card
+    from forensics_plugins.blink_lrcn.data import eye_crop_image
+    from forensics_plugins.blink_lrcn.lrcn import eye_state, load_weights
+    from forensics_plugins.blink_lrcn.train import train
+
+    data = tmp_path / "eyes"
+    _write_synthetic_eye_folder(data)
+    out = tmp_path / "models" / "blink_lrcn"
+    card = train([data], out, seed=0, cnn_epochs=4, lstm_epochs=3, sequences=60, seq_len=40, variants=2,
+                 echo=lambda m: None)
+    assert (out / "lrcn.safetensors").stat().st_size < 20 * 1024 * 1024
+    assert card["eye_state_metrics"]["cnn_per_frame_heldout"]["auc"] > 0.9
+    assert card["detector_level"]["calibrated"] is False and card["metrics"] == {}
+    monkeypatch.setenv("FORENSICS_MODELS_PATH", str(out.parent))
+    loaded = load_card("blink_lrcn")  # hash-checked, found in the tmp folder first
+    assert loaded.directory == out
+    model = load_weights(loaded.path("weights"))
+    o = eye_crop_image(data / "open" / "0.png")
+    c = eye_crop_image(data / "closed" / "0.png")
+    # a sequence: open, a 4-frame blink, open
+    seq = np.stack([np.stack([x, x]) for x in [o] * 12 + [c] * 4 + [o] * 12])
+    p_lrcn, p_cnn = eye_state(model, seq)
+    assert p_cnn[12:16].min() > 0.5 > p_cnn[:12].max()
+    assert blinks_from_probability(p_cnn, 30.0).count == 1
+
+
+def test_calibration_is_monotone_and_leave_one_out():
+    from forensics_plugins.blink_lrcn.train import calibrate, fit_calibrator
+
+    s = np.array([0.0, 0.1, 0.2, 0.3, 1.0, 1.5, 2.0, 3.0])
+    y = np.array([0, 0, 0, 1, 0, 1, 1, 1])
+    cal, m, loo = calibrate(s, y)
+    assert cal.coef > 0 and cal.probability(3.0) > cal.probability(0.0)
+    assert m["n_test"] == 8 and 0.5 < m["auc"] <= 1.0 and loo.shape == (8,)
+    # data contradicting the hypothesis: no slope, p = 0.5 everywhere
+    flat = fit_calibrator(s, 1 - y)
+    assert flat.coef == 0.0 and flat.probability(2.0) == 0.5
+
+
+# ----------------------------------------------------------------------------- the detector
+
+
+class FakeMedia:
+    def __init__(self, fa, duration):
+        self.fa, self.duration = fa, duration
+
+    def shared(self, key, compute):
+        assert key == "faces"
+        return self.fa
+
+    def video_info(self):
+        from forensics.media import VideoInfo
+
+        return VideoInfo(224, 224, self.fa.fps, self.fa.frames_sampled, self.duration, "h264")
+
+
+def fake_analysis(seconds: float, fps: float, blink_frames=(), yaw_squash: float = 1.0):
+    """A FaceAnalysis of one track whose landmarks close the eyes on ``blink_frames``."""
+    from forensics.faces import FaceAnalysis, FaceObservation, FaceTrack
+
+    n = int(round(seconds * fps))
+    closed = np.zeros(n, bool)
+    closed[list(blink_frames)] = True
+    imgs = {c: draw_face(face_landmarks(0.06 if c else 0.3, yaw_squash=yaw_squash), c) for c in (False, True)}
+    obs = []
+    for i in range(n):
+        lm = face_landmarks(0.06 if closed[i] else 0.3, yaw_squash=yaw_squash).astype(np.float32)
+        obs.append(FaceObservation(frame_index=i, time_s=i / fps, box=(30.0, 40.0, 170.0, 180.0), landmarks=lm,
+                                   crop=imgs[bool(closed[i])], crop_landmarks=lm,
+                                   matrix=np.array([[1.0, 0, 0], [0, 1.0, 0]]), detected=True))
+    return FaceAnalysis(tracks=[FaceTrack(0, obs)], frames_sampled=n, fps=fps, duration_s=n / fps, width=224,
+                        height=224, stride=1)
+
+
+def _item(kind="video"):
+    from forensics.case import EvidenceItem
+
+    return EvidenceItem(id="x", path="/nonexistent", relpath="x", kind=kind, format="mp4" if kind == "video" else "jpeg")
+
+
+@pytest.fixture
+def detector():
+    from forensics_plugins.blink_lrcn import BlinkDetector
+
+    return BlinkDetector()
+
+
+def test_still_image_not_applicable(detector):
+    assert "still image" in detector.not_applicable_reason(_item("image"))
+    assert detector.not_applicable_reason(_item("video")) is None
+
+
+def test_short_clip_is_inconclusive_with_plot(detector):
+    fa = fake_analysis(3.0, 15.0, blink_frames=[20, 21])
+    f = detector.analyze(_item(), FakeMedia(fa, 3.0))
+    assert f.status.value == "inconclusive"
+    assert f.reason.startswith(f"clip shorter than {MIN_CLIP_S:.0f} s")
+    assert f.probability is None
+    assert any(a.slug.startswith("blink-timeline") and a.png.startswith(b"\x89PNG") for a in f.artifacts)
+    tr = f.details["tracks"][0]
+    assert tr["ear_baseline"]["blinks"] == 1 and not tr["judged"]
+
+
+def test_profile_face_says_eyes_not_visible(detector):
+    fa = fake_analysis(12.0, 15.0, yaw_squash=0.3)
+    f = detector.analyze(_item(), FakeMedia(fa, 12.0))
+    assert f.status.value == "inconclusive" and "eyes not visible" in f.reason and "profile" in f.reason
+
+
+def test_long_clip_counts_ear_blinks_and_reports_norms(detector):
+    blinks = [f for start in (30, 90, 150) for f in (start, start + 1, start + 2)]
+    fa = fake_analysis(12.0, 15.0, blink_frames=blinks)
+    f = detector.analyze(_item(), FakeMedia(fa, 12.0))
+    assert f.status.value in ("ran", "inconclusive", "unavailable")
+    tr = f.details["tracks"][0]
+    assert tr["judged"] and tr["ear_baseline"]["blinks"] == 3
+    assert tr["ear_baseline"]["rate_per_min"] == pytest.approx(15.0)
+    assert f.details["human_norms"]["rate_rest_per_min"] == 17.0
+    assert "Bentivoglio" in f.summary
+    if f.status.value == "ran":
+        assert 0.0 <= f.probability <= 1.0 and f.error_rate and "auc" in f.error_rate
+
+
+def test_demo_face_clip_is_inconclusive_with_plot(tmp_path):
+    from forensics.engine import analyze_case
+
+    case = tmp_path / "case"
+    case.mkdir()
+    shutil.copy(REPO / "cases" / "demo" / "face_clip.mp4", case / "face_clip.mp4")
+    res = analyze_case(case, out_dir=tmp_path / "out", detectors=["blink_lrcn"])
+    (item,) = [i for i in res.document["items"] if i["path"] == "face_clip.mp4"]
+    (f,) = [f for f in item["findings"] if f["detector"] == "blink_lrcn"]
+    assert f["status"] == "inconclusive", f
+    assert f["reason"].startswith(f"clip shorter than {MIN_CLIP_S:.0f} s")
+    assert any("timeline" in a["title"].lower() for a in f["artifacts"])
+
+
+@pytest.mark.skipif(not (SHARED / "eye_state_eyecrop").is_dir(), reason="../shared/data not present")
+def test_shipped_model_on_real_eye_crops():
+    """Optional: the shipped CNN on a sample of the real eye-crop data (part of it was training data)."""
+    from forensics.models import load_card
+    from forensics_plugins.blink_lrcn.data import eye_crop_image, list_images
+    from forensics_plugins.blink_lrcn.lrcn import eye_state, load_weights
+
+    model = load_weights(load_card("blink_lrcn").path("weights"))
+    correct = 0
+    total = 0
+    for label in ("open", "closed"):
+        paths = list_images(SHARED / "eye_state_eyecrop" / label)[::25]
+        crops = np.stack([np.stack([c, c]) for c in (eye_crop_image(p) for p in paths)])
+        _p, p_cnn = eye_state(model, crops)
+        correct += int(((p_cnn >= 0.5) == (label == "closed")).sum())
+        total += len(paths)
+    assert correct / total > 0.85
