@@ -143,8 +143,26 @@ def binary_metrics(y: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> 
         "accuracy": round(float((pred == y).mean()), 4),
         "tpr_at_threshold": round(float(pred[y == 1].mean()), 4),
         "fpr_at_threshold": round(float(pred[y == 0].mean()), 4),
+        "auc_ci95": auc_bootstrap_ci(y, score),
     })
     return out
+
+
+def auc_bootstrap_ci(y: np.ndarray, score: np.ndarray, n: int = 2000, seed: int = 0) -> list[float] | None:
+    """95 % percentile-bootstrap interval of the AUC (resampling positives and negatives separately)."""
+    from sklearn.metrics import roc_auc_score
+
+    pos, neg = score[y == 1], score[y == 0]
+    if len(pos) < 2 or len(neg) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    aucs = []
+    for _ in range(n):
+        p = pos[rng.integers(len(pos), size=len(pos))]
+        q = neg[rng.integers(len(neg), size=len(neg))]
+        aucs.append(roc_auc_score(np.r_[np.zeros(len(q)), np.ones(len(p))], np.r_[q, p]))
+    lo, hi = np.percentile(aucs, [2.5, 97.5])
+    return [round(float(lo), 4), round(float(hi), 4)]
 
 
 # ---------------------------------------------------------------------------- training
@@ -418,7 +436,9 @@ def model_card_markdown(card: dict[str, Any]) -> str:
 
     rows = []
     for name, mm in [("held-out synthetic warps", card["metrics_synthetic"])] + list(card["cross_checks"].items()):
-        rows.append(f"| {name} | {fmt(mm.get('auc'))} | {fmt(mm.get('eer'))} | {fmt(mm.get('accuracy'))} | "
+        ci = mm.get("auc_ci95")
+        auc = fmt(mm.get("auc")) + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
+        rows.append(f"| {name} | {auc} | {fmt(mm.get('eer'))} | {fmt(mm.get('accuracy'))} | "
                     f"{mm.get('n_test_negative', '?')} / {mm.get('n_test_positive', '?')} | {mm.get('dataset', '')} |")
     pre = card.get("pretrained") or {}
     lm = t["face_pipeline"]["landmark_model"]
@@ -448,7 +468,7 @@ faces" set has no stated licence). Faces were landmarked with dlib's 68-point mo
 
 ## Measured
 
-| test set | AUC | EER | accuracy @ P≥0.5 | authentic / manipulated | notes |
+| test set | AUC (95 % bootstrap CI) | EER | accuracy @ P≥0.5 | authentic / manipulated | notes |
 |---|---|---|---|---|---|
 {chr(10).join(rows)}
 
