@@ -399,6 +399,8 @@ def train_fwa(
     seed: int = typer.Option(0, help="Random seed (same data + seed = same model)."),
 ) -> None:
     """Train the FWA face-warping detector self-supervised from authentic faces (Li & Lyu 2019); measure it."""
+    import shlex
+
     from forensics.models import builtin_models_dir
     from forensics_plugins.fwa.train import train
 
@@ -425,7 +427,7 @@ def train_fwa(
                      batch_faces=batch_faces, lr=lr, seed=seed, test_fraction=test_fraction, holdout=holdout,
                      cache_dir=cache, work_dir=work_dir, resume=resume, max_train_faces=max_train_faces,
                      max_minutes=max_minutes, report_metrics=report_metrics, image_metrics=image_metrics,
-                     command=" ".join(["forensics"] + sys.argv[1:]), progress=cb, log=typer.echo)
+                     command=shlex.join(["forensics"] + sys.argv[1:]), progress=cb, log=typer.echo)
     except ValueError as exc:
         fail(str(exc))
     finally:

@@ -140,6 +140,7 @@ def save_weights(model, path: str) -> None:
     sd = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()
           if not k.endswith("num_batches_tracked")}
     save_file(sd, path)
+    os.chmod(path, 0o644)  # safetensors creates the file owner-only; model files are meant to be read by all
     del torch
 
 
