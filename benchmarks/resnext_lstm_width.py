@@ -63,7 +63,7 @@ def main() -> None:
         groups.append(g)
     X, y, groups = np.stack(feats), np.array(ys), np.array(groups)
     print(f"features: {len(y)} videos ({y.sum()} manipulated) x {args.frames} frames, {len(set(groups))} identity "
-          f"groups, {time.time() - t0:.0f} s")
+          f"groups, {time.time() - t0:.0f} s", flush=True)
 
     def head(width: int):
         lstm = torch.nn.LSTM(X.shape[2], width, 1, batch_first=True)
@@ -97,8 +97,8 @@ def main() -> None:
                 oof[te] = torch.softmax(forward(h, torch.from_numpy(X[te]), False), 1)[:, 1].numpy()
         n_par = sum(p.numel() for p in h.parameters())
         print(f"LSTM width {width:>5}: head {n_par:>11,} parameters ({2 * n_par / 1e6:6.1f} MB fp16), "
-              f"leave-one-group-out AUC {roc_auc_score(y, oof):.3f} on {len(y)} videos ({time.time() - t:.0f} s)")
-    print("caveat: tiny data, backbone trained from scratch on it; differences of ±0.2 AUC are noise at this size")
+              f"leave-one-group-out AUC {roc_auc_score(y, oof):.3f} on {len(y)} videos ({time.time() - t:.0f} s)", flush=True)
+    print("caveat: tiny data, backbone trained from scratch on it; differences of ±0.2 AUC are noise at this size", flush=True)
 
 
 if __name__ == "__main__":

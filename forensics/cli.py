@@ -242,6 +242,8 @@ def train_fusion_cmd(
     calibration: str = typer.Option("platt", help="Per-detector calibration: platt or isotonic."),
     folds: int = typer.Option(5, help="Cross-validation folds (calibration cross-fitting and the measured error rate)."),
     seed: int = typer.Option(0, help="Random seed."),
+    out_of_fold: bool = typer.Option(True, help="Where a detector's model card lists out-of-fold predictions for a file, use them instead of its in-sample output."),
+    note: str = typer.Option("", help="A note for the model card (e.g. how the validation folders were assembled)."),
     out: Path = typer.Option(None, help="Model folder to write [default: the built-in models/fusion]."),
 ) -> None:
     """Learn the ensemble fusion (per-detector calibration + stacking with missing-detector indicators) on validation data."""
@@ -266,9 +268,9 @@ def train_fusion_cmd(
     command = ("forensics train fusion " + " ".join(f"--data {d}" for d in data or [])
                + "".join(f" --results {r}" for r in results or []) + "".join(f" -d {x}" for x in detector or [])
                + (f" --max-per-class {max_per_class}" if max_per_class else "")
-               + f" --calibration {calibration} --folds {folds} --seed {seed}")
+               + f" --calibration {calibration} --folds {folds} --seed {seed}" + ("" if out_of_fold else " --no-out-of-fold"))
     card = train_fusion(loaded, out or builtin_models_dir() / "fusion", calibration=calibration, folds=folds,
-                        seed=seed, command=command, echo=typer.echo)
+                        seed=seed, command=command, use_out_of_fold=out_of_fold, note=note, echo=typer.echo)
     typer.echo(json.dumps(card["metrics"], indent=2))
 
 

@@ -31,7 +31,7 @@ def _finding_row(f) -> dict[str, Any]:
     return {"detector": f.detector, "version": f.version, "status": f.status.value,
             "probability": f.probability, "score": None if f.score is None else float(f.score),
             "reason": f.reason, "error_rate": f.error_rate,
-            "model_sha256": fusion._model_sha(f)}
+            "model_name": (f.model or {}).get("name"), "model_sha256": fusion._model_sha(f)}
 
 
 def run_dataset(data_dirs: Iterable[Path], detectors: Iterable[str] | None = None, layout: str | None = None,
@@ -208,17 +208,58 @@ def format_table(summary: dict[str, Any]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ fusion training
+def substitute_out_of_fold(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Replace in-sample detector outputs by the out-of-fold ones its model card records, where it has them.
+
+    A detector whose model was fitted on some of these very files scores them in-sample, and a
+    stacker fitted on such scores would trust it too much. Model cards may list
+    ``out_of_fold: [{"video" or "file": path, "label": 0/1, "probability": p}]`` (cross-validated
+    predictions made while training); for a row whose file name and label match, that
+    probability is used instead. Returns the number of substitutions per detector.
+    """
+    from forensics.models import ModelUnavailable, load_card
+
+    tables: dict[str, dict[str, tuple[int, float]] | None] = {}
+    counts: dict[str, int] = {}
+    for r in rows:
+        for f in r["findings"]:
+            if f["status"] != "ran":
+                continue
+            name = f.get("model_name") or f["detector"]
+            if name not in tables:
+                try:
+                    oof = load_card(name).data.get("out_of_fold") or []
+                except ModelUnavailable:
+                    oof = []
+                tables[name] = {Path(str(e.get("video") or e.get("file") or "")).name: (int(e["label"]), float(e["probability"]))
+                                for e in oof if "probability" in e and "label" in e} or None
+            table = tables[name]
+            hit = table.get(r["file"]) if table else None
+            if hit and hit[0] == int(r["label"]):
+                f["probability_in_sample"] = f["probability"]
+                f["probability"] = hit[1]
+                counts[f["detector"]] = counts.get(f["detector"], 0) + 1
+    return counts
+
+
 def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration: str = "platt", folds: int = 5,
-                 seed: int = 0, command: str = "", echo: Callable[[str], None] = print) -> dict[str, Any]:
+                 seed: int = 0, command: str = "", use_out_of_fold: bool = True, note: str = "",
+                 echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Fit the fusion model on evaluation rows and write ``fusion.json`` + card to ``out_dir``."""
+    import copy
+
     from forensics.models import write_card
 
     rows, detectors, data = [], {}, []
     for res in results_list:
-        rows += [r for r in res["rows"] if r.get("findings")]
+        rows += [copy.deepcopy(r) for r in res["rows"] if r.get("findings")]
         for d in res["detectors"]:
             detectors[d["name"]] = d
         data += res.get("data", [])
+    substituted = substitute_out_of_fold(rows) if use_out_of_fold else {}
+    if substituted:
+        echo("out-of-fold outputs from model cards used instead of in-sample ones: "
+             + ", ".join(f"{k} ({v} files)" for k, v in sorted(substituted.items())))
     names = sorted(detectors)
     if not rows or not names:
         raise SystemExit("no evaluated files with findings to train the fusion model on")
@@ -275,7 +316,10 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
         "detectors": [{k: d[k] for k in ("name", "version", "weight", "presence", "n_ran")} for d in model["detectors"]],
         "intercept": model["intercept"],
         "training": {"files": len(rows), "manipulated": int(y.sum()), "authentic": int((1 - y).sum()),
-                     "data": data, "folds": folds, "seed": seed, "calibration": calibration},
+                     "data": data, "folds": folds, "seed": seed, "calibration": calibration,
+                     "out_of_fold_substitutions": substituted,
+                     "evaluation_commands": [r.get("command") for r in results_list if r.get("command")],
+                     "note": note},
         "metrics": metrics,
         "per_detector_on_validation_data": per_detector,
         "fallback_metrics": fallback,
@@ -315,6 +359,10 @@ Intercept (log-odds when no detector ran): {model['intercept']:+.3f}.
 {data_lines}
 
 Total {t['files']} files ({t['authentic']} authentic, {t['manipulated']} manipulated).
+Produced with: {'; '.join(f'`{c}`' for c in t.get('evaluation_commands') or []) or '(run directly on --data)'}.
+{t.get('note') or ''}
+Detector outputs replaced by the out-of-fold predictions recorded in the detector's own model card
+(because its model was fitted on these files): {json.dumps(t.get('out_of_fold_substitutions') or {})}.
 
 ## Measured error rate of the fused verdict
 {m['dataset']}.

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -203,9 +204,11 @@ class FusionModel:
                 "weight": round(d["weight"], 6), "presence_offset": round(d["presence"], 6),
                 "contribution_logit": round(c, 6), "auc": (f.error_rate or {}).get("auc"),
             })
-        p = _sigmoid(total)
+        # with no detector scoring, the intercept alone would be a verdict without evidence: none is given
+        p = _sigmoid(total) if contributions else None
         return {
-            "probability": round(p, 6), "label": label_for(p, low, high), "reason": "",
+            "probability": None if p is None else round(p, 6), "label": label_for(p, low, high),
+            "reason": "" if contributions else "no detector produced a score",
             "method": STACKED_METHOD, "thresholds": _thresholds(low, high),
             "intercept_logit": round(float(self.data["intercept"]), 6),
             "contributions": contributions, "missing": missing,
@@ -434,7 +437,10 @@ def cross_validated(P: np.ndarray, y: np.ndarray, names: list[str], calibration:
     strata = np.where(counts[strata] >= folds, strata, y)  # rare patterns: stratify by label only
     out = np.full(len(y), np.nan)
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for tr, te in skf.split(P, strata):
+    with warnings.catch_warnings():  # a stratum smaller than `folds` is expected with tiny video sets
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        splits = list(skf.split(P, strata))
+    for tr, te in splits:
         fm = FusionModel(fit_stacker(P[tr], y[tr], names, calibration, folds, seed))
         for i in te:
             out[i] = fm.probability({nm: (None if np.isnan(P[i, j]) else float(P[i, j])) for j, nm in enumerate(names)})

@@ -61,6 +61,9 @@ def test_fused_verdict_lists_contributions_and_missing():
     assert v["probability"] == pytest.approx(1 / (1 + np.exp(-total)), abs=1e-5)
     assert v["label"] == fusion.label_for(v["probability"])
     assert v["error_rate"]["auc"] == 0.9 and v["thresholds"]["likely_manipulated_above"] == fusion.HIGH
+    # nothing ran: no decision (the intercept alone is not evidence)
+    none = fusion.fuse([_f("a", status=Status.FAILED), _f("b"), _f("c")], model)
+    assert none["probability"] is None and none["label"] == "no decision" and none["rule"]["used"] == "trained"
 
 
 def test_prior_neutral_despite_imbalanced_validation_data():
@@ -188,3 +191,24 @@ def test_report_shows_rule_contributions_and_error_rates(tmp_path, monkeypatch, 
     assert doc["fusion"]["error_rate"]["auc"] is not None
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "stacked-logistic/1" in html and "Calibrated P" in html and "Fused verdict: rule and measured error rate" in html
+
+
+def test_out_of_fold_outputs_from_model_cards_replace_in_sample_ones(tmp_path, monkeypatch):
+    from forensics.evaluate import substitute_out_of_fold
+    from forensics.models import write_card
+
+    d = tmp_path / "models" / "det"
+    d.mkdir(parents=True)
+    (d / "w.json").write_text("{}")
+    write_card(d, {"name": "det", "files": {"weights": {"path": "w.json"}},
+                   "out_of_fold": [{"video": "fake/a.mp4", "label": 1, "probability": 0.61},
+                                   {"video": "real/b.mp4", "label": 0, "probability": 0.42},
+                                   {"video": "real/c.mp4", "label": 1, "probability": 0.99}]}, "# card\n")
+    monkeypatch.setenv("FORENSICS_MODELS_PATH", str(tmp_path / "models"))
+    rows = [{"file": n, "label": lab, "findings": [{"detector": "det", "model_name": "det", "status": "ran",
+                                                    "probability": 0.999}]}
+            for n, lab in (("a.mp4", 1), ("b.mp4", 0), ("c.mp4", 0), ("z.mp4", 1))]
+    assert substitute_out_of_fold(rows) == {"det": 2}
+    got = [r["findings"][0]["probability"] for r in rows]
+    assert got == [0.61, 0.42, 0.999, 0.999]  # c: label disagrees, z: not listed -> unchanged
+    assert rows[0]["findings"][0]["probability_in_sample"] == 0.999

@@ -395,7 +395,8 @@ See "Accuracy cost of the narrower LSTM" below for what was measured.
 
 ## Training — read this before trusting any number
 - **Trained on CPU** ({t['device']}, {t['torch_threads']} threads, shared with other jobs),
-  {t['epochs_completed']} epoch(s) of {t['n_train']} videos ({t['n_train_manipulated']} manipulated),
+  {t['epochs_completed']} whole epoch(s) of {t['n_train']} videos ({t['n_train_manipulated']} manipulated),
+  {t.get('steps_total', '?')} optimiser steps in all (time limit reached = {t.get('stopped_early_by_time_limit')}),
   {t['train_seconds']:.0f} s; bf16 autocast = {t['amp']}.
 - **No pretrained weights**: ImageNet weights cannot be downloaded here and no PyPI package ships
   ResNeXt weights, so the backbone starts from random initialisation. A 23 M-parameter CNN trained
