@@ -247,7 +247,7 @@ def train_fusion_cmd(
     out: Path = typer.Option(None, help="Model folder to write [default: the built-in models/fusion]."),
 ) -> None:
     """Learn the ensemble fusion (per-detector calibration + stacking with missing-detector indicators) on validation data."""
-    from forensics.evaluate import run_dataset, train_fusion
+    from forensics.evaluate import train_fusion
     from forensics.models import builtin_models_dir
 
     if not data and not results:

@@ -26,6 +26,7 @@ Stages (all deterministic for a given seed):
 from __future__ import annotations
 
 import hashlib
+
 import json
 import os
 import time
@@ -50,11 +51,9 @@ def list_videos(folder: Path) -> list[Path]:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from forensics.models import sha256_file
+
+    return sha256_file(path)
 
 
 def video_signals(path: Path, cache_dir: Path | None = None):

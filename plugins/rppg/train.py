@@ -26,7 +26,6 @@ involved anywhere (libsvm without probability estimates is deterministic).
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import re
@@ -114,11 +113,9 @@ def identity_groups(names: list[str]) -> list[str]:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from forensics.models import sha256_file
+
+    return sha256_file(path)
 
 
 def video_traces_cached(path: Path, cache: Path | None) -> P.VideoTraces:
