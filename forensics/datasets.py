@@ -266,8 +266,11 @@ def open_media(path: str | os.PathLike):
     return item, MediaAccess(item)
 
 
-def identity_components(samples: list[LabelledSample]) -> list[int]:
-    """Component index per sample: samples sharing any identity token end up together."""
+def connected_components(keys: list[list[str]]) -> list[int]:
+    """Component index per item, items being linked when they share any key (union-find).
+
+    Components are numbered in order of first appearance. Every item needs at least one key.
+    """
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -276,16 +279,16 @@ def identity_components(samples: list[LabelledSample]) -> list[int]:
             x = parent[x]
         return x
 
-    for s in samples:
-        toks = sorted(s.group) or [str(s.path)]
-        for t in toks[1:]:
-            parent[find(t)] = find(toks[0])
+    for ks in keys:
+        for k in ks[1:]:
+            parent[find(k)] = find(ks[0])
     roots: dict[str, int] = {}
-    out = []
-    for s in samples:
-        r = find(sorted(s.group)[0] if s.group else str(s.path))
-        out.append(roots.setdefault(r, len(roots)))
-    return out
+    return [roots.setdefault(find(ks[0]), len(roots)) for ks in keys]
+
+
+def identity_components(samples: list[LabelledSample]) -> list[int]:
+    """Component index per sample: samples sharing any identity token end up together."""
+    return connected_components([sorted(s.group) or [str(s.path)] for s in samples])
 
 
 def grouped_split(samples: list[LabelledSample], test_fraction: float = 0.3, seed: int = 0) -> list[str]:

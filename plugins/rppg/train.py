@@ -88,25 +88,15 @@ def list_samples(data: Path, labels: Path | None = None, groups: str = "auto") -
 
 def identity_groups(names: list[str]) -> list[str]:
     """Group names that share an identity token (a run of ≥ 2 digits), by union-find."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+    from forensics.datasets import connected_components
 
     tokens = [re.findall(r"(?<!\d)\d{2,}(?!\d)", n) for n in names]
-    for i, toks in enumerate(tokens):
-        keys = [f"id:{t}" for t in toks] or [f"file:{i}"]
-        for k in keys[1:]:
-            parent[find(k)] = find(keys[0])
-    roots = [find((["id:" + t for t in toks] or [f"file:{i}"])[0]) for i, toks in enumerate(tokens)]
+    comps = connected_components([[f"id:{t}" for t in toks] or [f"file:{i}"] for i, toks in enumerate(tokens)])
     # readable group names: the sorted tokens of the group
-    members: dict[str, set[str]] = {}
-    for r, toks, n in zip(roots, tokens, names):
-        members.setdefault(r, set()).update(toks or [n])
-    return ["+".join(sorted(members[r])) for r in roots]
+    members: dict[int, set[str]] = {}
+    for c, toks, n in zip(comps, tokens, names):
+        members.setdefault(c, set()).update(toks or [n])
+    return ["+".join(sorted(members[c])) for c in comps]
 
 
 # ---------------------------------------------------------------------------- features
