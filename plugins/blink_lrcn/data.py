@@ -115,6 +115,17 @@ def _prepare_face_image(rgb: np.ndarray, target: int = 240, pad: float = 0.25) -
     return cv2.copyMakeBorder(rgb, p, p, p, p, cv2.BORDER_REPLICATE)
 
 
+def save_cache(path: Path, arrays: dict[str, np.ndarray] | None) -> None:
+    """Write a cache entry atomically: ``found=False`` when ``arrays`` is None, else the arrays."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    if arrays is None:
+        np.savez(tmp, found=False)
+    else:
+        np.savez_compressed(tmp, found=True, **arrays)
+    os.replace(tmp, path)
+
+
 def aligned_face(path: Path, cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """``(crop, crop_landmarks, landmarks)`` of the largest face in an image (cached), or ``None``."""
     from forensics.faces import NoFaceError, analyse_image
@@ -132,13 +143,7 @@ def aligned_face(path: Path, cache_dir: Path | None) -> tuple[np.ndarray, np.nda
     except NoFaceError:
         out = None
     if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp.npz")
-        if out is None:
-            np.savez(tmp, found=False)
-        else:
-            np.savez_compressed(tmp, found=True, crop=out[0], crop_landmarks=out[1], landmarks=out[2])
-        os.replace(tmp, cached)
+        save_cache(cached, None if out is None else {"crop": out[0], "crop_landmarks": out[1], "landmarks": out[2]})
     return out
 
 

@@ -26,7 +26,6 @@ Stages (all deterministic for a given seed):
 from __future__ import annotations
 
 import hashlib
-
 import json
 import os
 import time
@@ -35,6 +34,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .data import save_cache
 from .eyes import EYE_CROP_SCALE, EYE_CROP_SIZE
 
 VIDEO_EXT = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
@@ -87,19 +87,14 @@ def video_signals(path: Path, cache_dir: Path | None = None):
     except NoFaceError:
         out = None
     if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp.npz")
-        if out is None:
-            np.savez(tmp, found=False)
-        else:
-            arrays = {}
-            tracks = []
+        arrays = None
+        if out is not None:
+            arrays, tracks = {}, []
             for i, s in enumerate(sigs):
                 arrays[f"times{i}"], arrays[f"ear{i}"], arrays[f"crops{i}"] = s.times, s.ear, s.crops
                 tracks.append({"track_id": s.track_id, "hidden": s.hidden, "face_px": s.face_px})
-            meta = {"fps": fa.fps, "duration_s": fa.duration_s, "tracks": tracks}
-            np.savez_compressed(tmp, found=True, meta=json.dumps(meta), **arrays)
-        os.replace(tmp, cached)
+            arrays["meta"] = json.dumps({"fps": fa.fps, "duration_s": fa.duration_s, "tracks": tracks})
+        save_cache(cached, arrays)
     return out
 
 
