@@ -15,12 +15,13 @@ import shlex
 import socket
 import stat
 import sys
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
+
+import tomllib
 
 from forensics import __version__
 

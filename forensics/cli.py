@@ -1,4 +1,9 @@
-"""Command line: ``forensics analyze | verify | plugins | train | demo``."""
+"""Command line: the core commands ``analyze | verify | plugins | evaluate | demo | train fusion``.
+
+Every other command -- each detector's ``forensics train <detector>`` among them -- is added by its
+plugin through the ``forensics_register_commands`` hook (:mod:`forensics.hookspecs`), exactly as a
+third-party plugin adds its own.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,10 @@ app.add_typer(train_app, name="train")
 
 
 def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"error: {message}", err=True)
+    """One clear line on standard error (control characters escaped) and exit status ``code``."""
+    from forensics.textsafe import safe_text
+
+    typer.echo(f"error: {safe_text(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -40,22 +48,11 @@ def _main(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def _progress_callback():
-    """A rich progress bar on a terminal; silence otherwise."""
-    if not sys.stderr.isatty():
-        return None, None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """``(bar, phase callback)``: a progress bar on a terminal; ``(None, None)`` otherwise."""
+    from forensics.progress import Progress
 
-    prog = Progress(TextColumn("{task.description:<13}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("[dim]{task.fields[label]}"), console=Console(stderr=True), transient=False)
-    tasks: dict[str, int] = {}
-
-    def cb(phase: str, done: int, total: int, label: str) -> None:
-        if phase not in tasks:
-            tasks[phase] = prog.add_task(phase, total=total, label="")
-        prog.update(tasks[phase], completed=done, total=total, label=label[-50:])
-
-    return prog, cb
+    bar = Progress()
+    return (bar, bar.callback()) if bar.enabled else (None, None)
 
 
 @app.command()
@@ -91,7 +88,7 @@ def analyze(
     prog, cb = _progress_callback()
     try:
         if prog:
-            prog.start()
+            prog.__enter__()
         result = analyze_case(case_dir, out_dir=out_dir, examiner=examiner, case_id=case_id,
                               detectors=detector or None, extra_plugins=plugin or (), max_pixels=max_pixels,
                               progress=cb)
@@ -99,7 +96,7 @@ def analyze(
         fail(str(exc).strip("'\""))
     finally:
         if prog:
-            prog.stop()
+            prog.__exit__()
     try:
         manifest = write_outputs(result, out_dir)
     except OSError as exc:
@@ -168,71 +165,6 @@ def plugins(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")
         typer.echo("no detectors loaded")
 
 
-@train_app.command("ela")
-def train_ela(
-    data: List[Path] = typer.Option(..., "--data", help="Folder(s) of authentic JPEG/PNG photos (repeatable)."),
-    out: Path = typer.Option(None, help="Model folder to write [default: the built-in models/ela]."),
-    per_image: int = typer.Option(2, help="Spliced + authentic pairs generated per source photo."),
-    include_builtin: bool = typer.Option(True, help="Also use scikit-image's bundled public-domain photos."),
-    seed: int = typer.Option(0, help="Random seed (training is deterministic for a given seed)."),
-) -> None:
-    """Calibrate the ELA detector on splices generated from authentic photos; report held-out AUC/EER."""
-    from forensics.models import builtin_models_dir
-    from forensics_plugins.ela.train import train
-
-    for d in data:
-        if not d.is_dir():
-            fail(f"data folder not found: {d}")
-    target = out or builtin_models_dir() / "ela"
-    metrics = train(data, target, per_image=per_image, include_builtin=include_builtin, seed=seed,
-                    echo=typer.echo)
-    typer.echo(json.dumps(metrics, indent=2))
-
-
-@train_app.command("resnext-lstm")
-def train_resnext_lstm(
-    data: List[Path] = typer.Option(..., "--data", help="Labelled videos: real/ + fake/ folders, FaceForensics++, Celeb-DF or DFDC layout (repeatable)."),
-    out: Path = typer.Option(None, help="Model folder to write [default: the built-in models/resnext_lstm]."),
-    layout: Optional[str] = typer.Option(None, help="Force the layout: folders, faceforensics, celebdf or dfdc [default: detect]."),
-    compression: Optional[str] = typer.Option(None, help="FaceForensics++ only: keep one compression level (raw, c23, c40)."),
-    seq_len: int = typer.Option(20, help="Frames per sequence: 10, 20, 40, 60, 80 or 100."),
-    epochs: int = typer.Option(20, help="Training epochs (one random window per training video each)."),
-    batch_size: int = typer.Option(4, help="Sequences per batch."),
-    lr: float = typer.Option(1e-5, help="Adam learning rate."),
-    weight_decay: float = typer.Option(1e-3, help="Adam weight decay."),
-    hidden: int = typer.Option(512, help="LSTM width (the seed uses 2048: 113 MB of fp16 weights)."),
-    backbone: str = typer.Option("resnext50_32x4d", help="resnext50_32x4d (the seed) or resnet18."),
-    device: str = typer.Option("auto", help="auto (CUDA when available), cuda or cpu."),
-    amp: bool = typer.Option(True, help="Mixed precision (fp16 on CUDA, bf16 on CPU)."),
-    balance: bool = typer.Option(True, help="Class-weighted cross-entropy."),
-    seed: int = typer.Option(0, help="Random seed (split, windows, initialisation)."),
-    test_fraction: float = typer.Option(0.3, help="Share of identities held out for the measured error rate."),
-    checkpoint_dir: Optional[Path] = typer.Option(None, help="Checkpoint folder [default: ~/.cache/forensics/resnext_lstm/runs/<config>]."),
-    resume: bool = typer.Option(True, help="Resume from the checkpoint of the same configuration."),
-    cache_dir: Optional[Path] = typer.Option(None, help="Face-crop cache [default: ~/.cache/forensics/resnext_lstm/crops]."),
-    max_minutes: Optional[float] = typer.Option(None, help="Stop training after this many minutes (the model keeps the steps done; checkpoints stay at whole epochs)."),
-) -> None:
-    """Train the ResNeXt-LSTM video detector; report AUC/EER on held-out identities; write fp16 weights + card."""
-    from forensics.models import builtin_models_dir
-    from forensics_plugins.resnext_lstm.train import TrainConfig, train
-
-    for d in data:
-        if not d.is_dir():
-            fail(f"data folder not found: {d}")
-    cfg = TrainConfig(seq_len=seq_len, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                      hidden=hidden, backbone=backbone, amp=amp, balance=balance, seed=seed,
-                      test_fraction=test_fraction)
-    command = ("forensics train resnext-lstm " + " ".join(f"--data {d}" for d in data)
-               + f" --seq-len {seq_len} --epochs {epochs} --batch-size {batch_size} --lr {lr:g} --weight-decay "
-               f"{weight_decay:g} --hidden {hidden} --backbone {backbone} --device {device} --seed {seed}"
-               + ("" if amp else " --no-amp") + ("" if balance else " --no-balance")
-               + (f" --max-minutes {max_minutes:g}" if max_minutes else ""))
-    card = train(data, out or builtin_models_dir() / "resnext_lstm", cfg, layout=layout, compression=compression,
-                 device=device, checkpoint_dir=checkpoint_dir, resume=resume, cache_dir=cache_dir,
-                 max_minutes=max_minutes, command=command, echo=typer.echo)
-    typer.echo(json.dumps(card["metrics"], indent=2))
-
-
 @train_app.command("fusion")
 def train_fusion_cmd(
     data: Optional[List[Path]] = typer.Option(None, "--data", help="Labelled validation data (real/ + fake/ or another layout); the detectors are run on it (repeatable)."),
@@ -283,7 +215,7 @@ def _run_with_progress(data, detector, max_per_class, seed):
     cb = (lambda done, total, label: phase_cb("evaluating", done, total, label)) if prog else None  # noqa: E731
     try:
         if prog:
-            prog.start()
+            prog.__enter__()
         return run_dataset(data, detectors=detector or None, max_per_class=max_per_class, seed=seed, progress=cb)
     except DatasetError as exc:
         fail(str(exc))
@@ -291,7 +223,7 @@ def _run_with_progress(data, detector, max_per_class, seed):
         fail(str(exc).strip("'\""))
     finally:
         if prog:
-            prog.stop()
+            prog.__exit__()
 
 
 @app.command()
@@ -327,45 +259,6 @@ def evaluate(
     typer.echo(f"Results: {out_dir / 'results.json'}; ROC plot: {out_dir / 'roc.png'}")
 
 
-@train_app.command("blink")
-def train_blink(
-    data: List[Path] = typer.Option([], "--data", help="Folder(s) of eye crops in open/ and closed/ subfolders (repeatable)."),
-    faces: List[Path] = typer.Option([], "--faces", help="Folder(s) of face images in open/ and closed/ subfolders; "
-                                     "the eyes are cut out with the shared face pipeline (repeatable)."),
-    open_faces: List[Path] = typer.Option([], "--open-faces", help="Folder(s) of face images with open eyes (repeatable)."),
-    closed_faces: List[Path] = typer.Option([], "--closed-faces", help="Folder(s) of face images with closed eyes (repeatable)."),
-    videos: List[Path] = typer.Option([], "--videos", help="Folder(s) with real/ and fake/ videos: calibrates the "
-                                      "detector's probability and measures its AUC (leave-one-video-out)."),
-    out: Optional[Path] = typer.Option(None, help="Model folder to write (default: the built-in models/blink_lrcn)."),
-    cache: Optional[Path] = typer.Option(None, help="Cache for face-pipeline results (default: ~/.cache/forensics/blink_lrcn)."),
-    cnn_epochs: int = typer.Option(15, help="Epochs for the per-frame CNN."),
-    lstm_epochs: int = typer.Option(12, help="Epochs for the LSTM on synthetic blink sequences."),
-    seed: int = typer.Option(0, help="Random seed (training is deterministic for a given seed)."),
-) -> None:
-    """Train the LRCN eye-state model (eye crops / faces labelled open or closed) and calibrate the blink detector on videos."""
-    from forensics.models import builtin_models_dir
-    from forensics_plugins.blink_lrcn.train import train
-
-    for d in [*data, *faces, *open_faces, *closed_faces, *videos]:
-        if not d.is_dir():
-            fail(f"data folder not found: {d}")
-    if not (data or faces or open_faces or closed_faces):
-        fail("give eye-state data: --data (eye crops), --faces, --open-faces and/or --closed-faces")
-    command = " ".join(["forensics train blink"] + [f"{o} {d}" for o, ds in (
-        ("--data", data), ("--faces", faces), ("--open-faces", open_faces), ("--closed-faces", closed_faces),
-        ("--videos", videos)) for d in ds] + [f"--cnn-epochs {cnn_epochs} --lstm-epochs {lstm_epochs} --seed {seed}"])
-    card = train(list(data), out or builtin_models_dir() / "blink_lrcn", face_dirs=list(faces),
-                 open_face_dirs=list(open_faces), closed_face_dirs=list(closed_faces), video_dirs=list(videos),
-                 cache_dir=cache or Path.home() / ".cache" / "forensics" / "blink_lrcn", seed=seed,
-                 cnn_epochs=cnn_epochs, lstm_epochs=lstm_epochs, command=command, echo=typer.echo)
-    typer.echo(json.dumps({"metrics": card["metrics"], "eye_state": card["eye_state_metrics"]["cnn_per_frame_heldout"]},
-                          indent=2))
-
-
-# the registry's hint names models by their directory (`forensics train blink_lrcn`): accept that spelling too
-train_app.command("blink_lrcn", hidden=True)(train_blink)
-
-
 @app.command()
 def demo(out: Path = typer.Option(Path("cases/demo"), help="Folder to (re)generate the demo case in.")) -> None:
     """(Re)generate the small demo case from media the installed packages ship."""
@@ -375,88 +268,17 @@ def demo(out: Path = typer.Option(Path("cases/demo"), help="Folder to (re)genera
         typer.echo(line)
 
 
-@train_app.command("fwa")
-def train_fwa(
-    faces: List[Path] = typer.Option(..., "--faces", help="Folder(s) of AUTHENTIC face images or videos (repeatable); "
-                                     "warped negatives are generated from them."),
-    out: Path = typer.Option(None, help="Model folder to write [default: the built-in models/fwa]."),
-    cross_check: List[Path] = typer.Option([], "--cross-check", help="Folder with real/ and fake/ of REAL manipulated "
-                                            "media to measure on (repeatable); real files used for training are left out."),
-    report_metrics: Optional[str] = typer.Option(None, help="Which cross-check (folder name) becomes the card's error "
-                                                 "rate [default: the last one]."),
-    image_metrics: Optional[str] = typer.Option(None, help="Cross-check (folder name) used as the error rate for "
-                                                "still images [default: none, use the main one]."),
-    arch: str = typer.Option("efficientnet_lite0", help="efficientnet_lite0 (ImageNet-initialised) or resnet18 (from scratch)."),
-    size: int = typer.Option(112, help="Network input side in pixels."),
-    epochs: int = typer.Option(4, help="Passes over the training faces (each face: authentic + warped)."),
-    batch_faces: int = typer.Option(16, help="Faces per batch (the batch holds twice as many images)."),
-    lr: float = typer.Option(5e-4, help="AdamW learning rate."),
-    test_fraction: float = typer.Option(0.15, help="Share of authentic files held out (split by file)."),
-    holdout: List[str] = typer.Option([], help="Regex on file names always held out (repeatable)."),
-    max_train_faces: Optional[int] = typer.Option(None, help="Use at most this many training faces."),
-    max_minutes: Optional[float] = typer.Option(None, help="Stop after the epoch that passes this many minutes."),
-    cache: Path = typer.Option(Path.home() / ".cache" / "forensics" / "fwa-faces", help="Face-crop cache folder."),
-    work_dir: Optional[Path] = typer.Option(None, help="Checkpoint folder [default: OUT/_work]."),
-    resume: bool = typer.Option(False, help="Continue from the last checkpoint."),
-    seed: int = typer.Option(0, help="Random seed (same data + seed = same model)."),
-) -> None:
-    """Train the FWA face-warping detector self-supervised from authentic faces (Li & Lyu 2019); measure it."""
-    import shlex
+def _register_plugin_commands() -> None:
+    """Let every plugin add its commands (``forensics train <detector>`` and others) through the hook."""
+    from forensics.plugins import load_plugins, register_commands
 
-    from forensics.models import builtin_models_dir
-    from forensics_plugins.fwa.train import train
-
-    for d in list(faces) + list(cross_check):
-        if not d.is_dir():
-            fail(f"folder not found: {d}")
-    target = out or builtin_models_dir() / "fwa"
-    prog = None
-    cb = None
-    if sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        prog = Progress(TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=Console(stderr=True))
-        task = prog.add_task("", total=1)
-
-        def cb(label: str, done: int, total: int) -> None:
-            prog.update(task, description=label[:32], completed=done, total=total)
-
-        prog.start()
-    try:
-        card = train(faces, target, cross_checks=cross_check, arch=arch, size=size, epochs=epochs,
-                     batch_faces=batch_faces, lr=lr, seed=seed, test_fraction=test_fraction, holdout=holdout,
-                     cache_dir=cache, work_dir=work_dir, resume=resume, max_train_faces=max_train_faces,
-                     max_minutes=max_minutes, report_metrics=report_metrics, image_metrics=image_metrics,
-                     command=shlex.join(["forensics"] + sys.argv[1:]), progress=cb, log=typer.echo)
-    except ValueError as exc:
-        fail(str(exc))
-    finally:
-        if prog is not None:
-            prog.stop()
-    typer.echo(json.dumps({"metrics": card["metrics"], "metrics_synthetic": card["metrics_synthetic"]}, indent=2))
+    global PLUGINS
+    PLUGINS = load_plugins()
+    register_commands(PLUGINS, app, train_app)
 
 
-@train_app.command("rppg")
-def train_rppg(
-    data: Path = typer.Option(..., "--data", help="Folder with real/ and fake/ videos, or with labels.csv."),
-    labels: Optional[Path] = typer.Option(None, help="Labels CSV with columns path,label,group (group optional); default: DATA/labels.csv if present."),
-    groups: str = typer.Option("auto", help="Cross-validation groups: 'auto' (shared identity ids in file names) or 'video'."),
-    out: Optional[Path] = typer.Option(None, help="Model folder to write; default: the built-in models/rppg."),
-    cache: Optional[Path] = typer.Option(None, help="Folder to cache per-video colour traces (keyed by file SHA-256)."),
-) -> None:
-    """Train the rPPG detector's SVM on face videos; report leave-one-group-out AUC/EER."""
-    from forensics.models import builtin_models_dir
-    from forensics_plugins.rppg.train import train
-
-    if not data.is_dir():
-        fail(f"data folder not found: {data}")
-    if groups not in ("auto", "video"):
-        fail("--groups must be 'auto' or 'video'")
-    metrics = train(data, out or builtin_models_dir() / "rppg", labels=labels, groups=groups, cache=cache,
-                    echo=typer.echo)
-    typer.echo(json.dumps(metrics, indent=2))
+PLUGINS = None
+_register_plugin_commands()
 
 
 def main() -> None:

@@ -254,18 +254,6 @@ def read_dataset(root: Path, kinds: Iterable[str] = ("image", "video"), layout: 
     return samples
 
 
-def open_media(path: str | os.PathLike):
-    """An :class:`~forensics.case.EvidenceItem` (hashed, classified by content) and its
-    :class:`~forensics.media.MediaAccess` for one data-set file, as ``forensics analyze`` would make them."""
-    from forensics.case import EvidenceItem, hash_item
-    from forensics.media import MediaAccess
-
-    name = Path(path).name
-    item = EvidenceItem(id="D0001", path=os.fspath(path), relpath=name, relpath_raw=name)
-    hash_item(item)
-    return item, MediaAccess(item)
-
-
 def connected_components(keys: list[list[str]]) -> list[int]:
     """Component index per item, items being linked when they share any key (union-find).
 

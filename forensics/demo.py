@@ -72,7 +72,8 @@ def make_demo_case(out: Path) -> list[str]:
     import skimage.data
     from PIL import Image
 
-    from forensics_plugins.ela.train import decode, make_splice
+    from forensics.forgeries import decode_image as decode
+    from forensics.forgeries import make_splice
 
     out.mkdir(parents=True, exist_ok=True)
     lines = []

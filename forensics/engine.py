@@ -28,6 +28,7 @@ from forensics.case import (
 from forensics.detector import Artifact, Finding, Status
 from forensics.faces import NoFaceError
 from forensics.media import DEFAULT_MAX_PIXELS, MediaAccess, MediaError
+from forensics.models import ModelUnavailable
 from forensics.plugins import LoadedDetector, PluginSet, load_plugins
 
 Progress = Callable[[str, int, int, str], None]  # (phase, done, total, label)
@@ -57,6 +58,8 @@ def run_detector(ld: LoadedDetector, item: EvidenceItem, media: MediaAccess) -> 
         return finding
     except NoFaceError as exc:  # a face detector on an item without faces: not applicable, not a failure
         return det.not_applicable(str(exc))
+    except ModelUnavailable as exc:  # weights missing or altered: the detector says so and does not vote
+        return det.unavailable(str(exc))
     except MediaError as exc:
         return det.failed(f"media could not be decoded: {exc}")
     except MemoryError:

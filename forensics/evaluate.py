@@ -49,9 +49,9 @@ def run_dataset(data_dirs: Iterable[Path], detectors: Iterable[str] | None = Non
     -------
     ``{"schema", "data": [...], "detectors": [...], "rows": [...]}``
     """
-    from forensics.datasets import open_media, read_dataset
+    from forensics.datasets import read_dataset
     from forensics.engine import run_detector
-    from forensics.media import MediaError
+    from forensics.media import MediaError, open_media
     from forensics.plugins import load_plugins
 
     ps = load_plugins()
@@ -76,7 +76,8 @@ def run_dataset(data_dirs: Iterable[Path], detectors: Iterable[str] | None = Non
     for k, smp in enumerate(samples):
         if progress:
             progress(k, len(samples), smp.path.name)
-        item, media = open_media(smp.path)
+        media = open_media(smp.path, hashed=True)
+        item = media.item
         row = {"file": smp.path.name, "path": str(smp.path), "label": smp.label, "method": smp.method,
                "kind": item.kind, "sha256": item.hashes.sha256 if item.hashes else None, "findings": []}
         findings = []

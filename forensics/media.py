@@ -275,3 +275,32 @@ def estimate_jpeg_quality(quantization: dict) -> int | None:
         if err < best_err:
             best, best_err = q, err
     return best
+
+
+def open_media(path: str | os.PathLike, *, hashed: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> MediaAccess:
+    """Read-only :class:`MediaAccess` for any file, inside a case or not (training and evaluation data).
+
+    The kind (image / video) is identified from the content, as ``forensics analyze`` does, never from the
+    extension. With ``hashed=True`` the file is hashed (SHA-256 / SHA-1 / MD5) while being classified, so
+    ``media.item.hashes`` is set; otherwise only the first bytes are read. ``media.item.kind`` tells
+    what was found (``image``, ``video``, ``document``, ``empty``, ``unknown`` or ``unreadable``, with
+    the reason in ``media.item.messages``); decoding a non-media file raises :class:`MediaError`.
+    """
+    from forensics.case import EvidenceItem, hash_item, sniff
+
+    p = os.path.abspath(os.fspath(path))
+    name = os.path.basename(p)
+    item = EvidenceItem(id="F0001", path=p, relpath=name, relpath_raw=name)
+    if hashed:
+        hash_item(item)
+    else:
+        try:
+            fd = open_evidence(p)
+            with os.fdopen(fd, "rb") as f:
+                head = f.read(64)
+                item.size = os.fstat(f.fileno()).st_size
+            item.kind, item.format = sniff(head)
+        except OSError as exc:
+            item.kind = item.format = "unreadable"
+            item.messages.append(f"cannot read file: {exc.strerror or exc}")
+    return MediaAccess(item, max_pixels=max_pixels)

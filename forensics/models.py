@@ -21,7 +21,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 class ModelUnavailable(RuntimeError):
@@ -69,6 +69,41 @@ class ModelCard:
             "card": f"models/{self.name}/MODEL_CARD.md",
         }
 
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The headline measured error rate (``card.json`` ``metrics``), ``{}`` when none."""
+        return dict(self.data.get("metrics") or {})
+
+    @property
+    def builtin(self) -> bool:
+        """True when the model came from the installed ``models/`` folder, not ``FORENSICS_MODELS_PATH``."""
+        try:
+            return self.directory.resolve().parent == builtin_models_dir().resolve()
+        except OSError:
+            return False
+
+    @property
+    def origin(self) -> str:
+        """``"built-in"`` or ``"FORENSICS_MODELS_PATH"``: where the weights were loaded from."""
+        return "built-in" if self.builtin else "FORENSICS_MODELS_PATH"
+
+    def load(self, key: str, loader: Callable[..., Any], *args: Any) -> Any:
+        """``loader(path, *args)`` of the hash-checked file ``key``, cached per (file, SHA-256, loader, args).
+
+        The one weight cache of the project: a detector calls ``card.load("weights", build_model, device)``
+        on every item and gets the same object back until the file's hash changes. ``args`` must be
+        hashable (an architecture name, a device string).
+        """
+        path = self.path(key)
+        sha = self.hashes.get(key) or self.data["files"][key]["sha256"]
+        ck = (str(path), sha, f"{getattr(loader, '__module__', '')}.{getattr(loader, '__qualname__', repr(loader))}",
+              tuple(str(a) for a in args))
+        if ck not in _weights:
+            if len(_weights) >= _MAX_WEIGHTS:
+                _weights.pop(next(iter(_weights)))
+            _weights[ck] = loader(path, *args)
+        return _weights[ck]
+
     def error_rate(self) -> dict[str, Any] | None:
         m = self.data.get("metrics")
         if not m:
@@ -79,6 +114,8 @@ class ModelCard:
 
 
 _cache: dict[tuple[str, str], ModelCard] = {}
+_weights: dict[tuple[str, str, str, tuple], Any] = {}
+_MAX_WEIGHTS = 8
 
 
 def find_model_dir(name: str) -> Path | None:

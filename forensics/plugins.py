@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -75,6 +76,43 @@ class PluginSet:
         return rows
 
 
+def env_plugins() -> list[str]:
+    """Plugin modules named in ``FORENSICS_PLUGINS`` (comma-separated dotted names)."""
+    return [m.strip() for m in os.environ.get("FORENSICS_PLUGINS", "").split(",") if m.strip()]
+
+
+def register_commands(ps: PluginSet, cli: Any, train: Any) -> None:
+    """Call every plugin's ``forensics_register_commands(cli, train)``; a failing plugin is recorded, not fatal.
+
+    A command name that is already taken (by the core or an earlier plugin) is refused and reported.
+    """
+    def names(app: Any) -> set[str]:
+        return {c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands} | {
+            g.name for g in app.registered_groups if g.name}
+
+    for impl in ps.manager.hook.forensics_register_commands.get_hookimpls():
+        before_cli, before_train = names(cli), names(train)
+        n_cli, n_train = len(cli.registered_commands), len(train.registered_commands)
+        try:
+            impl.function(cli=cli, train=train)
+        except Exception as exc:  # noqa: BLE001 - a plugin must never break the command line
+            ps.problems.append(PluginProblem(impl.plugin_name, f"forensics_register_commands raised {type(exc).__name__}: {exc}"))
+            del cli.registered_commands[n_cli:]
+            del train.registered_commands[n_train:]
+            continue
+        for app, before, n, where in ((cli, before_cli, n_cli, "forensics"), (train, before_train, n_train, "forensics train")):
+            added = app.registered_commands[n:]
+            keep = []
+            for c in added:
+                name = c.name or c.callback.__name__.replace("_", "-")
+                if name in before:
+                    ps.problems.append(PluginProblem(impl.plugin_name, f"command '{where} {name}' is already taken; ignored"))
+                else:
+                    before.add(name)
+                    keep.append(c)
+            app.registered_commands[n:] = keep
+
+
 def load_plugins(extra: Iterable[Any] = (), entry_points: bool = True) -> PluginSet:
     """Build the plugin manager.
 
@@ -105,8 +143,10 @@ def load_plugins(extra: Iterable[Any] = (), entry_points: bool = True) -> Plugin
                 continue
             sources[ep.name] = f"{dist} ({ep.value})"
 
-    for obj in extra:
+    for obj in [*env_plugins(), *extra]:
         name = obj if isinstance(obj, str) else getattr(obj, "__name__", repr(obj))
+        if pm.has_plugin(name):
+            continue
         try:
             if isinstance(obj, str):
                 obj = importlib.import_module(obj)

@@ -8,7 +8,8 @@ import pytest
 from conftest import item_by_path, jpeg_bytes, png_bytes
 from forensics.engine import analyze_case
 from forensics_plugins.ela.ela import FEATURES, block_means, ela_map, features, jpeg_roundtrip
-from forensics_plugins.ela.train import decode, make_splice, roc_metrics
+from forensics.api import decode_image as decode
+from forensics.api import make_splice, roc_metrics
 
 
 def test_block_means_known_values():

@@ -14,7 +14,8 @@ from conftest import jpeg_bytes
 def labelled(tmp_path, photo):
     import skimage.data
 
-    from forensics_plugins.ela.train import decode, make_splice
+    from forensics.api import decode_image as decode
+    from forensics.api import make_splice
 
     root = tmp_path / "data"
     (root / "real").mkdir(parents=True)

