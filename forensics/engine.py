@@ -1,5 +1,9 @@
 """Run a case end to end: intake -> detectors -> fusion -> findings document.
 
+Three steps with one job each: :func:`intake` (scan, hash, classify), :func:`analyze_item` (the pure
+per-item step shared by ``forensics evaluate`` and any executor) and :func:`assemble_document`
+(fusion and the findings document); :func:`analyze_case` runs them in order.
+
 Data flows one way (see DESIGN.md). Detector failures become findings; a bad
 file becomes a message on its item; nothing here aborts the case except a
 missing case folder.
@@ -76,6 +80,124 @@ def _artifact_name(item_id: str, detector: str, index: int, art: Artifact) -> st
     return f"artifacts/{item_id}-{det}-{index:02d}-{slug}.png"
 
 
+@dataclass
+class ItemResult:
+    """What analysing one evidence item produced: the pure, per-item step's output.
+
+    Built by :func:`analyze_item` from the item and the loaded detectors alone, so the same step runs
+    in-process, in a worker pool or on a cluster; only the coordinator writes custody events
+    (``events``) into the log and assembles the document.
+    """
+
+    item_id: str
+    findings: list[Finding] = field(default_factory=list)
+    artifacts: dict[str, bytes] = field(default_factory=dict)  # relative file name -> PNG bytes
+    artifact_files: dict[str, dict[int, str]] = field(default_factory=dict)  # detector -> {index: file name}
+    messages: list[str] = field(default_factory=list)  # per-file messages to add to the item
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # custody events (what, fields)
+    decoded: bool = True  # False when the header probe failed: nothing was analysed
+
+
+def analyze_item(item: EvidenceItem, selected: list[LoadedDetector], max_pixels: int = DEFAULT_MAX_PIXELS,
+                 media: MediaAccess | None = None) -> ItemResult:
+    """Run every selected detector on one media item (item + models -> findings + artifacts); never raises.
+
+    A cheap header probe runs first: decompression bombs and undecodable containers are reported once
+    here, and every detector then gets the same "failed: media could not be decoded" finding (or "not
+    applicable" where it would not have applied anyway).
+    """
+    res = ItemResult(item.id)
+    media = media or MediaAccess(item, max_pixels=max_pixels)
+    try:
+        if item.kind == "image":
+            media.image_info()
+        else:
+            media.video_info()
+    except MediaError as exc:
+        res.decoded = False
+        res.messages.append(f"cannot be decoded: {exc}")
+        res.events.append(("UNDECODABLE", {"item": item.id, "reason": str(exc)}))
+        res.findings = [
+            ld.detector.not_applicable(reason) if (reason := ld.detector.not_applicable_reason(item))
+            else ld.detector.failed(f"media could not be decoded: {exc}")
+            for ld in selected
+        ]
+        return res
+    for ld in selected:
+        t0 = time.perf_counter()
+        f = run_detector(ld, item, media)
+        res.events.append(("DETECTOR_RAN", {"item": item.id, "detector": f.detector, "status": f.status.value,
+                                            "seconds": f"{time.perf_counter() - t0:.3f}"}))
+        if f.status is Status.FAILED and f.reason.startswith("media could not be decoded"):
+            if f.reason not in res.messages and f.reason not in item.messages:
+                res.messages.append(f.reason)
+        files = {}
+        for k, art in enumerate(f.artifacts):
+            name = _artifact_name(item.id, f.detector, k, art)
+            res.artifacts[name] = art.png
+            files[k] = name
+        res.artifact_files[f.detector] = files
+        res.findings.append(f)
+    return res
+
+
+def intake(case_dir: Path, out_dir: Path | None, custody: CustodyLog, progress: Progress) -> list[EvidenceItem]:
+    """Scan the case folder, hash and classify every file (custody events ``HASHED`` / ``NOT_HASHED``)."""
+    items = scan_case(case_dir, exclude=[out_dir] if out_dir else None)
+    for i, it in enumerate(items):
+        progress("hashing", i, len(items), it.relpath)
+        hash_item(it)
+        if it.hashes:
+            custody.event("HASHED", item=it.id, path=it.relpath, size=it.hashes.size, sha256=it.hashes.sha256,
+                          sha1=it.hashes.sha1, md5=it.hashes.md5, kind=it.kind, format=it.format)
+        else:
+            custody.event("NOT_HASHED", item=it.id, path=it.relpath, reason="; ".join(it.messages))
+    progress("hashing", len(items), len(items), "")
+    return items
+
+
+def reverify(items: list[EvidenceItem], custody: CustodyLog, progress: Progress) -> None:
+    """Re-hash every item after analysis (custody event ``REVERIFIED``); a change is an integrity failure."""
+    for i, it in enumerate(items):
+        progress("re-verifying", i, len(items), it.relpath)
+        if it.hashes:
+            hash_item(it, after=True)
+            custody.event("REVERIFIED", item=it.id, integrity=it.integrity,
+                          sha256=it.hashes_after.sha256 if it.hashes_after else "")
+    progress("re-verifying", len(items), len(items), "")
+
+
+def assemble_document(info: Any, ps: PluginSet, selected: list[LoadedDetector], items: list[EvidenceItem],
+                      results: dict[str, ItemResult], env: dict[str, str], run_id: str, started: str,
+                      finished: str) -> dict[str, Any]:
+    """The findings document (``findings.json``): items with findings and fused verdicts, and the case summary."""
+    item_docs = []
+    for it in items:
+        doc = it.to_json()
+        r = results.get(it.id)
+        if r is not None:
+            doc["findings"] = [f.to_json(r.artifact_files.get(f.detector)) for f in r.findings]
+            doc["verdict"] = fusion.fuse(r.findings)
+        else:
+            doc["findings"] = []
+            doc["verdict"] = None
+        item_docs.append(doc)
+    names = {ld.detector.name for ld in selected}
+    return {
+        "schema": FINDINGS_SCHEMA,
+        "tool": {"name": "forensics", "version": __version__, "python": env["python"], "platform": env["platform"],
+                 "packages": _package_versions()},
+        "run": {"id": run_id, "started_utc": started, "finished_utc": finished, "host": env["host"],
+                "user": env["user"], "command_line": env["command_line"]},
+        "case": info.to_json(),
+        "detectors": [d for d in ps.describe() if d["name"] in names],
+        "plugin_problems": [{"plugin": p.plugin, "message": p.message} for p in ps.problems],
+        "fusion": fusion.describe(),
+        "items": item_docs,
+        "summary": fusion.summarise(item_docs),
+    }
+
+
 def analyze_case(
     case_dir: Path,
     out_dir: Path | None = None,
@@ -87,6 +209,7 @@ def analyze_case(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: Progress | None = None,
 ) -> AnalysisResult:
+    """Intake -> :func:`analyze_item` for every media item -> re-verify -> :func:`assemble_document`."""
     case_dir = Path(os.path.abspath(case_dir))
     if not case_dir.is_dir():
         raise CaseError(f"case folder not found: {case_dir}")
@@ -108,99 +231,27 @@ def analyze_case(
     for ld in selected:
         custody.event("DETECTOR", name=ld.detector.name, version=ld.detector.version, source=ld.source)
 
-    # ---- intake
-    items = scan_case(case_dir, exclude=[out_dir] if out_dir else None)
+    items = intake(case_dir, out_dir, custody, progress)
     total_bytes = sum(it.size or 0 for it in items)
-    for i, it in enumerate(items):
-        progress("hashing", i, len(items), it.relpath)
-        hash_item(it)
-        if it.hashes:
-            custody.event("HASHED", item=it.id, path=it.relpath, size=it.hashes.size, sha256=it.hashes.sha256,
-                          sha1=it.hashes.sha1, md5=it.hashes.md5, kind=it.kind, format=it.format)
-        else:
-            custody.event("NOT_HASHED", item=it.id, path=it.relpath, reason="; ".join(it.messages))
-    progress("hashing", len(items), len(items), "")
 
-    # ---- detectors
-    findings_by_item: dict[str, list[Finding]] = {}
+    results: dict[str, ItemResult] = {}
     artifacts: dict[str, bytes] = {}
-    artifact_files: dict[tuple[str, str], dict[int, str]] = {}
     media_items = [it for it in items if it.is_media]
     for i, it in enumerate(media_items):
         progress("analysing", i, len(media_items), it.relpath)
-        media = MediaAccess(it, max_pixels=max_pixels)
-        results = []
-        try:  # cheap header probe: decompression bombs and undecodable containers are reported once, here
-            if it.kind == "image":
-                media.image_info()
-            else:
-                media.video_info()
-        except MediaError as exc:
-            it.messages.append(f"cannot be decoded: {exc}")
-            custody.event("UNDECODABLE", item=it.id, reason=str(exc))
-            findings_by_item[it.id] = [
-                ld.detector.not_applicable(reason) if (reason := ld.detector.not_applicable_reason(it))
-                else ld.detector.failed(f"media could not be decoded: {exc}")
-                for ld in selected
-            ]
-            continue
-        for ld in selected:
-            t0 = time.perf_counter()
-            f = run_detector(ld, it, media)
-            custody.event("DETECTOR_RAN", item=it.id, detector=f.detector, status=f.status.value,
-                          seconds=f"{time.perf_counter() - t0:.3f}")
-            if f.status is Status.FAILED and f.reason.startswith("media could not be decoded"):
-                msg = f.reason
-                if msg not in it.messages:
-                    it.messages.append(msg)
-            files = {}
-            for k, art in enumerate(f.artifacts):
-                name = _artifact_name(it.id, f.detector, k, art)
-                artifacts[name] = art.png
-                files[k] = name
-            artifact_files[(it.id, f.detector)] = files
-            results.append(f)
-        findings_by_item[it.id] = results
-        del media
+        r = analyze_item(it, selected, max_pixels=max_pixels)
+        for what, fields in r.events:
+            custody.event(what, **fields)
+        it.messages.extend(m for m in r.messages if m not in it.messages)
+        artifacts.update(r.artifacts)
+        results[it.id] = r
     progress("analysing", len(media_items), len(media_items), "")
 
-    # ---- re-verify
-    for i, it in enumerate(items):
-        progress("re-verifying", i, len(items), it.relpath)
-        if it.hashes:
-            hash_item(it, after=True)
-            custody.event("REVERIFIED", item=it.id, integrity=it.integrity,
-                          sha256=it.hashes_after.sha256 if it.hashes_after else "")
-    progress("re-verifying", len(items), len(items), "")
-
-    # ---- fuse and assemble
-    item_docs = []
-    for it in items:
-        doc = it.to_json()
-        if it.id in findings_by_item:
-            fl = findings_by_item[it.id]
-            doc["findings"] = [f.to_json(artifact_files.get((it.id, f.detector))) for f in fl]
-            doc["verdict"] = fusion.fuse(fl)
-        else:
-            doc["findings"] = []
-            doc["verdict"] = None
-        item_docs.append(doc)
+    reverify(items, custody, progress)
 
     finished = utc_now()
     custody.event("RUN_END", run_id=run_id, items=len(items), bytes=total_bytes)
-    document = {
-        "schema": FINDINGS_SCHEMA,
-        "tool": {"name": "forensics", "version": __version__, "python": env["python"], "platform": env["platform"],
-                 "packages": _package_versions()},
-        "run": {"id": run_id, "started_utc": started, "finished_utc": finished, "host": env["host"],
-                "user": env["user"], "command_line": env["command_line"]},
-        "case": info.to_json(),
-        "detectors": [d for d in ps.describe() if d["name"] in {ld.detector.name for ld in selected}],
-        "plugin_problems": [{"plugin": p.plugin, "message": p.message} for p in ps.problems],
-        "fusion": fusion.describe(),
-        "items": item_docs,
-        "summary": fusion.summarise(item_docs),
-    }
+    document = assemble_document(info, ps, selected, items, results, env, run_id, started, finished)
     return AnalysisResult(document=document, artifacts=artifacts, custody=custody)
 
 

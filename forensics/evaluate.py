@@ -50,8 +50,8 @@ def run_dataset(data_dirs: Iterable[Path], detectors: Iterable[str] | None = Non
     ``{"schema", "data": [...], "detectors": [...], "rows": [...]}``
     """
     from forensics.datasets import read_dataset
-    from forensics.engine import run_detector
-    from forensics.media import MediaError, open_media
+    from forensics.engine import analyze_item
+    from forensics.media import open_media
     from forensics.plugins import load_plugins
 
     ps = load_plugins()
@@ -82,11 +82,11 @@ def run_dataset(data_dirs: Iterable[Path], detectors: Iterable[str] | None = Non
                "kind": item.kind, "sha256": item.hashes.sha256 if item.hashes else None, "findings": []}
         findings = []
         if item.is_media:
-            try:
-                media.image_info() if item.kind == "image" else media.video_info()
-                findings = [run_detector(ld, item, media) for ld in selected]
-            except MediaError as exc:
-                row["error"] = f"cannot be decoded: {exc}"
+            r = analyze_item(item, selected, media=media)  # the same per-item step as `forensics analyze`
+            if r.decoded:
+                findings = r.findings
+            else:
+                row["error"] = r.messages[0]
         else:
             row["error"] = "; ".join(item.messages) or f"not image or video ({item.kind})"
         row["findings"] = [_finding_row(f) for f in findings]

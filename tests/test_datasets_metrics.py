@@ -144,8 +144,32 @@ def test_known_values():
     assert one["auc"] is None and one["accuracy"] == 0.5
 
 
-def test_ela_uses_the_shared_roc_metrics():
-    import forensics.metrics
-    import forensics_plugins.ela.train as ela_train
+def test_plugins_define_no_private_metrics_or_calibration():
+    """One roc_metrics and one Platt implementation: no built-in plugin defines its own."""
+    import ast
+    from pathlib import Path
 
-    assert ela_train.roc_metrics is forensics.metrics.roc_metrics
+    import forensics_plugins
+
+    root = Path(next(iter(forensics_plugins.__path__)))
+    banned = {"roc_metrics", "fit_platt", "apply_platt"}
+    found = []
+    for f in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and node.name in banned:
+                found.append(f"{f.relative_to(root)}:{node.name}")
+    assert found == [], found
+
+
+def test_eer_is_consistent_with_auc():
+    from forensics.metrics import equal_error_rate
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    for shift in (-0.4, 0.0, 0.4):
+        p = y * shift + rng.random(400)
+        m = roc_metrics(y, p, ci_resamples=200)
+        assert (m["auc"] - 0.5) * (0.5 - m["eer"]) >= -0.02, m  # a better-than-chance ranking has EER < 0.5
+        lo, hi = m["auc_ci95"]
+        assert lo <= m["auc"] <= hi
+    assert equal_error_rate(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]))[0] == 0.0

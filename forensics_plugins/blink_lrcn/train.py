@@ -137,29 +137,7 @@ def augment_batch(crops: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 # ----------------------------------------------------------------------------- metrics
 
 
-def roc_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict:
-    """AUC, EER, accuracy at ``threshold`` and the confusion counts (``y`` = 1 is the positive class)."""
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    y = np.asarray(y).astype(int)
-    p = np.asarray(p, dtype=np.float64)
-    pred = (p >= threshold).astype(int)
-    out = {
-        "accuracy": round(float((pred == y).mean()), 4),
-        "threshold": threshold,
-        "confusion": {"tn": int(((pred == 0) & (y == 0)).sum()), "fp": int(((pred == 1) & (y == 0)).sum()),
-                      "fn": int(((pred == 0) & (y == 1)).sum()), "tp": int(((pred == 1) & (y == 1)).sum())},
-        "n_test": int(len(y)),
-        "n_test_positive": int(y.sum()),
-        "n_test_negative": int((1 - y).sum()),
-    }
-    if 0 < y.sum() < len(y):
-        fpr, tpr, _ = roc_curve(y, p)
-        i = int(np.nanargmin(np.abs((1 - tpr) - fpr)))
-        out["auc"] = round(float(roc_auc_score(y, p)), 4)
-        out["eer"] = round(float((fpr[i] + 1 - tpr[i]) / 2), 4)
-    return out
-
+from forensics.api import roc_metrics  # noqa: E402 - the shared implementation
 
 # ----------------------------------------------------------------------------- split
 

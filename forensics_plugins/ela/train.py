@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from forensics.api import decode_image as decode
-from forensics.api import jpeg_bytes, load_rgb, make_splice
+from forensics.api import jpeg_bytes, load_rgb, make_splice, roc_metrics
 
 from .ela import FEATURES, Calibrator, features
 

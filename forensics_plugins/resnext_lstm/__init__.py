@@ -69,10 +69,10 @@ class ResNeXtLSTMDetector(Detector):
     def analyze(self, item, media) -> Finding:
         import torch
 
-        from forensics.api import compat_info, face_analysis
+        from forensics.api import Calibrator, compat_info, face_analysis
 
         from .data import track_crops, window_starts
-        from .train import apply_platt, score_windows
+        from .train import score_windows
 
         card = self.model_card()  # ModelUnavailable -> an "unavailable" finding (engine)
         calibration = card.data["calibration"]
@@ -91,7 +91,7 @@ class ResNeXtLSTMDetector(Detector):
         model = _model(card, device)
         probs, cams = score_windows(model, windows, device, amp=device.type == "cuda", with_cam=True)
         score = float(probs.mean())
-        p = apply_platt(calibration, score)
+        p = Calibrator.from_json(calibration)(score)
 
         # representative frame: middle of the window the model found most "manipulated"
         best = int(np.argmax(probs))

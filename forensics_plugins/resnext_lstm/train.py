@@ -128,24 +128,6 @@ def score_windows(model: ResNeXtLSTM, windows: list[np.ndarray], device, amp: bo
     return np.array(probs), (cams if with_cam else None)
 
 
-def logit(p, eps: float = 1e-6):
-    p = np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
-    return np.log(p / (1 - p))
-
-
-def fit_platt(scores: np.ndarray, y: np.ndarray) -> dict:
-    """Class-balanced Platt scaling on the logit of the score: ``p = σ(a·logit(s) + b)``."""
-    from sklearn.linear_model import LogisticRegression
-
-    lr = LogisticRegression(C=1.0, class_weight="balanced").fit(logit(scores)[:, None], y)
-    return {"a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0]), "method": "platt (class-balanced)"}
-
-
-def apply_platt(cal: dict, score: float) -> float:
-    z = cal["a"] * float(logit(score)) + cal["b"]
-    return float(1 / (1 + math.exp(-z)))
-
-
 # ------------------------------------------------------------------------------------------ training
 def _progress(total: int, description: str):
     from rich.progress import (
@@ -184,7 +166,7 @@ def train(data_dirs: list[Path], out_dir: Path, cfg: TrainConfig, layout: str | 
           command: str = "", echo: Callable[[str], None] = print) -> dict:
     import torch
 
-    from forensics.api import grouped_split, read_dataset, roc_metrics
+    from forensics.api import Calibrator, grouped_split, read_dataset, roc_metrics
 
     if cfg.seq_len not in SEQUENCE_LENGTHS:
         raise SystemExit(f"--seq-len must be one of {SEQUENCE_LENGTHS}")
@@ -309,8 +291,9 @@ def train(data_dirs: list[Path], out_dir: Path, cfg: TrainConfig, layout: str | 
     eval_seconds = time.time() - t_eval
     s_train = clip_scores(train_idx, 1)
     y_test, y_train = y[test_idx], y[train_idx]
-    cal = fit_platt(s_test, y_test)
-    p_test = np.array([apply_platt(cal, s) for s in s_test])
+    calibrator = Calibrator.fit(s_test, y_test, method="platt", input="logit")
+    cal = calibrator.to_json()
+    p_test = calibrator.apply(s_test)
     raw = roc_metrics(y_test, s_test)
     metrics = roc_metrics(y_test, p_test)
     train_metrics = roc_metrics(y_train, s_train)
