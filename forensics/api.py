@@ -31,10 +31,12 @@ What is here
 * **Models**: :class:`ModelCard` and :func:`load_card` (hash-checked; ``card.load(key, loader)`` is the
   one cached weight loader), :class:`ModelUnavailable`, :func:`builtin_models_dir`, :func:`sha256_file`,
   :func:`write_model_card` (card.json + MODEL_CARD.md from one template).
+* **Voting gate**: :func:`useful_level` (does a card's measured AUC interval exclude chance?),
+  :func:`model_card_data` (a card's JSON without loading or hashing its weights, for such gates).
 * **Calibration and metrics**: :class:`Calibrator` (Platt / isotonic), :func:`cross_fitted`,
   :func:`logit`, :func:`sigmoid`, :func:`roc_metrics`, :func:`bootstrap_ci`,
   :func:`expected_calibration_error`.
-* **Generated forgeries** with known truth: :func:`make_splice`, :func:`jpeg_bytes`,
+* **Generated forgeries** with known truth: :func:`make_splice`, :func:`make_copy_move`, :func:`jpeg_bytes`,
   :func:`decode_image`, :func:`load_rgb`.
 * **Reports and training**: :func:`figure`, :func:`figure_artifact` (deterministic matplotlib PNGs),
   :func:`progress`, :func:`track`, :class:`Progress`, :func:`training_command`, :func:`reproduction`,
@@ -48,9 +50,9 @@ from __future__ import annotations
 
 from forensics.calibration import Calibrator, cross_fitted, logit, sigmoid
 from forensics.cards import write_model_card
-from forensics.detector import Artifact, Detector, Finding, Status
 from forensics.compat import compat_info, import_torchvision
 from forensics.datasets import DatasetError, LabelledSample, connected_components, grouped_split, read_dataset
+from forensics.detector import Artifact, Detector, Finding, Status
 from forensics.faces import (
     FaceAnalysis,
     FaceObservation,
@@ -65,7 +67,7 @@ from forensics.faces import (
     invert_affine,
 )
 from forensics.faces import pipeline_info as face_pipeline_info
-from forensics.forgeries import decode_image, jpeg_bytes, load_rgb, make_splice
+from forensics.forgeries import decode_image, jpeg_bytes, load_rgb, make_copy_move, make_splice
 from forensics.hookspecs import hookimpl
 from forensics.media import Frame, MediaAccess, MediaError, VideoInfo, open_media
 from forensics.metrics import bootstrap_ci, expected_calibration_error, roc_metrics
@@ -90,6 +92,47 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def model_card_data(name: str) -> dict | None:
+    """``card.json`` of installed model ``name`` as written (weights neither loaded nor hash-checked), or ``None``.
+
+    For gates that decide *not* to run a model (see :func:`useful_level`); anything that uses the weights
+    goes through :func:`load_card`, which checks every hash.
+    """
+    import json
+
+    from forensics.models import find_model_dir
+
+    d = find_model_dir(name)
+    if d is None:
+        return None
+    try:
+        return json.loads((d / "card.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def useful_level(metrics: dict | None, what: str = "items") -> tuple[bool, str]:
+    """Whether a measured figure lets a detector vote: ``(True, figure)`` only when ``metrics`` holds an AUC
+    whose bootstrap 95 % interval (``auc_ci95``) lies entirely above 0.5; otherwise ``(False, why)``.
+
+    The sentence names the AUC, its interval, the counts and the data, so a detector can quote it.
+    """
+    m = metrics or {}
+    auc, ci = m.get("auc"), m.get("auc_ci95")
+    if auc is None:
+        return False, "no measured AUC"
+    n = m.get("n_test")
+    counts = (f" on {n} {what} ({m.get('n_test_negative', '?')} authentic, {m.get('n_test_positive', '?')} "
+              "manipulated)") if n else ""
+    kind = f", {m['kind']}" if m.get("kind") else ""
+    if not ci or len(ci) != 2 or ci[0] is None:
+        return False, f"AUC {auc:.3f}{counts}{kind}; its 95 % interval is unknown"
+    fig = f"AUC {auc:.3f} (95 % CI {ci[0]:.2f}–{ci[1]:.2f}){counts}{kind}"
+    if ci[0] > 0.5:
+        return True, fig
+    return False, fig + ("; the interval includes 0.5 (chance)" if ci[1] >= 0.5 else "; below chance")
+
+
 __all__ = [
     "DatasetError", "LabelledSample", "analyse_image", "compat_info", "connected_components", "grouped_split",
     "import_torchvision", "invert_affine", "read_dataset",
@@ -97,7 +140,7 @@ __all__ = [
     "Frame", "MediaAccess", "MediaError", "ModelCard", "ModelUnavailable", "NoFaceError", "Progress", "Status",
     "VideoInfo", "align_face", "bootstrap_ci", "builtin_models_dir", "cross_fitted", "decode_image", "draw_landmarks",
     "evenly_spaced", "expected_calibration_error", "face_analysis", "face_analysis_for_file", "face_pipeline_info",
-    "fail", "figure", "figure_artifact", "hookimpl", "jpeg_bytes", "load_card", "load_rgb", "make_splice", "logit", "open_media", "progress",
+    "fail", "figure", "figure_artifact", "hookimpl", "jpeg_bytes", "load_card", "load_rgb", "make_copy_move", "make_splice", "logit", "open_media", "progress",
     "reproduction", "roc_metrics", "safe_text", "sha256_file", "sigmoid", "track", "training_command",
-    "write_model_card",
+    "write_model_card", "model_card_data", "useful_level",
 ]

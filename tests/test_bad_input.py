@@ -7,7 +7,6 @@ import struct
 import zlib
 
 import pytest
-
 from conftest import item_by_path, jpeg_bytes, load_findings
 
 

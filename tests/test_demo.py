@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 from conftest import load_findings
+
 from forensics.demo import make_demo_case
 
 REPO = Path(__file__).resolve().parents[1]

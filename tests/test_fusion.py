@@ -167,6 +167,7 @@ def test_train_fusion_writes_hash_checked_model_used_by_fuse(tmp_path, monkeypat
 def test_report_shows_rule_contributions_and_error_rates(tmp_path, monkeypatch, make_case, photo, run_cli):
     """End to end: a trained fusion model over the ELA detector alone, used by `analyze`, shown in the report."""
     from conftest import jpeg_bytes, load_findings
+
     from forensics.evaluate import train_fusion
 
     P, y = _synthetic(120)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import plugins_for_tests as pft
-from conftest import item_by_path, jpeg_bytes, load_findings
+from conftest import item_by_path, jpeg_bytes
 
 from forensics.engine import analyze_case
 from forensics.plugins import load_plugins
