@@ -78,7 +78,7 @@ class Calibrator:
         if self.method == "identity":
             return np.clip(s, 0.0, 1.0)
         if self.method == "platt":
-            x = logit(s) if self.params.get("input", "logit") == "logit" else s
+            x = logit(s, self.params.get("eps", 1e-6)) if self.params.get("input", "logit") == "logit" else s
             return sigmoid(self.params["a"] * x + self.params["b"])
         if self.method == "isotonic":
             return np.interp(s, self.params["x"], self.params["y"])
@@ -96,7 +96,7 @@ class Calibrator:
     # ------------------------------------------------------------------------------ fit
     @classmethod
     def fit(cls, scores: np.ndarray, y: np.ndarray, method: str = "platt", input: str = "logit",
-            balanced: bool = True, sign: int = 0, C: float = 1.0) -> "Calibrator":
+            balanced: bool = True, sign: int = 0, C: float = 1.0, eps: float = 1e-6) -> "Calibrator":
         """Fit on raw scores ``scores`` and labels ``y`` (1 = manipulated).
 
         Parameters
@@ -111,6 +111,8 @@ class Calibrator:
             the constant 0.5 (the score carries no usable information on this data).
         C : float
             Inverse L2 regularisation strength of the logistic fit.
+        eps : float
+            Platt on logits: scores are clipped to ``[eps, 1 − eps]`` first (stored with the map when not 1e-6).
         """
         s = np.asarray(scores, dtype=np.float64).ravel()
         y = np.asarray(y).astype(int).ravel()
@@ -120,7 +122,7 @@ class Calibrator:
         if method == "platt":
             from sklearn.linear_model import LogisticRegression
 
-            x = logit(s) if input == "logit" else s
+            x = logit(s, eps) if input == "logit" else s
             if np.ptp(x) == 0:
                 return cls("constant", {"p": 0.5}, "the score is constant on the calibration data")
             lr = LogisticRegression(C=C, max_iter=1000).fit(x[:, None], y, sample_weight=w)
@@ -128,7 +130,10 @@ class Calibrator:
             if sign and a * sign <= 0:
                 return cls("constant", {"p": 0.5},
                            "the fitted slope points against the method's hypothesis: the score carries no information")
-            return cls("platt", {"a": round(a, 8), "b": round(b, 8), "input": input})
+            params = {"a": round(a, 8), "b": round(b, 8), "input": input}
+            if input == "logit" and eps != 1e-6:
+                params["eps"] = eps
+            return cls("platt", params)
         if method == "isotonic":
             from sklearn.isotonic import IsotonicRegression
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from forensics import fusion
+from forensics import fusion, fusion_train
 from forensics.metrics import roc_metrics, roc_points
 
 Progress = Callable[[int, int, str], None]
@@ -142,7 +142,7 @@ def summarise(results: dict[str, Any], threshold: float = 0.5) -> dict[str, Any]
     fused: dict[str, Any] = {"decided": int(m.sum()), "rules": rules}
     if m.sum():
         fused.update(roc_metrics(y[m], fp[m], threshold))
-        fused["three_way"] = fusion.decision_error_rates(y[m], fp[m])
+        fused["three_way"] = fusion_train.decision_error_rates(y[m], fp[m])
         out["roc"]["fused"] = roc_points(y[m], fp[m])
     out["fused"] = fused
     # files the installed fusion model was trained on: the fused figures for them are in-sample
@@ -268,7 +268,7 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
     P, y = _matrix(rows, names)
     if len(np.unique(y)) < 2:
         raise SystemExit("the fusion model needs both authentic and manipulated files")
-    model = fusion.fit_stacker(P, y, names, calibration, folds, seed)
+    model = fusion_train.fit_stacker(P, y, names, calibration, folds, seed)
     # record what each detector was when its outputs were collected
     for d in model["detectors"]:
         d["version"] = detectors[d["name"]]["version"]
@@ -276,9 +276,9 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
         shas.discard(None)
         d["model_sha256"] = shas.pop() if len(shas) == 1 else None
     model["training_sha256_prefixes"] = sorted({r["sha256"][:16] for r in rows if r.get("sha256")})
-    oof = fusion.cross_validated(P, y, names, calibration, folds, seed)
+    oof = fusion_train.cross_validated(P, y, names, calibration, folds, seed)
     metrics = roc_metrics(y, oof)
-    metrics["three_way"] = fusion.decision_error_rates(y, oof)
+    metrics["three_way"] = fusion_train.decision_error_rates(y, oof)
     per_kind = {}
     kinds = np.array([r["kind"] for r in rows])
     for kind in sorted(set(kinds)):
@@ -292,13 +292,13 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
     metrics["dataset"] = (f"{folds}-fold cross-validation (calibration and stacking refitted per fold) over "
                           f"{len(rows)} validation files: {desc}")
     metrics["command"] = command
-    fb_p = fusion.fallback_probabilities(rows)
+    fb_p = fusion_train.fallback_probabilities(rows)
     fbm = ~np.isnan(fb_p)
     fallback = {"detectors": names, "decided": int(fbm.sum()),
                 "dataset": f"the same {len(rows)} files (the fallback rule has nothing to fit)"}
     if fbm.sum() and len(np.unique(y[fbm])) == 2:
         fallback.update(roc_metrics(y[fbm], fb_p[fbm]))
-        fallback["three_way"] = fusion.decision_error_rates(y[fbm], fb_p[fbm])
+        fallback["three_way"] = fusion_train.decision_error_rates(y[fbm], fb_p[fbm])
     per_detector = {}
     for j, nm in enumerate(names):
         m = ~np.isnan(P[:, j])

@@ -34,6 +34,8 @@ model card; a detector at chance level gets no say): ``L = Σ w_i·logit(p_i) / 
 Detectors that did not run are listed as missing and contribute nothing. A detector
 without a measured AUC gets no weight. With no weighted detector: "no decision".
 
+Training (``forensics train fusion``) lives in :mod:`forensics.fusion_train`; this module only applies a model.
+
 Labels (both rules): ``likely authentic`` if p < 0.30, ``likely manipulated`` if
 p > 0.70, ``inconclusive`` in between.
 """
@@ -42,12 +44,12 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
+from forensics.calibration import Calibrator
 from forensics.detector import Finding, Status
 
 METHOD = "logodds-auc/1"  # the fallback rule (kept under this name for older callers)
@@ -84,36 +86,13 @@ def _thresholds(low: float = LOW, high: float = HIGH) -> dict[str, float]:
 
 # ------------------------------------------------------------------------------ calibration
 def calibrate(cal: dict[str, Any], p: float) -> float:
-    """Apply a stored calibration map (``platt`` or ``isotonic``) to a probability."""
-    if cal["method"] == "platt":
-        return _sigmoid(cal["a"] * _logit(p) + cal["b"])
-    if cal["method"] == "isotonic":
-        return float(np.interp(p, cal["x"], cal["y"]))
-    if cal["method"] == "identity":
-        return float(p)
-    raise ValueError(f"unknown calibration method {cal['method']!r}")
+    """Apply a stored per-detector calibration map (``platt``, ``isotonic`` or ``identity``) to a probability.
 
-
-def fit_calibration(p: np.ndarray, y: np.ndarray, method: str = "platt") -> dict[str, Any]:
-    """Class-balanced Platt (logistic on ``logit(p)``) or isotonic calibration of one detector."""
-    p = np.asarray(p, dtype=float)
-    y = np.asarray(y).astype(int)
-    if len(np.unique(y)) < 2:
-        return {"method": "identity", "note": "only one class in the validation data"}
-    w = np.where(y == 1, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
-    if method == "platt":
-        from sklearn.linear_model import LogisticRegression
-
-        z = np.array([_logit(v) for v in p])[:, None]
-        lr = LogisticRegression(C=1.0).fit(z, y, sample_weight=w)
-        return {"method": "platt", "a": round(float(lr.coef_[0, 0]), 8), "b": round(float(lr.intercept_[0]), 8)}
-    if method == "isotonic":
-        from sklearn.isotonic import IsotonicRegression
-
-        iso = IsotonicRegression(y_min=_EPS, y_max=1 - _EPS, out_of_bounds="clip").fit(p, y, sample_weight=w)
-        return {"method": "isotonic", "x": [round(float(v), 8) for v in iso.X_thresholds_],
-                "y": [round(float(v), 8) for v in iso.y_thresholds_]}
-    raise ValueError(f"calibration must be 'platt' or 'isotonic', not {method!r}")
+    The maps are :class:`forensics.calibration.Calibrator` JSON; fusion clips log-odds at ``1e-4``.
+    """
+    if cal["method"] not in ("platt", "isotonic", "identity", "constant"):
+        raise ValueError(f"unknown calibration method {cal['method']!r}")
+    return Calibrator.from_json({"input": "logit", "eps": _EPS, **cal})(p)
 
 
 # ------------------------------------------------------------------------------ the trained model
@@ -359,115 +338,3 @@ def summarise(items: list[dict[str, Any]]) -> dict[str, Any]:
         "integrity_failures": integrity_failures,
         "items_with_messages": with_messages,
     }
-
-
-# ------------------------------------------------------------------------------ training (forensics train fusion)
-def _pattern_weights(R: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Sample weights giving both classes equal total weight within each missingness pattern."""
-    w = np.zeros(len(y))
-    keys = [tuple(r) for r in R.astype(int)]
-    for k in set(keys):
-        m = np.array([kk == k for kk in keys])
-        n1, n0 = int(y[m].sum()), int((1 - y[m]).sum())
-        if n1 == 0 or n0 == 0:
-            w[m] = 0.0  # a pattern with one class only says nothing about the detectors
-            continue
-        w[m & (y == 1)] = 0.5 / n1
-        w[m & (y == 0)] = 0.5 / n0
-    return w * len(y) / max(w.sum(), 1e-12)
-
-
-def fit_stacker(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str = "platt", folds: int = 5,
-                seed: int = 0, C: float = 1.0) -> dict[str, Any]:
-    """Fit calibrations + the stacking model on a matrix of detector probabilities.
-
-    Parameters
-    ----------
-    P : (n, k) detector probabilities, NaN where the detector did not run
-    y : (n,) labels, 1 = manipulated
-    names : the k detector names
-
-    Returns
-    -------
-    the ``fusion.json`` dict (without detector versions / model hashes).
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
-
-    n, k = P.shape
-    R = (~np.isnan(P)).astype(float)
-    cals = []
-    Zoof = np.zeros((n, k))
-    for j in range(k):
-        m = R[:, j] == 1
-        cals.append(fit_calibration(P[m, j], y[m], calibration) if m.sum() >= 4 else
-                    {"method": "identity", "note": f"ran on only {int(m.sum())} validation items"})
-        # cross-fitted calibrated values for the stacker (the final calibration is fitted on all of them)
-        idx = np.flatnonzero(m)
-        if len(idx) >= 2 * folds and len(np.unique(y[idx])) == 2 and min(np.bincount(y[idx])) >= folds:
-            skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-            for tr, te in skf.split(idx, y[idx]):
-                c = fit_calibration(P[idx[tr], j], y[idx[tr]], calibration)
-                Zoof[idx[te], j] = [_logit(calibrate(c, v)) for v in P[idx[te], j]]
-        else:
-            Zoof[idx, j] = [_logit(calibrate(cals[j], v)) for v in P[idx, j]]
-    X = np.hstack([Zoof, R])
-    sw = _pattern_weights(R, y)
-    lr = LogisticRegression(C=C, max_iter=2000).fit(X, y, sample_weight=sw)
-    coef = lr.coef_[0]
-    return {
-        "method": STACKED_METHOD,
-        "intercept": round(float(lr.intercept_[0]), 8),
-        "thresholds": _thresholds(),
-        "regularisation_C": C,
-        "detectors": [{"name": nm, "calibration": cals[j], "weight": round(float(coef[j]), 8),
-                       "presence": round(float(coef[k + j]), 8), "n_ran": int(R[:, j].sum())}
-                      for j, nm in enumerate(names)],
-    }
-
-
-def cross_validated(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str = "platt", folds: int = 5,
-                    seed: int = 0) -> np.ndarray:
-    """Out-of-fold fused probabilities: the whole procedure (calibration + stacking) refitted per fold."""
-    from sklearn.model_selection import StratifiedKFold
-
-    R = ~np.isnan(P)
-    strata = y * (2 ** P.shape[1]) + (R * (2 ** np.arange(P.shape[1]))).sum(1)  # label × pattern
-    counts = np.bincount(strata)
-    strata = np.where(counts[strata] >= folds, strata, y)  # rare patterns: stratify by label only
-    out = np.full(len(y), np.nan)
-    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():  # a stratum smaller than `folds` is expected with tiny video sets
-        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        splits = list(skf.split(P, strata))
-    for tr, te in splits:
-        fm = FusionModel(fit_stacker(P[tr], y[tr], names, calibration, folds, seed))
-        for i in te:
-            out[i] = fm.probability({nm: (None if np.isnan(P[i, j]) else float(P[i, j])) for j, nm in enumerate(names)})
-    return out
-
-
-def decision_error_rates(y: np.ndarray, p: np.ndarray, low: float = LOW, high: float = HIGH) -> dict[str, Any]:
-    """What the three-way labels do on labelled data: how often each label is wrong, how often undecided."""
-    y = np.asarray(y).astype(int)
-    p = np.asarray(p, dtype=float)
-    auth, manip = p < low, p > high
-    return {
-        "called_authentic": int(auth.sum()), "called_authentic_wrong": int((auth & (y == 1)).sum()),
-        "called_manipulated": int(manip.sum()), "called_manipulated_wrong": int((manip & (y == 0)).sum()),
-        "inconclusive": int((~auth & ~manip).sum()),
-        "decided_error_rate": (round(float(((auth & (y == 1)) | (manip & (y == 0))).sum() / max((auth | manip).sum(), 1)), 4)
-                               if (auth | manip).any() else None),
-    }
-
-
-def fallback_probabilities(rows: Iterable[dict[str, Any]]) -> np.ndarray:
-    """The fallback rule's fused probability per result row (NaN for 'no decision')."""
-    out = []
-    for r in rows:
-        findings = [Finding(detector=f["detector"], version=f.get("version", ""), status=f["status"],
-                            probability=f.get("probability") if f["status"] == "ran" else None,
-                            error_rate=f.get("error_rate")) for f in r["findings"]]
-        v = fuse_fallback(findings)
-        out.append(np.nan if v["probability"] is None else v["probability"])
-    return np.array(out, dtype=float)

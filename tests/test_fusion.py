@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from forensics import fusion
+from forensics import fusion, fusion_train
 from forensics.detector import Finding, Status
 
 
@@ -30,7 +30,7 @@ def _synthetic(n=400, seed=0):
 
 def test_stacker_learns_weights_and_handles_missing():
     P, y = _synthetic()
-    model = fusion.FusionModel(fusion.fit_stacker(P, y, ["a", "b", "c"]))
+    model = fusion.FusionModel(fusion_train.fit_stacker(P, y, ["a", "b", "c"]))
     w = {d["name"]: d["weight"] for d in model.detectors}
     assert w["a"] > 0.3 and w["b"] > 0.3
 
@@ -50,7 +50,7 @@ def test_stacker_learns_weights_and_handles_missing():
 
 def test_fused_verdict_lists_contributions_and_missing():
     P, y = _synthetic()
-    model = fusion.FusionModel(fusion.fit_stacker(P, y, ["a", "b", "c"]), ref={"name": "fusion"},
+    model = fusion.FusionModel(fusion_train.fit_stacker(P, y, ["a", "b", "c"]), ref={"name": "fusion"},
                                error_rate={"auc": 0.9, "eer": 0.1, "n_test": 400})
     findings = [_f("a", 0.9), _f("b", status=Status.NOT_APPLICABLE), _f("c", 0.4)]
     v = fusion.fuse(findings, model)
@@ -73,24 +73,24 @@ def test_prior_neutral_despite_imbalanced_validation_data():
     y = (rng.random(n) < 0.9).astype(int)
     P = rng.random((n, 2))
     P[rng.random(n) < 0.5, 1] = np.nan
-    model = fusion.FusionModel(fusion.fit_stacker(P, y, ["u", "v"]))
+    model = fusion.FusionModel(fusion_train.fit_stacker(P, y, ["u", "v"]))
     for probs in ({"u": 0.5, "v": None}, {"u": 0.5, "v": 0.5}):
         assert model.probability(probs) == pytest.approx(0.5, abs=0.08)
 
 
 def test_isotonic_calibration_is_monotone():
     P, y = _synthetic()
-    cal = fusion.fit_calibration(P[:, 0], y, "isotonic")
+    cal = fusion_train.fit_calibration(P[:, 0], y, "isotonic")
     xs = np.linspace(0, 1, 21)
     qs = [fusion.calibrate(cal, x) for x in xs]
     assert all(b >= a - 1e-12 for a, b in zip(qs, qs[1:]))
-    platt = fusion.fit_calibration(P[:, 0], y, "platt")
+    platt = fusion_train.fit_calibration(P[:, 0], y, "platt")
     assert platt["a"] > 0
 
 
 def test_fallback_when_detector_set_or_version_differs():
     P, y = _synthetic()
-    data = fusion.fit_stacker(P, y, ["a", "b", "c"])
+    data = fusion_train.fit_stacker(P, y, ["a", "b", "c"])
     for d in data["detectors"]:
         d["version"] = "1"
     model = fusion.FusionModel(data)
@@ -116,12 +116,12 @@ def test_fallback_rule_unchanged():
 
 def test_cross_validated_and_decision_rates():
     P, y = _synthetic(300)
-    oof = fusion.cross_validated(P, y, ["a", "b", "c"], folds=5)
+    oof = fusion_train.cross_validated(P, y, ["a", "b", "c"], folds=5)
     assert np.isfinite(oof).all()
     from sklearn.metrics import roc_auc_score
 
     assert roc_auc_score(y, oof) > 0.8
-    d = fusion.decision_error_rates(np.array([0, 1, 1, 0]), np.array([0.1, 0.2, 0.9, 0.5]))
+    d = fusion_train.decision_error_rates(np.array([0, 1, 1, 0]), np.array([0.1, 0.2, 0.9, 0.5]))
     assert d == {"called_authentic": 2, "called_authentic_wrong": 1, "called_manipulated": 1,
                  "called_manipulated_wrong": 0, "inconclusive": 1, "decided_error_rate": round(1 / 3, 4)}
 
