@@ -268,6 +268,66 @@ def demo(out: Path = typer.Option(Path("cases/demo"), help="Folder to (re)genera
         typer.echo(line)
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on. Anything but loopback is reachable from other machines."),
+    port: int = typer.Option(8765, help="Port to listen on."),
+    cases: Path = typer.Option(Path("cases"), "--cases", help="Folder of case folders (created if missing)."),
+    workers: int = typer.Option(1, help="Analyses that may run at once (always one at a time per case)."),
+    max_upload_mb: int = typer.Option(4096, help="Largest file accepted per upload, in MiB (larger: HTTP 413)."),
+    max_files: int = typer.Option(200, help="Most files accepted in one upload (more: HTTP 413)."),
+    detector: Optional[List[str]] = typer.Option(None, "--detector", "-d", help="Run only this detector in every analysis (repeatable)."),
+) -> None:
+    """Run the local web app: cases, uploads, live progress, the court report, comparison, verification.
+
+    Prints an address with a one-time token (or uses FORENSICS_TOKEN); every request needs it.
+    """
+    import uvicorn
+
+    from forensics.web.app import create_app
+    from forensics.web.security import is_loopback, new_token
+    from forensics.web.store import Limits
+
+    token = os.environ.get("FORENSICS_TOKEN") or new_token()
+    if len(token) < 16:
+        fail("FORENSICS_TOKEN must be at least 16 characters long")
+    if not is_loopback(host):
+        typer.echo(f"warning: --host {host} is reachable from other machines; anyone who learns the token can read "
+                   "and add evidence (plain HTTP, no TLS). Prefer 127.0.0.1 and an SSH tunnel.", err=True)
+    limits = Limits(max_file_bytes=max_upload_mb << 20, max_files=max_files,
+                    max_request_bytes=max(max_upload_mb << 20, 1) * max(1, max_files))
+    try:
+        web = create_app(cases, token, limits=limits, workers=workers, detectors=detector or None,
+                         cookie_name=f"forensics_session_{port}")
+    except OSError as exc:
+        fail(f"cases folder {cases} cannot be used: {exc.strerror or exc}")
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"forensics serve {__version__}: cases in {Path(os.path.abspath(cases))}")
+    if os.environ.get("FORENSICS_TOKEN"):
+        typer.echo(f"Open http://{shown}:{port}/?token=<the token in FORENSICS_TOKEN>")
+    else:
+        typer.echo(f"Open http://{shown}:{port}/?token={token}")
+    typer.echo("API: the same token as `Authorization: Bearer <token>`; documentation at /docs. Ctrl-C stops.")
+    uvicorn.run(web, host=host, port=port, log_level="warning", server_header=False)
+
+
+@export_app.command("case-uco")
+def export_case_uco(
+    report_dir: Path = typer.Argument(..., help="A report folder written by `forensics analyze`."),
+    out: Path = typer.Option(..., "--out", "-o", help="JSON-LD file to write (e.g. case.jsonld)."),
+) -> None:
+    """Write the case, evidence hashes, tool and detector versions and every analysis result as CASE/UCO JSON-LD."""
+    from forensics.caseuco import export_case_uco as run_export
+
+    if not (report_dir / "findings.json").is_file():
+        fail(f"not a report folder (no findings.json): {report_dir}")
+    try:
+        n = run_export(report_dir, out)
+    except (OSError, ValueError, KeyError) as exc:
+        fail(f"could not export {report_dir}: {exc}")
+    typer.echo(f"CASE/UCO JSON-LD: {out} ({n} triples); check it with `case_validate {out}`")
+
+
 def _register_plugin_commands() -> None:
     """Let every plugin add its commands (``forensics train <detector>`` and others) through the hook."""
     from forensics.plugins import load_plugins, register_commands
