@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 train_app = typer.Typer(help="Train or calibrate a detector's model from data you provide.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
+export_app = typer.Typer(help="Export a report folder to an exchange format (CASE/UCO JSON-LD).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 
 def fail(message: str, code: int = 2) -> None:
