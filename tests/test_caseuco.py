@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import jpeg_bytes
@@ -28,8 +29,8 @@ def test_export_validates_offline_and_carries_hashes(tmp_path, make_case, photo,
     again = tmp_path / "again.jsonld"
     assert run_cli("export", "case-uco", out, "-o", again).exit_code == 0
     assert again.read_bytes() == target.read_bytes()
-    v = subprocess.run([sys.executable, "-m", "case_utils.case_validate", str(target)], capture_output=True, text=True,
-                       timeout=300)
+    validate = str(Path(sys.executable).with_name("case_validate"))  # console script of case-utils, same venv
+    v = subprocess.run([validate, str(target)], capture_output=True, text=True, timeout=300)
     assert v.returncode == 0 and "Conforms: True" in v.stdout, v.stdout[-2000:] + v.stderr[-2000:]
 
 
