@@ -18,7 +18,8 @@ What is here
 * **Plugin contract**: :data:`hookimpl`; :class:`Detector`, :class:`Finding`, :class:`Artifact`,
   :class:`Status`. The hooks themselves are documented in :mod:`forensics.hookspecs`.
 * **Media**: :class:`MediaAccess` (read-only, lazily decoded, cached per item), :func:`open_media`
-  (the same for any path outside a case, identified by content), :class:`MediaError`,
+  (the same for any path outside a case, identified by content), :func:`evidence_bytes` / :func:`evidence_file`
+  (the raw file, read-only, for file-structure and metadata analyses), :class:`MediaError`,
   :class:`VideoInfo`, :class:`Frame`.
 * **Faces** (computed once per item, shared by every face detector): :func:`face_analysis`,
   :func:`face_analysis_for_file`, :class:`FaceAnalysis`, :class:`FaceTrack`, :class:`FaceObservation`,
@@ -84,6 +85,20 @@ from forensics.repro import reproduction, training_command
 from forensics.textsafe import safe_text
 
 
+def evidence_bytes(media: MediaAccess) -> bytes:
+    """The evidence file's bytes (read-only, size-limited, read once per item and shared between detectors)."""
+    return media.shared("bytes", media._read_bytes)
+
+
+def evidence_file(media: MediaAccess):
+    """A read-only binary file object on the evidence (``O_RDONLY|O_NOFOLLOW``), for parsers that stream (PyAV)."""
+    import os as _os
+
+    from forensics.case import open_evidence
+
+    return _os.fdopen(open_evidence(media.item.path), "rb")
+
+
 def fail(message: str, code: int = 2) -> None:
     """End a command with one clear line on standard error and a non-zero exit status."""
     import typer
@@ -139,7 +154,7 @@ __all__ = [
     "Artifact", "Calibrator", "Detector", "FaceAnalysis", "FaceObservation", "FaceTrack", "Finding",
     "Frame", "MediaAccess", "MediaError", "ModelCard", "ModelUnavailable", "NoFaceError", "Progress", "Status",
     "VideoInfo", "align_face", "bootstrap_ci", "builtin_models_dir", "cross_fitted", "decode_image", "draw_landmarks",
-    "evenly_spaced", "expected_calibration_error", "face_analysis", "face_analysis_for_file", "face_pipeline_info",
+    "evenly_spaced", "evidence_bytes", "evidence_file", "expected_calibration_error", "face_analysis", "face_analysis_for_file", "face_pipeline_info",
     "fail", "figure", "figure_artifact", "hookimpl", "jpeg_bytes", "load_card", "load_rgb", "make_copy_move", "make_splice", "logit", "open_media", "progress",
     "reproduction", "roc_metrics", "safe_text", "sha256_file", "sigmoid", "track", "training_command",
     "write_model_card", "model_card_data", "useful_level",

@@ -1,0 +1,260 @@
+"""Fit and measure the ``jpeg_dq`` score on generated double-compressed splices.
+
+For each authentic *host* photo one matched pair is generated (:func:`make_pair`):
+
+* authentic: host → JPEG ``q1`` ("camera"; skipped for a quarter of the hosts) → JPEG ``qf``;
+* spliced:   the same decoded camera JPEG with a region of another photo (itself saved at ``q2``,
+  ``|q2 − q1| ≥ 5``, pasted at a random offset, half of the time resampled) → JPEG ``qf``.
+
+``q1 ∈ [60, 95]``, ``q2 ∈ [50, 98]``, ``qf ∈ [60, 98]`` independently, so about half of the pairs are saved
+last at a *lower or equal* quality, where aligned double quantisation is invisible. The split is by host
+photo; the hosts of the ``cross`` sources are never used for fitting (cross-source figures).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from forensics.api import Calibrator, decode_image, jpeg_bytes, load_rgb, make_splice, roc_metrics, write_model_card
+
+from . import dq
+
+IMAGE_EXT = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
+# scikit-image photos; astronaut, coffee and chelsea are left out because the demo case is made from them.
+BUILTIN = ("rocket.jpg", "hubble_deep_field.jpg", "motorcycle_left.png", "motorcycle_right.png", "ihc.png",
+           "retina.jpg", "color.png", "immunohistochemistry.png", "page.png", "brick.png", "grass.png", "gravel.png")
+KNOWN_SOURCES = {
+    "face_real/lfw": ("LFW (Labeled Faces in the Wild) crops", "baileyfriend/Gender-Image-Classifier via the "
+                      "project's shared data (face_real/lfw: 192×192 JPEG q90 face crops)", "LFW: research use"),
+    "face_image/real": ("Unsplash portraits (Kaggle 'hard fake vs real faces', real class)",
+                        "project's shared data face_image/real (300×300 JPEG)", "research / non-commercial"),
+}
+
+
+def list_images(dirs: Iterable[Path]) -> list[Path]:
+    out = []
+    for d in dirs:
+        for root, _dirs, files in os.walk(d):
+            out += [Path(root) / f for f in files if os.path.splitext(f)[1].lower() in IMAGE_EXT]
+    return sorted(out)
+
+
+def builtin_images() -> list[Path]:
+    import skimage.data
+
+    base = Path(skimage.data.__file__).parent
+    return [base / n for n in BUILTIN if (base / n).exists()]
+
+
+def make_pair(host: np.ndarray, donor: np.ndarray, rng: np.random.Generator) -> dict:
+    """An authentic and a spliced JPEG sharing the host's compression history, with the splice mask."""
+    single = bool(rng.random() < 0.25)
+    q1 = int(rng.integers(60, 96))
+    q2 = int(rng.choice([q for q in range(50, 99) if abs(q - q1) >= 5]))
+    qf = int(rng.integers(60, 99))
+    camera = host if single else decode_image(jpeg_bytes(host, q1))
+    spliced, box = make_splice(camera, donor, rng, q1, q2)
+    mask = np.any(spliced != camera, axis=2)
+    return {"authentic": jpeg_bytes(camera, qf), "spliced": jpeg_bytes(spliced, qf), "mask": mask,
+            "q1": None if single else q1, "q2": q2, "qf": qf, "box": box}
+
+
+def image_features(data: bytes) -> tuple[np.ndarray, dict]:
+    """The detector's features and maps for JPEG bytes (as :class:`JpegDQDetector` computes them)."""
+    import io
+
+    from PIL import Image
+
+    from forensics.media import estimate_jpeg_quality
+
+    with Image.open(io.BytesIO(data)) as im:
+        quality = estimate_jpeg_quality(im.quantization)
+    return dq.analyse(dq.read_coefficients(data), decode_image(data), quality)
+
+
+def regime(q1: int | None, qf: int) -> str:
+    if q1 is None:
+        return "host saved once"
+    return "last save at higher quality" if qf > q1 else "last save at lower or equal quality"
+
+
+def build(paths: list[Path], source: list[str], seed: int, cache: Path | None, echo: Callable[[str], None]) -> dict:
+    """Features of one authentic + one spliced JPEG per host (cached and resumable in ``cache``)."""
+    done: dict = {}
+    if cache and cache.exists():
+        z = np.load(cache, allow_pickle=False)
+        done = {k: z[k] for k in z.files}
+    rows = {"X": [], "y": [], "host": [], "q1": [], "qf": []}
+    if done and len(done.get("host", [])) and int(done["n_paths"]) == len(paths) and int(done["seed"]) == seed:
+        start = int(done["next"])
+        for k in rows:
+            rows[k] = list(done[k])
+    else:
+        start = 0
+    t0 = time.time()
+    hosts_cache: dict[int, np.ndarray] = {}
+
+    def img(i):
+        if i not in hosts_cache:
+            if len(hosts_cache) > 64:
+                hosts_cache.clear()
+            hosts_cache[i] = load_rgb(paths[i])
+        return hosts_cache[i]
+
+    for i in range(start, len(paths)):
+        r = np.random.default_rng([seed, i])
+        j = int(r.integers(0, len(paths) - 1))
+        pair = make_pair(img(i), img(j + (j >= i)), r)
+        for label, key in ((0, "authentic"), (1, "spliced")):
+            rows["X"].append(image_features(pair[key])[0])
+            rows["y"].append(label)
+            rows["host"].append(i)
+            rows["q1"].append(-1 if pair["q1"] is None else pair["q1"])
+            rows["qf"].append(pair["qf"])
+        if (i + 1) % 50 == 0 or i + 1 == len(paths):
+            echo(f"  {i + 1}/{len(paths)} hosts ({time.time() - t0:.0f} s)")
+            if cache:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cache.with_suffix(".tmp.npz")
+                np.savez(tmp, next=i + 1, n_paths=len(paths), seed=seed,
+                         **{k: np.asarray(v) for k, v in rows.items()})
+                os.replace(tmp, cache)
+    out = {k: np.asarray(v) for k, v in rows.items()}
+    out["source"] = np.asarray([source[h] for h in out["host"]])
+    return out
+
+
+def _name(d: Path) -> str:
+    parts = Path(os.path.abspath(d)).parts
+    return "/".join(parts[-2:])
+
+
+def fit(X: np.ndarray, y: np.ndarray) -> dict:
+    """Standardised logistic regression over the features + a Platt calibrator of its decision value."""
+    from sklearn.linear_model import LogisticRegression
+
+    lo, hi = np.percentile(X, 0.5, axis=0), np.percentile(X, 99.5, axis=0)
+    Xc = np.clip(X, lo, hi)
+    mean, scale = Xc.mean(0), Xc.std(0) + 1e-9
+    clf = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit((Xc - mean) / scale, y)
+    raw = ((Xc - mean) / scale) @ clf.coef_[0] + clf.intercept_[0]
+    cal = Calibrator.fit(raw, y, method="platt", input="raw", sign=1)
+    return {"features": list(dq.FEATURES), "lo": lo.tolist(), "hi": hi.tolist(), "mean": mean.tolist(),
+            "scale": scale.tolist(), "coef": clf.coef_[0].tolist(), "intercept": float(clf.intercept_[0]),
+            "calibrator": cal.to_json()}
+
+
+def train(train_dirs: list[Path], cross_dirs: list[Path], out_dir: Path, include_builtin: bool = True,
+          max_per_source: int | None = 400, seed: int = 0, cache_dir: Path | None = None, command: str = "",
+          echo: Callable[[str], None] = print) -> dict:
+    from . import _Model
+
+    groups: list[tuple[str, list[Path], str]] = []  # (name, paths, role)
+    rng = np.random.default_rng(seed)
+    for role, dirs in (("train", train_dirs), ("cross", cross_dirs)):
+        for d in dirs:
+            p = list_images([d])
+            if max_per_source and len(p) > max_per_source:
+                p = sorted(rng.choice(p, max_per_source, replace=False).tolist())
+            groups.append((_name(d), [Path(x) for x in p], role))
+    if include_builtin:
+        groups.append(("scikit-image sample photos", builtin_images(), "cross"))
+    paths, source, role = [], [], []
+    for name, p, r in groups:
+        paths += p
+        source += [name] * len(p)
+        role += [r] * len(p)
+    if sum(r == "train" for r in role) < 20:
+        raise ValueError(f"need at least 20 training host photos, found {sum(r == 'train' for r in role)}")
+    echo(f"generating 1 authentic + 1 spliced JPEG from each of {len(paths)} host photos (seed {seed})")
+    cache = (cache_dir / f"features-seed{seed}.npz") if cache_dir else None
+    data = build(paths, source, seed, cache, echo)
+    role_arr = np.asarray(role)[data["host"]]
+    train_hosts = np.flatnonzero(np.asarray(role) == "train")
+    perm = np.random.default_rng(seed + 1).permutation(train_hosts)
+    test_hosts = set(perm[: max(5, int(0.3 * len(perm)))].tolist())
+    is_test = np.array([h in test_hosts for h in data["host"]])
+    fit_rows = (role_arr == "train") & ~is_test
+    model = fit(data["X"][fit_rows], data["y"][fit_rows])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "jpeg_dq_model.json").write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
+    m = _Model(model)
+    p = np.array([m.probability(m.decision(x)) for x in data["X"]])
+
+    def measure(rows: np.ndarray, dataset: str, kind: str) -> dict:
+        r = roc_metrics(data["y"][rows], p[rows])
+        r.update(dataset=dataset, kind=kind)
+        return r
+
+    cross_rows = role_arr == "cross"
+    cross_names = sorted({s for s, r in zip(source, role) if r == "cross"})
+    train_names = sorted({s for s, r in zip(source, role) if r == "train"})
+    evaluations = {}
+    headline = measure(cross_rows, f"generated splices from {', '.join(cross_names)} (sources never fitted on)",
+                       "cross-source") if cross_rows.any() else None
+    evaluations["held-out hosts, same sources as fitting"] = measure(
+        (role_arr == "train") & is_test, f"held-out hosts of {', '.join(train_names)}", "in-source")
+    for reg in ("host saved once", "last save at higher quality", "last save at lower or equal quality"):
+        rows = cross_rows & np.array([regime(None if a < 0 else int(a), int(b)) == reg
+                                      for a, b in zip(data["q1"], data["qf"])])
+        if rows.any() and len(np.unique(data["y"][rows])) == 2:
+            evaluations[f"cross-source, {reg}"] = measure(rows, f"cross-source pairs where the {reg}", "cross-source")
+    for name in cross_names:
+        rows = cross_rows & (data["source"] == name)
+        if rows.any():
+            evaluations[f"cross-source: {name}"] = measure(rows, name, "cross-source")
+    if headline is None:
+        headline = evaluations["held-out hosts, same sources as fitting"]
+    ci = headline.get("auc_ci95")
+    votes = bool(ci and ci[0] > 0.5)
+    data_rows = []
+    for name, pth, r in groups:
+        title, src, lic = KNOWN_SOURCES.get(name, (name, name, "see the source"))
+        data_rows.append({"name": title, "role": "fitting + in-source held-out" if r == "train" else "cross-source test",
+                          "source": src if name != "scikit-image sample photos" else
+                          "scikit-image data folder (" + ", ".join(p.stem for p in pth) + ")",
+                          "count": len(pth), "licence": lic if name != "scikit-image sample photos" else
+                          "public domain / CC0 (scikit-image)",
+                          "label": "authentic hosts; spliced versions generated here, so the label and mask are known"})
+    card = {
+        "name": "jpeg_dq",
+        "version": "1.0.0",
+        "title": "jpeg_dq: JPEG double-compression score",
+        "detector": "forensics_plugins.jpeg_dq",
+        "method": ("Aligned double quantisation (Lin et al. 2009; Bianchi & Piva 2012), block-artefact grid (Li, Yuan "
+                   "& Yu 2009), JPEG ghosts (Farid 2009)."),
+        "summary": ("Image-level score: a logistic combination of six statistics of the three maps, with a Platt "
+                    "calibrator (forensics.api.Calibrator), stored as plain JSON. The maps themselves are training-free."),
+        "status": ("votes: the cross-source AUC interval excludes 0.5" if votes else
+                   "does not vote: the cross-source AUC interval includes 0.5; the detector reports inconclusive with "
+                   "its maps"),
+        "architecture": "Features:\n\n" + "\n".join(f"- `{f}`" for f in dq.FEATURES),
+        "metrics": headline,
+        "evaluations": evaluations,
+        "data": data_rows,
+        "training": {"command": command, "seed": seed, "hosts": len(paths),
+                     "fit_hosts": int(len(train_hosts) - len(test_hosts)), "in_source_test_hosts": len(test_hosts),
+                     "generator": "forensics_plugins/jpeg_dq/train.py make_pair: 1/4 hosts saved once; q1∈[60,95], "
+                                  "donor q2∈[50,98] with |q2−q1|≥5, last save qf∈[60,98]; forensics.api.make_splice "
+                                  "(region 4–25 %, half resampled ×0.6–1.5, half elliptical, half feathered)"},
+        "limitations": [
+            "Aligned double quantisation is visible only when the last save used finer steps than the first "
+            "(higher quality); re-saving at a lower or equal quality hides it (see the per-regime rows).",
+            "The splices are synthetic and the first compression used libjpeg's standard tables; camera tables and "
+            "real editing pipelines (resizing, filtering, social-media recompression) are not covered.",
+            "Hosts are small (≤ 640 px; LFW crops 192 px, already JPEG q90): few blocks per histogram.",
+            "Flat, saturated or very dark regions carry no DCT evidence; the maps are neutral-to-noisy there.",
+        ],
+        "files": {"weights": {"path": "jpeg_dq_model.json"}},
+        "licence": "model: Apache-2.0; training photos keep their own licences (see Data)",
+    }
+    write_model_card(out_dir, card)
+    echo(f"cross-source: AUC {headline['auc']:.3f} CI {headline.get('auc_ci95')} on {headline.get('n_test')} images; "
+         f"wrote {out_dir}")
+    return card
