@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from forensics import FINDINGS_SCHEMA, __version__, fusion
+from forensics import FINDINGS_SCHEMA, __version__, fusion, timeline
 from forensics.case import (
     CustodyLog,
     EvidenceItem,
@@ -96,6 +96,9 @@ class ItemResult:
     messages: list[str] = field(default_factory=list)  # per-file messages to add to the item
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # custody events (what, fields)
     decoded: bool = True  # False when the header probe failed: nothing was analysed
+    coverage: dict[str, Any] | None = None  # video: which seconds were analysed, gaps (forensics.timeline.for_item)
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # video: per-segment fused probabilities
+    timeline_artifacts: list[dict[str, Any]] = field(default_factory=list)  # title, caption, sha256, file
 
 
 def analyze_item(item: EvidenceItem, selected: list[LoadedDetector], max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -138,7 +141,23 @@ def analyze_item(item: EvidenceItem, selected: list[LoadedDetector], max_pixels:
             files[k] = name
         res.artifact_files[f.detector] = files
         res.findings.append(f)
+    if item.kind == "video":
+        _add_timeline(res, item, media)
     return res
+
+
+def _add_timeline(res: ItemResult, item: EvidenceItem, media: MediaAccess) -> None:
+    """Coverage, per-segment timeline and its figures (:mod:`forensics.timeline`); a failure is a message."""
+    try:
+        res.coverage, res.timeline, arts = timeline.for_item(media, res.findings)
+    except Exception as exc:  # noqa: BLE001 - the timeline must never stop the item
+        res.messages.append(f"timeline could not be built: {type(exc).__name__}: {exc}")
+        return
+    for k, art in enumerate(arts):
+        name = _artifact_name(item.id, "timeline", k, art)
+        res.artifacts[name] = art.png
+        res.timeline_artifacts.append({"title": art.title, "caption": art.caption, "sha256": art.sha256,
+                                       "file": name})
 
 
 def intake(case_dir: Path, out_dir: Path | None, custody: CustodyLog, progress: Progress) -> list[EvidenceItem]:
@@ -178,6 +197,10 @@ def assemble_document(info: Any, ps: PluginSet, selected: list[LoadedDetector], 
         if r is not None:
             doc["findings"] = [f.to_json(r.artifact_files.get(f.detector)) for f in r.findings]
             doc["verdict"] = fusion.fuse(r.findings)
+            if r.coverage is not None:  # video: whole-duration coverage, per-segment timeline, segment rule
+                doc["coverage"], doc["timeline"] = r.coverage, r.timeline
+                doc["timeline_artifacts"] = r.timeline_artifacts
+                timeline.apply_to_verdict(doc["verdict"], r.timeline)
         else:
             doc["findings"] = []
             doc["verdict"] = None
@@ -193,6 +216,7 @@ def assemble_document(info: Any, ps: PluginSet, selected: list[LoadedDetector], 
         "detectors": [d for d in ps.describe() if d["name"] in names],
         "plugin_problems": [{"plugin": p.plugin, "message": p.message} for p in ps.problems],
         "fusion": fusion.describe(),
+        "timeline": timeline.describe(),
         "items": item_docs,
         "summary": fusion.summarise(item_docs),
     }

@@ -65,6 +65,9 @@ class MediaAccess:
         self.max_pixels = max_pixels
         self.max_image_bytes = max_image_bytes
         self._cache: dict[str, Any] = {}
+        self.frames_decoded: int = 0  # frame counters of the last frames() stream (see frames())
+        self.last_decoded_s: float | None = None
+        self.decode_error: str | None = None
 
     # ------------------------------------------------------------------ shared cache
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:
@@ -188,18 +191,25 @@ class MediaAccess:
 
         return self.shared("video_info", compute)
 
-    def frames(self, stride: int = 1, max_frames: int | None = None, max_side: int | None = None) -> Iterator[Frame]:
+    def frames(self, stride: int = 1, max_frames: int | None = None, max_side: int | None = None,
+               select: Callable[[int, float], bool] | None = None) -> Iterator[Frame]:
         """Stream decoded frames (every ``stride``-th), at most ``max_frames`` of them.
 
-        ``max_side`` downsizes frames whose longer side exceeds it. Decoding errors
-        after at least one good frame end the stream (truncated files); a file that
+        ``max_side`` downsizes frames whose longer side exceeds it. ``select(index, time_s)``, when given,
+        decides which decoded frames are converted to RGB and yielded (every frame is still decoded, once).
+        Decoding errors after at least one good frame end the stream (truncated files); a file that
         yields no frame at all raises :class:`MediaError`.
+
+        Frame counters: after (or during) the stream, ``self.frames_decoded`` is the number of frames
+        decoded, ``self.last_decoded_s`` the time of the last one and ``self.decode_error`` the FFmpeg error
+        that ended the stream early (``None`` when it ended normally).
         """
         import av
 
         info = self.video_info()
         container, f = self._open_container()
         produced = 0
+        self.frames_decoded, self.last_decoded_s, self.decode_error = 0, None, None
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
@@ -207,7 +217,10 @@ class MediaAccess:
             try:
                 for frame in container.decode(stream):
                     index += 1
-                    if index % stride:
+                    self.frames_decoded = index + 1
+                    t = float(frame.time) if frame.time is not None else index / info.fps
+                    self.last_decoded_s = t
+                    if index % stride or (select is not None and not select(index, t)):
                         continue
                     rgb = frame.to_ndarray(format="rgb24")
                     if max_side and max(rgb.shape[:2]) > max_side:
@@ -216,12 +229,12 @@ class MediaAccess:
                         scale = max_side / max(rgb.shape[:2])
                         rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
                                          interpolation=cv2.INTER_AREA)
-                    t = float(frame.time) if frame.time is not None else index / info.fps
                     yield Frame(index=index, time_s=t, rgb=rgb)
                     produced += 1
                     if max_frames is not None and produced >= max_frames:
                         return
             except av.error.FFmpegError as exc:
+                self.decode_error = str(exc)
                 if produced == 0:
                     raise MediaError(f"video could not be decoded: {exc}") from exc
         finally:

@@ -15,9 +15,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 CROP_SIZE = 224  # side of the aligned face crop, pixels
 DEFAULT_MARGIN = 0.25  # crop margin around the template face, as a fraction of the template's side
-MAX_SECONDS = 20.0  # videos: analyse at most the first 20 s ...
-MAX_FRAMES = 600  # ... and at most 600 sampled frames
-TARGET_FPS = 30.0  # sample every frame up to 30 fps
+# Video sampling (see forensics.faces.pipeline.SamplingPlan): the whole duration is covered.
+MAX_SECONDS = 20.0  # length of one *dense* window (every frame up to TARGET_FPS: blink and rPPG need them) ...
+MAX_FRAMES = 600  # ... and at most this many sampled frames per dense window
+DENSE_WINDOWS = 2  # dense windows spread over a long video (a video up to DENSE_WINDOWS * MAX_SECONDS is all dense)
+TARGET_FPS = 30.0  # dense sampling: every frame up to 30 fps
+SPARSE_INTERVAL_S = 1.0  # between dense windows: one frame per second (detector on each) ...
+SPARSE_FRAMES = 1800  # ... for at most this many sparse frames: past 30 min the interval grows with the duration
+SPARSE_CROPS_PER_TRACK = 120  # crops kept for at most this many evenly spread sparse observations per track ...
+SPARSE_CROPS = 600  # ... and in all (landmarks, boxes and times are kept for every observation)
 DETECT_SIDE = 480  # the HOG detector runs on a copy downscaled to this long side ...
 MAX_DETECT_SIDE = 960  # ... or, when it finds nothing there (faces under ~17 % of the frame), at this side
 IMAGE_DETECT_SIDE = 800  # still images: a little more resolution, they are one frame
@@ -79,6 +85,9 @@ class FaceObservation:
     crop_landmarks: np.ndarray  # (68, 2) float32 in crop coords
     matrix: np.ndarray  # (2, 3) float64 affine, frame -> crop
     detected: bool = False  # True when the detector confirmed this box in this frame
+    window: int = 0  # dense window the frame belongs to (0, 1, ...), or -1 for a sparse (between-window) frame
+    # ``crop`` is never None in ``FaceAnalysis.tracks``; in ``FaceAnalysis.video_tracks`` it is None for sparse
+    # observations whose crop was not kept (see SPARSE_CROPS_PER_TRACK).
 
     @property
     def size(self) -> float:
@@ -103,18 +112,34 @@ class FaceTrack:
     def frame_indices(self) -> np.ndarray:
         return np.array([o.frame_index for o in self.observations], dtype=np.int64)
 
+    @property
+    def crop_observations(self) -> list[FaceObservation]:
+        """The observations that carry an aligned crop (all of them in ``FaceAnalysis.tracks``)."""
+        return [o for o in self.observations if o.crop is not None]
+
 
 @dataclass
 class FaceAnalysis:
+    """Faces of one item.
+
+    ``tracks`` are *dense*: uniformly sampled at ``fps`` inside one dense window, every observation with its
+    crop (what blink, rPPG and sequence models need). ``video_tracks`` follow each face over the whole
+    duration (dense and sparse frames in time order; crops kept for a bounded, evenly spread subset).
+    ``coverage`` says which seconds were analysed and which were not (no face, decode error).
+    """
+
     tracks: list[FaceTrack]
-    frames_sampled: int
-    fps: float  # effective sampling rate: frames per second of the sampled sequence (0 for an image)
-    duration_s: float  # time span analysed (0 for an image)
+    frames_sampled: int  # dense frames sampled (the sequence ``tracks`` come from)
+    fps: float  # effective dense sampling rate: frames per second of the sampled sequence (0 for an image)
+    duration_s: float  # dense time span analysed (0 for an image)
     width: int
     height: int
-    stride: int  # every stride-th decoded frame was sampled
+    stride: int  # inside dense windows every stride-th decoded frame was sampled
     is_image: bool = False
     frames_with_faces: int = 0
+    video_tracks: list[FaceTrack] = field(default_factory=list)  # whole-duration tracks (== tracks for an image)
+    coverage: dict[str, Any] | None = None  # see forensics.faces.pipeline.coverage_record (None for an image)
+    sampling: dict[str, Any] | None = None  # the sampling plan actually used (dense windows, sparse interval)
 
     @property
     def largest_track(self) -> FaceTrack:
@@ -131,6 +156,11 @@ class FaceAnalysis:
             "stride": self.stride,
             "duration_analysed_s": round(self.duration_s, 3),
             "frame_size": [self.width, self.height],
+            **({"sampling": self.sampling} if self.sampling else {}),
+            **({"video_tracks": len(self.video_tracks),
+                "video_observations": sum(len(t) for t in self.video_tracks),
+                "analysed_s": self.coverage.get("analysed_s"), "face_s": self.coverage.get("face_s")}
+               if self.coverage else {}),
             **_pipeline_info(),
         }
 

@@ -9,14 +9,19 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from forensics.faces.base import (
+    DENSE_WINDOWS,
     IMAGE_DETECT_SIDE,
     IMAGE_DETECT_THRESHOLD,
     IMAGE_PAD,
     MAX_FRAMES,
     MAX_SECONDS,
+    MIN_TRACK_FRAMES,
+    SPARSE_FRAMES,
+    SPARSE_INTERVAL_S,
     TARGET_FPS,
     FaceAnalysis,
     FaceObservation,
+    FaceTrack,
     NoFaceError,
 )
 from forensics.faces.track import FaceTracker
@@ -29,7 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def video_sampling(fps: float, frame_count: int | None = None) -> tuple[int, int]:
-    """``(stride, max_frames)`` for a video at ``fps``: every frame up to 30 fps, first MAX_SECONDS seconds."""
+    """``(stride, max_frames)`` of one dense window for a video at ``fps``: every frame up to 30 fps, at most
+    MAX_SECONDS seconds and MAX_FRAMES frames per window (see :class:`SamplingPlan` for the whole video)."""
     fps = fps if fps and fps > 0 else 25.0
     stride = max(1, math.ceil(fps / TARGET_FPS - 1e-9))
     max_frames = min(MAX_FRAMES, max(1, math.ceil(MAX_SECONDS * fps / stride)))
@@ -76,29 +82,211 @@ def analyse_image(rgb: np.ndarray) -> FaceAnalysis:
     if not tracks:
         raise NoFaceError("No faces detected. Cannot process the image.")
     return FaceAnalysis(tracks=tracks, frames_sampled=1, fps=0.0, duration_s=0.0, width=w, height=h, stride=1,
-                        is_image=True, frames_with_faces=1)
+                        is_image=True, frames_with_faces=1, video_tracks=tracks)
 
 
-def analyse_frames(frames: Iterable[Any], width: int, height: int, fps: float, stride: int) -> FaceAnalysis:
-    """Face analysis of a sequence of :class:`forensics.media.Frame`. Raises :class:`NoFaceError`."""
+class SamplingPlan:
+    """Which decoded frames of a video the face pipeline samples (the whole duration is covered).
+
+    * **Dense windows**: every ``stride``-th frame (every frame up to :data:`TARGET_FPS`) inside
+      :data:`DENSE_WINDOWS` windows of :data:`MAX_SECONDS` (at most :data:`MAX_FRAMES` frames each) spread
+      evenly over the video -- the consecutive frames blink and rPPG need. A video no longer than
+      ``DENSE_WINDOWS * MAX_SECONDS`` is one dense window from start to end.
+    * **Sparse frames** between the windows: the first frame of every ``sparse_interval_s`` slot
+      (:data:`SPARSE_INTERVAL_S`, growing as ``duration / SPARSE_FRAMES`` past :data:`SPARSE_FRAMES` slots),
+      with the face detector on each, so every second is looked at with bounded cost.
+
+    ``select(index, time_s)`` is the predicate given to :meth:`forensics.media.MediaAccess.frames` (stateful:
+    call it once per decoded frame, in order); ``window_of(time_s)`` is the dense window (or -1).
+    """
+
+    def __init__(self, fps: float, frame_count: int | None = None, duration_s: float | None = None) -> None:
+        self.fps = fps if fps and fps > 0 else 25.0
+        self.stride, self.window_frames = video_sampling(self.fps, frame_count)
+        window_s = self.window_frames * self.stride / self.fps
+        if not duration_s and frame_count:
+            duration_s = frame_count / self.fps
+        self.duration_s = float(duration_s) if duration_s else None
+        dense_all = DENSE_WINDOWS * window_s
+        if self.duration_s is not None and self.duration_s <= dense_all + 0.5 / self.fps:
+            self.windows = [(0.0, math.inf)]  # short video: dense from start to end
+            self.sparse_interval_s = 0.0
+        elif self.duration_s is None:  # unknown length: one dense window at the start, then sparse
+            self.windows = [(0.0, window_s)]
+            self.sparse_interval_s = SPARSE_INTERVAL_S
+        else:
+            d = self.duration_s
+            centres = [(i + 0.5) * d / DENSE_WINDOWS for i in range(DENSE_WINDOWS)]
+            self.windows = [(max(0.0, c - window_s / 2), max(0.0, c - window_s / 2) + window_s) for c in centres]
+            self.sparse_interval_s = max(SPARSE_INTERVAL_S, (d - dense_all) / SPARSE_FRAMES)
+        self._slot = None
+        self._in_window = [0] * len(self.windows)
+        # frames per dense window: MAX_FRAMES (twice that when the whole short video is one window)
+        self._cap = self.window_frames * (DENSE_WINDOWS if not math.isfinite(self.windows[0][1]) else 1)
+
+    def window_of(self, time_s: float) -> int:
+        for i, (a, b) in enumerate(self.windows):
+            if a - 1e-6 <= time_s < b - 1e-6:
+                return i
+        return -1
+
+    def select(self, index: int, time_s: float) -> bool:
+        w = self.window_of(time_s)
+        if w >= 0:
+            if index % self.stride or self._in_window[w] >= self._cap:
+                return False
+            self._in_window[w] += 1
+            return True
+        slot = math.floor(time_s / self.sparse_interval_s + 1e-9) if self.sparse_interval_s else None
+        if slot is None or slot == self._slot:
+            return False
+        self._slot = slot
+        return True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": ("dense windows: every frame up to 30 fps; between them one frame per sparse interval "
+                     "(face detector on each); crops of sparse frames kept for an evenly spread subset"),
+            "dense_windows_s": [[round(a, 3), None if not math.isfinite(b) else round(b, 3)] for a, b in self.windows],
+            "dense_stride": self.stride,
+            "sparse_interval_s": round(self.sparse_interval_s, 4),
+        }
+
+
+def analyse_frames(frames: Iterable[Any], width: int, height: int, fps: float, stride: int,
+                   plan: SamplingPlan | None = None, sampled: list | None = None) -> FaceAnalysis:
+    """Face analysis of a sequence of :class:`forensics.media.Frame`. Raises :class:`NoFaceError`.
+
+    With a :class:`SamplingPlan`, frames in its dense windows are tracked densely and the others as
+    sparse frames; ``sampled`` (a list) receives ``(frame_index, time_s, window)`` for every frame seen.
+    """
     tracker = FaceTracker(width, height)
-    n, t_first, t_last = 0, None, 0.0
+    n = 0
     for fr in frames:
-        tracker.update(fr.rgb, fr.index, fr.time_s)
+        w = plan.window_of(fr.time_s) if plan is not None else 0
+        tracker.update(fr.rgb, fr.index, fr.time_s, window=w)
         n += 1
-        t_first = fr.time_s if t_first is None else t_first
-        t_last = fr.time_s
+        if sampled is not None:
+            sampled.append((fr.index, fr.time_s, w))
     eff_fps = fps / stride if fps else 0.0
-    duration = (t_last - (t_first or 0.0)) + (1.0 / eff_fps if eff_fps else 0.0) if n else 0.0
-    tracks = tracker.result()
-    if not tracks:
+    video_tracks = tracker.result()
+    tracks, dense_times = _dense_tracks(video_tracks, sampled, eff_fps)
+    if sampled is None:  # no plan: every frame is dense
+        dense_n = n
+    else:
+        dense_n = sum(1 for s in sampled if s[2] >= 0)
+    if not video_tracks:
         raise NoFaceError(f"No faces detected. Cannot process the video ({n} frames sampled).")
-    return FaceAnalysis(tracks=tracks, frames_sampled=n, fps=eff_fps, duration_s=duration, width=width,
-                        height=height, stride=stride, frames_with_faces=tracker.frames_with_faces)
+    if not tracks:  # faces only in sparse frames: sequence detectors have nothing dense to read
+        exc = NoFaceError(f"No faces detected in the densely sampled windows ({dense_n} frames); faces were found "
+                          "only in sparse frames between them.")
+        exc.video_tracks = video_tracks
+        raise exc
+    return FaceAnalysis(tracks=tracks, frames_sampled=dense_n, fps=eff_fps, duration_s=dense_times,
+                        width=width, height=height, stride=stride, frames_with_faces=tracker.frames_with_faces,
+                        video_tracks=video_tracks, sampling=plan.as_dict() if plan is not None else None)
+
+
+def _dense_tracks(video_tracks: list[FaceTrack], sampled: list | None, eff_fps: float
+                  ) -> tuple[list[FaceTrack], float]:
+    """Cut whole-duration tracks into their runs inside one dense window (uniform sampling, every crop kept).
+
+    Returns the dense tracks (renumbered 0.. by first appearance) and the dense time span analysed.
+    """
+    per_window: dict[int, list[float]] = {}
+    for _, t, w in (sampled or []):
+        if w >= 0:
+            per_window.setdefault(w, []).append(t)
+    if sampled is None:
+        return [FaceTrack(track_id=t.track_id, observations=list(t.observations)) for t in video_tracks], (
+            _span(sorted(o.time_s for t in video_tracks for o in t.observations), eff_fps))
+    runs = []
+    for tr in video_tracks:
+        run: list[FaceObservation] = []
+        for o in tr.observations + [None]:
+            if o is not None and o.window >= 0 and (not run or run[-1].window == o.window):
+                run.append(o)
+                continue
+            if run:
+                n_win = len(per_window.get(run[0].window, []))
+                if len(run) >= min(MIN_TRACK_FRAMES, n_win):
+                    runs.append(run)
+            run = [o] if o is not None and o.window >= 0 else []
+    runs.sort(key=lambda r: (r[0].frame_index, r[0].box[0]))
+    span = sum(_span(ts, eff_fps) for ts in per_window.values())
+    return [FaceTrack(track_id=i, observations=r) for i, r in enumerate(runs)], span
+
+
+def _span(times: list[float], eff_fps: float) -> float:
+    if not times:
+        return 0.0
+    return (times[-1] - times[0]) + (1.0 / eff_fps if eff_fps else 0.0)
+
+
+def coverage_record(sampled: list, video_tracks: list[FaceTrack], duration_s: float | None, fps: float,
+                    frames_decoded: int, frames_expected: int | None, last_decoded_s: float | None,
+                    decode_error: str | None) -> dict[str, Any]:
+    """Which seconds of a video were analysed, and why the others were not.
+
+    Rule: each sampled frame stands for the time until the next sampled frame (the last one for one sampling
+    interval, up to the end of the decoded stream). A sampled frame with an observation in a kept face track
+    is *face evidence*; sampled frames without one make "no face" gaps; the time after the last decodable
+    frame is a "decode error" gap (or "not decoded" when the stream simply ends early).
+    """
+    frame_dt = 1.0 / fps if fps else 0.04
+    end_decoded = (last_decoded_s + frame_dt) if last_decoded_s is not None else 0.0
+    duration = float(duration_s) if duration_s else end_decoded
+    duration = max(duration, end_decoded)
+    with_face = {o.frame_index for t in video_tracks for o in t.observations}
+    pts = sorted((t, idx) for idx, t, _ in sampled)
+    spans = []  # (start, end, has_face)
+    for k, (t, idx) in enumerate(pts):
+        nxt = pts[k + 1][0] if k + 1 < len(pts) else None
+        if nxt is None:
+            step = (t - pts[k - 1][0]) if k else frame_dt
+            nxt = min(end_decoded, t + max(step, frame_dt)) if end_decoded > t else t + frame_dt
+        a = 0.0 if k == 0 and t <= 2 * frame_dt else t
+        spans.append((a, min(nxt, duration), idx in with_face))
+    gaps: list[list[Any]] = []
+
+    def add_gap(a: float, b: float, reason: str) -> None:
+        if b - a <= 1e-6:
+            return
+        if gaps and gaps[-1][2] == reason and abs(gaps[-1][1] - a) < 1e-6:
+            gaps[-1][1] = b
+        else:
+            gaps.append([a, b, reason])
+
+    if pts and pts[0][0] > 2 * frame_dt:
+        add_gap(0.0, pts[0][0], "not sampled")
+    for a, b, face in spans:
+        if not face:
+            add_gap(a, b, "no face")
+    analysed = sum(max(0.0, b - a) for a, b, _ in spans)
+    face_s = sum(max(0.0, b - a) for a, b, f in spans if f)
+    analysed_end = spans[-1][1] if spans else 0.0
+    if duration - analysed_end > 1.5 * frame_dt:
+        why = (f"decode error: {decode_error}" if decode_error
+               else "not decoded: the stream ends before its stated duration")
+        add_gap(analysed_end, duration, why)
+    return {
+        "duration_s": round(duration, 3),
+        "analysed_s": round(analysed, 3),
+        "face_s": round(face_s, 3),
+        "frames_decoded": int(frames_decoded),
+        "frames_expected": None if frames_expected is None else int(frames_expected),
+        "frames_sampled": len(pts),
+        "gaps": [[round(a, 3), round(b, 3), r] for a, b, r in gaps],
+        "rule": ("each sampled frame stands for the time until the next one; 'no face' = sampled but no tracked "
+                 "face; 'decode error' / 'not decoded' = after the last decodable frame"),
+    }
 
 
 def face_analysis(media: "MediaAccess") -> FaceAnalysis:
     """Faces of one evidence item, computed once and shared by all detectors (``media.shared("faces")``).
+
+    Videos are sampled over their whole duration (:class:`SamplingPlan`); the coverage record
+    (:func:`coverage_record`) is stored as ``media.shared("coverage")`` even when no face is found.
 
     Raises
     ------
@@ -114,12 +302,37 @@ def face_analysis(media: "MediaAccess") -> FaceAnalysis:
         if media.item.kind != "video":
             raise MediaError(f"face analysis needs an image or a video, not {media.item.kind}")
         info = media.video_info()
-        stride, max_frames = video_sampling(info.fps, info.frame_count)
-        return analyse_frames(media.frames(stride=stride, max_frames=max_frames), info.width, info.height,
-                              info.fps, stride)
+        plan = SamplingPlan(info.fps, info.frame_count, info.duration_s)
+        sampled: list = []
+        fa, tracks = None, []
+        try:
+            fa = analyse_frames(media.frames(select=plan.select), info.width, info.height, plan.fps, plan.stride,
+                                plan=plan, sampled=sampled)
+            tracks = fa.video_tracks
+        except NoFaceError as exc:
+            tracks = getattr(exc, "video_tracks", [])
+            raise
+        finally:
+            cov = coverage_record(sampled, tracks, info.duration_s, plan.fps, media.frames_decoded,
+                                  info.frame_count, media.last_decoded_s, media.decode_error)
+            cov["sampling"] = plan.as_dict()
+            media.shared("coverage", lambda: cov)
+            if fa is not None:
+                fa.coverage = cov
+        return fa
 
     return media.shared("faces", compute)
 
+
+def peek_shared(media: "MediaAccess", key: str) -> Any:
+    """What ``media.shared(key)`` holds if it was computed successfully, else ``None`` (computes nothing)."""
+    state, value = media._cache.get(key, ("missing", None))  # read-only look at the per-item cache
+    return value if state == "ok" else None
+
+
+def video_coverage(media: "MediaAccess") -> dict[str, Any] | None:
+    """The coverage record of a video item's face analysis (``None`` if face analysis never ran on it)."""
+    return peek_shared(media, "coverage") if media.item.kind == "video" else None
 
 
 def face_analysis_for_file(path: str | os.PathLike) -> FaceAnalysis:
