@@ -1,4 +1,5 @@
-"""ResNeXt-LSTM: shapes, Grad-CAM, weights round trip, windows, CUDA path, the detector end to end."""
+"""ResNeXt-LSTM: shapes, Grad-CAM, weights round trip, windows, CUDA path, the voting gate, the self-blend
+stage, the detector end to end."""
 
 from __future__ import annotations
 
@@ -105,8 +106,14 @@ def test_cuda_mixed_precision_forward():  # pragma: no cover - runs only with a 
 
 
 # ------------------------------------------------------------------------------ detector
-def _install_tiny_model(root, seq_len=10):
-    from forensics.models import write_card
+USEFUL = {"auc": 0.9, "auc_ci95": [0.8, 0.97], "eer": 0.1, "accuracy": 0.9, "threshold": 0.5, "n_test": 40,
+          "n_test_positive": 20, "n_test_negative": 20, "dataset": "test", "kind": "cross-source"}
+NOT_USEFUL = {"auc": 0.667, "auc_ci95": [0.25, 1.0], "eer": 0.5, "accuracy": 0.73, "threshold": 0.5, "n_test": 11,
+              "n_test_positive": 8, "n_test_negative": 3, "dataset": "test", "kind": "in-source"}
+
+
+def _install_tiny_model(root, seq_len=10, metrics=None):
+    from forensics.api import write_model_card
     from forensics_plugins.resnext_lstm.train import WEIGHTS_FILE, save_weights
 
     torch.manual_seed(3)
@@ -116,22 +123,27 @@ def _install_tiny_model(root, seq_len=10):
     save_weights(m, d / WEIGHTS_FILE)
     card = {"name": "resnext_lstm", "version": "test", "config": {**m.config(), "seq_len": seq_len},
             "calibration": {"a": 1.0, "b": 0.0, "method": "platt"},
-            "files": {"weights": {"path": WEIGHTS_FILE}},
-            "metrics": {"auc": 0.5, "eer": 0.5, "accuracy": 0.5, "threshold": 0.5, "n_test": 4, "dataset": "test"}}
-    write_card(d, card, "# test model\n")
+            "files": {"weights": {"path": WEIGHTS_FILE}}, "metrics": dict(USEFUL if metrics is None else metrics)}
+    write_model_card(d, card)
     return d
 
 
-def test_detector_on_generated_face_video(tmp_path, monkeypatch):
+def _clip(case, name="clip.mp4", frames=24):
     from forensics.demo import face_video_frames, write_mp4
+
+    case.mkdir(exist_ok=True)
+    write_mp4(case / name, face_video_frames(frames, 240), fps=12, codec="mpeg4")
+    return case / name
+
+
+def test_detector_on_generated_face_video(tmp_path, monkeypatch):
     from forensics.engine import analyze_case
 
     models = tmp_path / "models"
     _install_tiny_model(models)
     monkeypatch.setenv("FORENSICS_MODELS_PATH", str(models))
     case = tmp_path / "case"
-    case.mkdir()
-    write_mp4(case / "clip.mp4", face_video_frames(24, 240), fps=12, codec="mpeg4")
+    _clip(case)
     (case / "still.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16)
     res = analyze_case(case, detectors=["resnext_lstm"])
     items = {it["path"]: it for it in res.document["items"]}
@@ -142,10 +154,62 @@ def test_detector_on_generated_face_video(tmp_path, monkeypatch):
     assert f["details"]["sequence_length"] == 10 and len(f["details"]["windows"]) >= 2
     assert f["artifacts"] and f["artifacts"][0]["title"].startswith("ResNeXt-LSTM heat map")
     assert any(name.endswith("gradcam.png") for name in res.artifacts)
-    assert f["error_rate"]["auc"] == 0.5
+    assert f["error_rate"]["auc"] == 0.9
+
+
+@pytest.mark.parametrize("metrics, words", [
+    (NOT_USEFUL, "interval includes 0.5"),
+    ({**NOT_USEFUL, "auc_ci95": None}, "interval is unknown"),
+    ({**NOT_USEFUL, "auc": 0.3, "auc_ci95": [0.1, 0.45]}, "below chance"),
+    ({}, "no measured AUC"),
+])
+def test_not_useful_model_is_unavailable_without_face_crops_or_weights(tmp_path, monkeypatch, metrics, words):
+    """The gate is decided from card.json alone: no face analysis, no weight load, no hashing, well under 1 s."""
+    import time
+
+    import forensics.api
+    import forensics_plugins.resnext_lstm as plugin
+    from forensics.api import open_media
+
+    models = tmp_path / "models"
+    _install_tiny_model(models, metrics=metrics)
+    monkeypatch.setenv("FORENSICS_MODELS_PATH", str(models))
+
+    def boom(*a, **k):
+        raise AssertionError("must not be called for a model that may not vote")
+
+    monkeypatch.setattr(forensics.api, "face_analysis", boom)
+    monkeypatch.setattr(forensics.api, "load_card", boom)
+    monkeypatch.setattr(plugin, "_load", boom)
+    media = open_media(_clip(tmp_path / "case", frames=4))
+    t0 = time.perf_counter()
+    f = plugin.ResNeXtLSTMDetector().analyze(media.item, media)
+    assert time.perf_counter() - t0 < 1.0
+    assert f.status.value == "unavailable" and f.probability is None
+    assert f.reason.startswith("not trained to a useful level") and words in f.reason
+    if metrics.get("auc") is not None:
+        assert f"AUC {metrics['auc']:.3f}" in f.reason and f.details["measured"]["auc"] == metrics["auc"]
+    json.dumps(f.to_json())
+
+
+def test_shipped_card_states_its_interval_and_the_gate_follows_it():
+    from forensics.api import model_card_data, useful_level
+    from forensics_plugins.resnext_lstm import ResNeXtLSTMDetector
+
+    data = model_card_data("resnext_lstm")
+    if data is None:
+        pytest.skip("no resnext_lstm model installed")
+    m = data["metrics"]
+    assert "auc_ci95" in m and m.get("kind")
+    ok, figure = useful_level(m, "held-out videos")
+    gate = ResNeXtLSTMDetector().not_useful_reason()
+    assert (gate is None) == ok
+    if gate is not None:
+        assert figure in gate[0]
 
 
 def test_detector_unavailable_without_model_and_not_applicable_without_face(tmp_path, monkeypatch):
+    from forensics.api import open_media
     from forensics.demo import write_mp4
     from forensics.engine import analyze_case
     from forensics_plugins.resnext_lstm import ResNeXtLSTMDetector
@@ -161,10 +225,100 @@ def test_detector_unavailable_without_model_and_not_applicable_without_face(tmp_
     # tamper with the weights: the hash check refuses them
     w = models / "resnext_lstm" / "resnext_lstm.safetensors"
     w.write_bytes(w.read_bytes()[:-4] + b"\x00\x00\x00\x01")
-    det = ResNeXtLSTMDetector()
-    from forensics.datasets import open_media
+    media = open_media(case / "blank.mp4")
+    from forensics.models import ModelUnavailable
 
-    item, media = open_media(case / "blank.mp4")
-    out = det.analyze(item, media)
-    assert out.status.value == "unavailable" and "SHA-256" in out.reason
-    json.dumps(out.to_json())
+    with pytest.raises(ModelUnavailable, match="SHA-256"):
+        ResNeXtLSTMDetector().analyze(media.item, media)
+
+
+# ------------------------------------------------------------------------------ self-blended sequences
+def _synthetic_clip(seed, n=12, size=112):
+    """A textured 'face' (ellipse) on a background, drifting slowly; landmarks on the ellipse."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    base = rng.integers(40, 200, (size, size, 3)).astype(np.uint8)
+    base = cv2.GaussianBlur(base, (0, 0), 3)
+    frames, lms = [], []
+    for i in range(n):
+        f = base.copy()
+        k = size / 112
+        cx, cy = size / 2 + 2 * k * np.sin(i / 4), size / 2 + 8 * k
+        cv2.ellipse(f, (int(cx), int(cy)), (int(30 * k), int(38 * k)), 0, 0, 360, (190, 150, 130), -1)
+        ang = np.linspace(0, 2 * np.pi, 68, endpoint=False)
+        lms.append(np.stack([cx + 28 * k * np.cos(ang), cy + 36 * k * np.sin(ang)], 1).astype(np.float32))
+        frames.append(f)
+    return np.stack(frames), np.stack(lms)
+
+
+def test_self_blend_sequence_properties():
+    from forensics_plugins.resnext_lstm.selfblend import blend_sequence, hull_mask
+
+    crops, lms = _synthetic_clip(0)
+    out, mask, params = blend_sequence(crops, lms, np.random.default_rng(7))
+    out2, mask2, _ = blend_sequence(crops, lms, np.random.default_rng(7))
+    assert np.array_equal(out, out2) and np.array_equal(mask, mask2)  # deterministic for a seed
+    hull = hull_mask(lms.mean(axis=0), crops.shape[1:3])
+    assert mask.max() > 0 and np.all(mask[hull == 0] == 0)  # one mask, inside the mean landmark hull
+    assert mask.max() <= params["ratio"] + 1e-6 and 0.25 <= params["ratio"] <= 1.0
+    diff = np.abs(out.astype(int) - crops.astype(int)).max(axis=-1)  # (T, H, W)
+    assert np.all(diff[:, mask == 0] == 0)  # pixels outside the mask are untouched, in every frame
+    assert diff[:, mask > 0.5].mean() > 0  # and inside it they change
+    # temporally consistent: the blend residual changes little from frame to frame
+    res = out.astype(np.float32) - crops.astype(np.float32)
+    step = np.abs(np.diff(res, axis=0)).mean()
+    assert step < 0.5 * np.abs(res).mean() + 1.0
+    out3, _, _ = blend_sequence(crops, lms, np.random.default_rng(8))
+    assert not np.array_equal(out, out3)
+
+
+def test_self_blend_batch_pairs_untouched_and_blended_windows():
+    from forensics_plugins.resnext_lstm.selfblend import self_blend_batch
+
+    clips = [_synthetic_clip(s) for s in range(3)]
+    seqs, labels = self_blend_batch(clips, 10, np.random.default_rng(0))
+    assert seqs.shape == (6, 10, 112, 112, 3) and labels.tolist() == [0, 1, 0, 1, 0, 1]
+    for k in range(3):
+        d = np.abs(seqs[2 * k].astype(int) - seqs[2 * k + 1].astype(int))
+        assert d.sum() > 0
+        assert (d.max(axis=(0, -1)) == 0).mean() > 0.3  # the background (outside the face) is identical
+
+
+def test_self_blend_stage_trains_tiny_model_and_resumes(tmp_path):
+    """A few seconds on CPU: the self-supervised stage runs, checkpoints, and a resume reproduces it."""
+    from forensics_plugins.resnext_lstm.train import TrainConfig, self_blend_stage
+
+    clips = [_synthetic_clip(s, n=10, size=56) for s in range(2)]
+    cfg = TrainConfig(seq_len=10, batch_size=2, lr=3e-3, hidden=8, backbone="tiny", amp=False, seed=0,
+                      self_blend_epochs=2)
+
+    def run(ckpt, epochs):
+        torch.manual_seed(0)
+        m = ResNeXtLSTM(hidden=8, backbone="tiny")
+        opt = torch.optim.Adam(m.parameters(), lr=cfg.lr)
+        c = TrainConfig(**{**cfg.__dict__, "self_blend_epochs": epochs})
+        return m, self_blend_stage(m, opt, clips, c, torch.device("cpu"), ckpt, echo=lambda s: None)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model: extra threads only spin on a shared CI machine
+    try:
+        _check_resume(run, clips, tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_resume(run, clips, tmp_path):
+    from forensics_plugins.resnext_lstm.train import score_windows
+
+    m1, h1 = run(tmp_path / "a.pt", 2)
+    assert [h["epoch"] for h in h1] == [1, 2] and all(np.isfinite(h["loss"]) for h in h1)
+    assert (tmp_path / "a.pt").is_file()
+    _, h_half = run(tmp_path / "b.pt", 1)
+    m2, h2 = run(tmp_path / "b.pt", 2)  # resumes after epoch 1
+    assert [h["loss"] for h in h2] == pytest.approx([h["loss"] for h in h1], abs=1e-4)
+    m1.eval()
+    m2.eval()
+    w = [clips[0][0][:10]]
+    assert score_windows(m1, w, torch.device("cpu"))[0] == pytest.approx(score_windows(m2, w, torch.device("cpu"))[0],
+                                                                         abs=1e-4)

@@ -5,7 +5,11 @@ time the detector takes the largest face track from the shared face pipeline
 (:func:`forensics.faces.face_analysis`), cuts up to :data:`WINDOWS` evenly spaced
 windows of ``seq_len`` consecutive face crops (the model card's sequence length),
 averages the model's softmax P(manipulated) over them, and maps that score to a
-probability with the Platt calibration stored in the model card. A Grad-CAM heat
+probability with the Platt calibration stored in the model card.
+
+Voting gate: until the installed weights reach an AUC whose bootstrap 95 % interval
+excludes 0.5 (``metrics.auc_ci95`` in the card), the detector reports *unavailable: not
+trained to a useful level* with the measured figure, before any face crop or weight load. A Grad-CAM heat
 map on a representative frame (the middle of the most "manipulated" window) shows
 where in the face the model's evidence came from.
 
@@ -58,13 +62,38 @@ def cam_overlay(crop: np.ndarray, cam: np.ndarray, alpha: float = 0.45) -> np.nd
 
 class ResNeXtLSTMDetector(Detector):
     name = "resnext_lstm"
-    version = "1.0.0"
+    version = "1.1.0"
     media_kinds = ("video",)
     model_name = "resnext_lstm"
     description = "Sequence classifier over face crops: ResNeXt-50 per-frame features, LSTM over time."
     method = ("ResNeXt-50 (32×4d) frame features + LSTM over face-crop sequences (after Güera & Delp, 'Deepfake "
               "Video Detection Using Recurrent Neural Networks', AVSS 2018); Grad-CAM (Selvaraju et al., ICCV 2017) "
               "heat map; Platt-calibrated.")
+
+    def not_useful_reason(self) -> tuple[str, dict] | None:
+        """``(reason, details)`` when the installed model is not trained to a useful level, else ``None``.
+
+        The rule (issue 17): the detector scores only when the card's headline AUC has a bootstrap 95 %
+        interval (``metrics.auc_ci95``) that excludes 0.5. Read from ``card.json`` without touching the
+        weights, so a model that may not vote costs nothing at analysis time. ``None`` as well when no
+        card is installed: :meth:`model_card` then raises the usual "not installed" message.
+        """
+        from forensics.api import model_card_data, useful_level
+
+        data = model_card_data(self.model_name)
+        if data is None:
+            return None
+        metrics = data.get("metrics") or {}
+        ok, figure = useful_level(metrics, "held-out videos")
+        if ok:
+            return None
+        keep = ("auc", "auc_ci95", "eer", "n_test", "n_test_positive", "n_test_negative", "dataset", "kind",
+                "command")
+        return (f"not trained to a useful level: {figure}. The detector gives no score until trained weights "
+                "reach a cross-source AUC whose 95 % interval excludes 0.5 (see models/resnext_lstm/MODEL_CARD.md)",
+                {"rule": "score only when the model card's AUC 95 % interval excludes 0.5",
+                 "measured": {k: metrics[k] for k in keep if k in metrics},
+                 "model_version": data.get("version")})
 
     def analyze(self, item, media) -> Finding:
         import torch
@@ -74,6 +103,9 @@ class ResNeXtLSTMDetector(Detector):
         from .data import track_crops, window_starts
         from .train import score_windows
 
+        gate = self.not_useful_reason()
+        if gate is not None:  # decided from card.json alone: no face crops, no weights loaded or hashed
+            return self.unavailable(gate[0], details=gate[1])
         card = self.model_card()  # ModelUnavailable -> an "unavailable" finding (engine)
         calibration = card.data["calibration"]
         seq_len = int(card.data["config"]["seq_len"])

@@ -32,20 +32,23 @@ def train_resnext_lstm(
     resume: bool = typer.Option(True, help="Resume from the checkpoint of the same configuration."),
     cache_dir: Optional[Path] = typer.Option(None, help="Face-crop cache [default: ~/.cache/forensics/resnext_lstm/crops]."),
     max_minutes: Optional[float] = typer.Option(None, help="Stop training after this many minutes (the model keeps the steps done; checkpoints stay at whole epochs)."),
+    self_blend: List[Path] = typer.Option([], "--self-blend", help="Folder(s) of REAL clips for a self-supervised first stage: each clip vs the clip self-blended with one mask and smooth jitter across time (repeatable)."),
+    self_blend_epochs: int = typer.Option(10, help="Epochs of the self-blend stage (with --self-blend)."),
 ) -> None:
     """Train the ResNeXt-LSTM video detector; report AUC/EER on held-out identities; write fp16 weights + card."""
     from .train import TrainConfig, train
 
-    for d in data:
+    for d in [*data, *self_blend]:
         if not d.is_dir():
             api.fail(f"data folder not found: {d}")
     cfg = TrainConfig(seq_len=seq_len, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                       hidden=hidden, backbone=backbone, amp=amp, balance=balance, seed=seed,
-                      test_fraction=test_fraction)
+                      test_fraction=test_fraction, self_blend_epochs=self_blend_epochs if self_blend else 0,
+                      self_blend=",".join(sorted(d.name for d in self_blend)))
     command = api.training_command()
     card = train(data, out or api.builtin_models_dir() / "resnext_lstm", cfg, layout=layout, compression=compression,
                  device=device, checkpoint_dir=checkpoint_dir, resume=resume, cache_dir=cache_dir,
-                 max_minutes=max_minutes, command=command, echo=typer.echo)
+                 max_minutes=max_minutes, command=command, echo=typer.echo, self_blend_dirs=list(self_blend))
     typer.echo(json.dumps(card["metrics"], indent=2))
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .model import INPUT_SIZE
 
-CROP_VERSION = 1  # bump when the crops change (face pipeline, size, selection)
+CROP_VERSION = 2  # bump when the crops change (face pipeline, size, selection); 2: landmarks stored too
 
 
 def cache_root() -> Path:
@@ -35,6 +35,23 @@ def track_crops(fa, size: int = INPUT_SIZE) -> tuple[np.ndarray, np.ndarray, np.
     crops = np.stack([cv2.resize(np.asarray(o.crop), (size, size), interpolation=cv2.INTER_AREA)
                       for o in track.observations])
     return crops, track.frame_indices, track.times, track.track_id
+
+
+def track_landmarks(fa, size: int = INPUT_SIZE) -> np.ndarray:
+    """68-point landmarks of the largest track in the coordinates of the resized crops, ``(N, 68, 2)`` float32."""
+    track = fa.largest_track
+    return np.stack([np.asarray(o.crop_landmarks, np.float32) * (size / np.asarray(o.crop).shape[1])
+                     for o in track.observations]).astype(np.float32)
+
+
+def cached_clip(path: str | os.PathLike, cache_dir: Path | None = None,
+                size: int = INPUT_SIZE) -> tuple[np.ndarray | None, np.ndarray | None, dict]:
+    """``(crops, landmarks, info)`` of one video, from the cache or extracted now (``None``s without a face)."""
+    crops, info = cached_crops(path, cache_dir, size)
+    if crops is None:
+        return None, None, info
+    with np.load(Path(info["_npz"])) as z:
+        return crops, z["landmarks"], info
 
 
 def cached_crops(path: str | os.PathLike, cache_dir: Path | None = None,
@@ -57,6 +74,7 @@ def cached_crops(path: str | os.PathLike, cache_dir: Path | None = None,
     if npz.is_file() and meta.is_file():
         info = json.loads(meta.read_text(encoding="utf-8"))
         if info.get("crops"):
+            info["_npz"] = str(npz)
             with np.load(npz) as z:
                 return z["crops"], info
         return None, info
@@ -66,11 +84,13 @@ def cached_crops(path: str | os.PathLike, cache_dir: Path | None = None,
         info = {"crops": int(len(crops)), "fps": fa.fps, "frames_sampled": fa.frames_sampled,
                 "tracks": len(fa.tracks), "sha256": item.hashes.sha256, "file": Path(path).name}
         tmp = npz.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, crops=crops, frame_indices=idx, times=times)
+        np.savez_compressed(tmp, crops=crops, frame_indices=idx, times=times, landmarks=track_landmarks(fa, size))
         os.replace(tmp, npz)
     except MediaError as exc:
         crops, info = None, {"crops": 0, "reason": str(exc), "sha256": item.hashes.sha256, "file": Path(path).name}
     meta.write_text(json.dumps(info), encoding="utf-8")
+    if crops is not None:
+        info["_npz"] = str(npz)
     return crops, info
 
 

@@ -66,6 +66,8 @@ class TrainConfig:
     seed: int = 0
     test_fraction: float = 0.3
     eval_windows: int = 3
+    self_blend_epochs: int = 0  # self-supervised epochs on self-blended real clips before the labelled stage
+    self_blend: str = ""  # names of the real-clip folders of that stage (part of the checkpoint key)
 
     def key(self) -> str:
         keep = {k: v for k, v in asdict(self).items() if k not in ("epochs", "eval_windows")}
@@ -160,10 +162,106 @@ def extract(samples, cache_dir: Path | None, echo: Callable[[str], None]) -> lis
     return out
 
 
+def list_videos(folders: list[Path]) -> list[Path]:
+    """Every video file (by extension) under ``folders``, sorted: the real clips of the self-blend stage."""
+    ext = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+    return sorted(p for d in folders for p in Path(d).rglob("*") if p.suffix.lower() in ext and p.is_file())
+
+
+def real_clips(folders: list[Path], cache_dir: Path | None, echo: Callable[[str], None] = print
+               ) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[str]]:
+    """``[(crops, landmarks)]`` of the largest face track of every real clip under ``folders`` (cached)."""
+    from .data import cached_clip
+
+    paths = list_videos(folders)
+    clips, names = [], []
+    prog, task = _progress(len(paths), "real clips")
+    with prog:
+        for path in paths:
+            try:
+                crops, lms, _ = cached_clip(path, cache_dir)
+            except Exception as exc:  # noqa: BLE001 - one unreadable clip is skipped and named
+                crops, lms = None, None
+                echo(f"skipped {path.name}: {type(exc).__name__}: {exc}")
+            if crops is not None and len(crops) >= 2:
+                clips.append((crops, lms))
+                names.append(path.name)
+            prog.update(task, advance=1)
+    return clips, names
+
+
+def self_blend_stage(model, opt, clips: list[tuple[np.ndarray, np.ndarray]], cfg: TrainConfig, dev,
+                     ckpt: Path | None = None, resume: bool = True, max_minutes: float | None = None,
+                     echo: Callable[[str], None] = print) -> list[dict]:
+    """Self-supervised epochs: every clip gives one untouched (0) and one self-blended (1) sequence per epoch.
+
+    The blend is the same across the sequence's frames (:func:`.selfblend.blend_sequence`). Epoch ``e``
+    draws from ``numpy.random.default_rng([seed, 10_000 + e])``, so a resumed run makes the same choices.
+    Checkpoint ``ckpt`` (model, optimiser, epoch, history) after every epoch. Returns the history.
+    """
+    import torch
+
+    from .selfblend import self_blend_batch
+
+    history: list[dict] = []
+    start = 0
+    if ckpt is not None and resume and ckpt.is_file():
+        state = torch.load(ckpt, map_location=dev, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start = int(state["epoch"])
+        history = json.loads(state.get("history", "[]"))
+        echo(f"self-blend stage resumed after epoch {start}")
+    per_step = max(1, cfg.batch_size // 2)  # clips per step; each gives two sequences
+    steps = math.ceil(len(clips) / per_step)
+    amp_dtype = torch.float16 if dev.type == "cuda" else torch.bfloat16
+    scaler = torch.amp.GradScaler("cuda") if (cfg.amp and dev.type == "cuda") else None
+    t0 = time.time() - (history[-1]["elapsed_s"] if history else 0.0)
+    prog, task = _progress(max(0, cfg.self_blend_epochs - start) * steps, "self-blend")
+    with prog:
+        for epoch in range(start, cfg.self_blend_epochs):
+            rng = np.random.default_rng([cfg.seed, 10_000 + epoch])
+            torch.manual_seed(cfg.seed * 1000 + 500 + epoch)
+            order = rng.permutation(len(clips))
+            model.train()
+            losses, correct, seen = [], 0, 0
+            for b in range(steps):
+                batch = [clips[i] for i in order[b * per_step:(b + 1) * per_step]]
+                seqs, labels = self_blend_batch(batch, cfg.seq_len, rng, flip=cfg.flip)
+                x = normalise(torch.from_numpy(seqs)).to(dev)
+                target = torch.from_numpy(labels).to(dev)
+                opt.zero_grad(set_to_none=True)
+                with torch.autocast(dev.type, dtype=amp_dtype, enabled=cfg.amp):
+                    _, logits = model(x)
+                loss = torch.nn.functional.cross_entropy(logits.float(), target)
+                if scaler:
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    opt.step()
+                losses.append(loss.item())
+                correct += int((logits.argmax(1) == target).sum())
+                seen += len(labels)
+                prog.update(task, advance=1, info=f"epoch {epoch + 1} loss {np.mean(losses):.4f}")
+            history.append({"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 5),
+                            "train_accuracy": round(correct / max(1, seen), 4),
+                            "elapsed_s": round(time.time() - t0, 1)})
+            if ckpt is not None:
+                torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
+                            "history": json.dumps(history)}, ckpt.with_suffix(".tmp"))
+                os.replace(ckpt.with_suffix(".tmp"), ckpt)
+            if max_minutes is not None and (time.time() - t0) / 60 > max_minutes and epoch + 1 < cfg.self_blend_epochs:
+                echo(f"self-blend stage stopped after epoch {epoch + 1}: the {max_minutes}-minute limit is reached")
+                break
+    return history
+
+
 def train(data_dirs: list[Path], out_dir: Path, cfg: TrainConfig, layout: str | None = None,
           compression: str | None = None, device: str = "auto", checkpoint_dir: Path | None = None,
           resume: bool = True, cache_dir: Path | None = None, max_minutes: float | None = None,
-          command: str = "", echo: Callable[[str], None] = print) -> dict:
+          command: str = "", echo: Callable[[str], None] = print, self_blend_dirs: list[Path] = ()) -> dict:
     import torch
 
     from forensics.api import Calibrator, grouped_split, read_dataset, roc_metrics
@@ -210,6 +308,24 @@ def train(data_dirs: list[Path], out_dir: Path, cfg: TrainConfig, layout: str | 
         history = json.loads(state.get("history", "[]")) if isinstance(state.get("history"), str) else []
         echo(f"resumed from {ckpt} after epoch {start_epoch}")
     (ckpt_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2), encoding="utf-8")
+
+    # ---- stage 1 (optional): self-supervised on self-blended real clips (issue 17)
+    self_supervised = None
+    if self_blend_dirs and cfg.self_blend_epochs > 0:
+        clips, clip_names = real_clips(list(self_blend_dirs), cache_dir, echo)
+        if not clips:
+            raise SystemExit("--self-blend: no real clip with a usable face track")
+        echo(f"self-blend stage: {len(clips)} real clips, {cfg.self_blend_epochs} epochs")
+        sb_hist = self_blend_stage(model, opt, clips, cfg, dev, ckpt_dir / "selfblend.pt",
+                                   resume=resume and start_epoch == 0, max_minutes=max_minutes, echo=echo)
+        self_supervised = {
+            "epochs": cfg.self_blend_epochs, "clips": len(clips), "history": sb_hist,
+            "data": {"name": "self-blend real clips", "role": "self-supervised stage (real clips only; fakes "
+                     "generated by self-blending)", "source": ", ".join(sorted({Path(d).name for d in self_blend_dirs})),
+                     "count": len(clips), "licence": "see the clips' own terms",
+                     "label": "all real; the blended copy is the positive class by construction"},
+            "files": clip_names,
+        }
 
     steps_per_epoch = math.ceil(len(train_idx) / cfg.batch_size)
     t_start = time.time() - (history[-1]["elapsed_s"] if history else 0.0)  # elapsed time carries over a resume
@@ -303,7 +419,7 @@ def train(data_dirs: list[Path], out_dir: Path, cfg: TrainConfig, layout: str | 
     model_cpu = model.to("cpu")
     save_weights(model_cpu, out_dir / WEIGHTS_FILE)
     size_mb = (out_dir / WEIGHTS_FILE).stat().st_size / 1e6
-    sources = sorted({str(d) for d in data_dirs})
+    sources = sorted({Path(d).name for d in data_dirs})  # data set names, no machine paths
     n_test_pos, n_test_neg = int(y_test.sum()), int((1 - y_test).sum())
     metrics["dataset"] = (f"{len(test_idx)} held-out videos ({n_test_neg} authentic, {n_test_pos} manipulated) of "
                           f"{', '.join(sources)}, split by identity (no face in both training and test); "
@@ -342,6 +458,7 @@ def train(data_dirs: list[Path], out_dir: Path, cfg: TrainConfig, layout: str | 
             "test_files": sorted(samples[i].path.name for i in test_idx),
             "history": history,
             "pretrained": "none: no ImageNet weights can be downloaded here, the backbone starts from random init",
+            **({"self_supervised": self_supervised} if self_supervised else {}),
         },
         "metrics": metrics,
         "metrics_raw_score": {k: raw[k] for k in ("auc", "eer", "accuracy")},
@@ -351,83 +468,14 @@ def train(data_dirs: list[Path], out_dir: Path, cfg: TrainConfig, layout: str | 
                    "(FaceForensics++ terms of use)",
     }
     card["score_spread_test"] = round(float(s_test.max() - s_test.min()), 6)
-    md = model_card_md(card, sources)
-    from forensics.models import write_card
+    from forensics.api import write_model_card
 
-    write_card(out_dir, card, md)
+    from .card import card_fields, headline_metrics
+
+    card["metrics"] = {**headline_metrics(per_item, metrics["dataset"], command), "level": "video"}
+    metrics = card["metrics"]
+    write_model_card(out_dir, card_fields(card))
     echo(f"held-out ({len(test_idx)} videos): AUC {metrics['auc']:.3f}, EER {metrics['eer']:.3f}, "
          f"accuracy {metrics['accuracy']:.3f}; training-split AUC {train_metrics['auc']:.3f}; "
          f"weights {size_mb:.1f} MB -> {out_dir}")
     return card
-
-
-def model_card_md(card: dict, sources: list[str]) -> str:
-    """The human-readable card; ``card["notes_md"]`` (measurements added after training) is appended to the evaluation."""
-    t, m, c = card["training"], card["metrics"], card["config"]
-    spread_note = ""
-    if card.get("score_spread_test", 1.0) < 0.02:
-        spread_note = (" **The model's output is essentially constant**: it has not learned to separate the classes, "
-                       "the AUC comes from differences in the third decimal, and the accuracy at 0.5 only reflects which "
-                       "side of 0.5 the constant falls on (here it equals the share of one class). The calibrated "
-                       "probability it reports is ≈0.5 for every video, i.e. no evidence either way.")
-    extra = card.get("notes_md", "")
-    gpu_cmd = ("forensics train resnext-lstm --data DIR --device cuda --seq-len 20 --epochs 20 --lr 1e-5 "
-               "--weight-decay 1e-3 --batch-size 4 --hidden 2048")
-    return f"""# Model card: `resnext_lstm`
-
-**Detector:** `forensics_plugins/resnext_lstm` — face-crop sequences → ResNeXt-50 (32×4d) → LSTM →
-mean over time → dropout 0.4 → linear(2) → softmax (the widely reproduced ResNeXt+LSTM
-deepfake detector, after Güera & Delp, AVSS 2018). Heat map: Grad-CAM on the last conv layer.
-
-**Weights:** `{WEIGHTS_FILE}`, fp16 safetensors, {card['weights_mb']} MB, SHA-256 in `card.json`.
-Parameters: backbone {card['parameters']['backbone']:,}, LSTM {card['parameters']['lstm']:,},
-linear {card['parameters']['linear']:,} (total {card['parameters']['total']:,}).
-
-## Size
-The seed's LSTM is 2048 wide: 33.6 M parameters, more than the backbone, and the file would be
-≈113 MB in fp16 (over the 100 MB limit). This model uses LSTM width **{c['hidden']}**.
-See "Accuracy cost of the narrower LSTM" below for what was measured.
-
-## Training — read this before trusting any number
-- **Trained on CPU** ({t['device']}, {t['torch_threads']} threads, shared with other jobs),
-  {t['epochs_completed']} whole epoch(s) of {t['n_train']} videos ({t['n_train_manipulated']} manipulated),
-  {t.get('steps_total', '?')} optimiser steps in all (time limit reached = {t.get('stopped_early_by_time_limit')}),
-  {t['train_seconds']:.0f} s; bf16 autocast = {t['amp']}.
-- **No pretrained weights**: ImageNet weights cannot be downloaded here and no PyPI package ships
-  ResNeXt weights, so the backbone starts from random initialisation. A 23 M-parameter CNN trained
-  from scratch on a few dozen clips cannot learn a general deepfake detector: expect chance level.
-- Recipe: Adam lr {t['lr']}, weight decay {t['weight_decay']}, batch {t['batch_size']},
-  class-weighted cross-entropy = {t['balance']}, sequence length {t['seq_len']}, horizontal flip = {t['flip']},
-  seed {t['seed']}. (The seed recipe's lr is 1e-5; a CPU run with a handful of steps used a larger rate
-  where stated above.)
-- Data: {', '.join(f'`{s}`' for s in sources)} (FaceForensics++ c40 originals and Deepfakes /
-  Face2Face / FaceSwap / NeuralTextures fakes). Licence: FaceForensics++ terms of use, research only.
-  Note: the authentic set includes DFD "actor" clips that have no fakes here, so scene type is
-  partly confounded with the label.
-- Training files: {', '.join(t['train_files'])}
-- Held-out files: {', '.join(t['test_files'])}
-
-**GPU training command** (the intended configuration; ImageNet-pretrained weights, if you have them
-locally, would help far more than anything else):
-
-    {gpu_cmd}
-
-## Evaluation (held-out identities, per video)
-- {m['n_test']} videos ({m['n_test_negative']} authentic, {m['n_test_positive']} manipulated)
-- **AUC {m['auc']:.3f}**, **EER {m['eer']:.1%}**, accuracy at p ≥ 0.5: {m['accuracy']:.1%}
-  (confusion {json.dumps(m['confusion'])})
-- raw softmax score: AUC {card['metrics_raw_score']['auc']:.3f}; training-split AUC {card['train_metrics']['auc']:.3f}
-- Calibration: class-balanced Platt scaling fitted **on the same held-out videos** (there is no
-  separate validation set at this size), so accuracy above is optimistic; AUC/EER do not depend on it.
-- With {m['n_test']} test videos the AUC has a confidence interval of roughly ±0.3: it says almost nothing.
-  Fusion weights detectors by their validated performance, so a chance-level model gets ~no weight.
-- Spread of the raw score over the held-out videos: {card.get('score_spread_test', float('nan')):.4f}.{spread_note}
-{extra}
-
-Reproduce: `{m['command']}`
-
-## Limits
-- Only the largest face track is analysed; faces the dlib HOG detector misses (profile, small,
-  occluded) are not seen.
-- Heavily compressed (c40) training data; untested on other manipulation methods or sources.
-"""
