@@ -352,3 +352,25 @@ def test_openapi_documents_the_api(client):
     assert docs.status_code == 200 and "/api/cases/{case_id}/evidence" in docs.text
     assert not re.search(r'(src|href)="(https?:)?//', docs.text)
     assert json.loads(json.dumps(spec))["info"]["title"] == "forensics serve"
+
+
+def test_serve_prints_a_token_address_and_warns_off_loopback(run_cli, monkeypatch, tmp_path):
+    import uvicorn
+
+    from forensics.web.security import is_loopback
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    monkeypatch.delenv("FORENSICS_TOKEN", raising=False)
+    r = run_cli("serve", "--cases", tmp_path / "c", "--port", "9876")
+    token = re.search(r"http://127\.0\.0\.1:9876/\?token=(\S+)", r.output).group(1)
+    assert len(token) >= 32 and "warning" not in r.output and seen["host"] == "127.0.0.1"
+    with TestClient(seen["app"]) as c:
+        assert c.get("/api/cases", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    monkeypatch.setenv("FORENSICS_TOKEN", TOKEN)
+    r = run_cli("serve", "--cases", tmp_path / "c", "--host", "0.0.0.0")
+    assert "warning: --host 0.0.0.0 is reachable from other machines" in r.output and TOKEN not in r.output
+    with TestClient(seen["app"]) as c:
+        assert c.get("/api/cases", headers=AUTH).status_code == 200
+    assert is_loopback("127.0.0.2") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("example.org")

@@ -15,7 +15,6 @@ import multiprocessing as mp
 import os
 import secrets
 import threading
-import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -319,15 +318,3 @@ def _context():
     ctx.set_forkserver_preload(["forensics.web.jobs", "forensics.engine", "forensics.report"])
     return ctx
 
-
-def wait_done(manager: JobManager, job_id: str, timeout: float = 300) -> Job:
-    """Block until an analysis is done or failed (used by tests and scripts)."""
-    deadline = time.monotonic() + timeout
-    job = manager.get(job_id)
-    while job is not None and job.status not in ("done", "failed"):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"analysis {job_id} still {job.status} after {timeout} s")
-        job = manager.wait(job_id, job.version, min(left, 1.0))
-    assert job is not None
-    return job

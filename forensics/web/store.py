@@ -141,6 +141,8 @@ class CaseStore:
         (self.root / STATE_DIR).mkdir(exist_ok=True)
         self._lock = threading.Lock()
         self._case_locks: dict[str, threading.Lock] = {}
+        for part in (self.root / STATE_DIR).glob("*/incoming/*.part"):  # left by a server stopped mid-upload
+            part.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ paths
     def case_dir(self, case_id: str) -> Path:
