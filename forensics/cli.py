@@ -310,7 +310,8 @@ def serve(
     else:
         typer.echo(f"Open http://{shown}:{port}/?token={token}")
     typer.echo("API: the same token as `Authorization: Bearer <token>`; documentation at /docs. Ctrl-C stops.")
-    uvicorn.run(web, host=host, port=port, log_level="warning", server_header=False)
+    # Open live-progress streams must not hold up Ctrl-C; running analyses stop with the server (marked failed).
+    uvicorn.run(web, host=host, port=port, log_level="warning", server_header=False, timeout_graceful_shutdown=3)
 
 
 @export_app.command("case-uco")

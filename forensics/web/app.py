@@ -571,6 +571,8 @@ async def receive_uploads(request: Request, store: CaseStore, case_id: str, limi
 
     def on_header_value(data: bytes, start: int, end: int) -> None:
         st["value"] += data[start:end]
+        if len(st["value"]) > 16384:
+            raise StoreError("a part header of the upload is too long")
 
     def on_header_end() -> None:
         st["headers"][st["field"].lower()] = st["value"]

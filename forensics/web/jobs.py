@@ -44,17 +44,10 @@ def run_analysis(case_dir: Path, out_dir: Path, examiner: str | None = None, cas
 
     progress = progress or (lambda *a: None)
     ps = load_plugins(extra=extra_plugins)
-    current = {"file": ""}
     if on_detector is not None:
-        _watch_detectors(ps, current, on_detector)
-
-    def cb(phase: str, done: int, total: int, label: str) -> None:
-        if phase == "analysing":
-            current["file"] = label
-        progress(phase, done, total, label)
-
+        _watch_detectors(ps, on_detector)
     result = analyze_case(case_dir, out_dir=out_dir, examiner=examiner, case_id=case_id,
-                          detectors=list(detectors) if detectors else None, plugins=ps, progress=cb)
+                          detectors=list(detectors) if detectors else None, plugins=ps, progress=progress)
     progress("writing", 0, 1, "report")
     manifest = write_outputs(result, out_dir)
     progress("writing", 1, 1, "")
@@ -66,14 +59,14 @@ def run_analysis(case_dir: Path, out_dir: Path, examiner: str | None = None, cas
             "run_id": doc["run"]["id"]}
 
 
-def _watch_detectors(ps: Any, current: dict[str, str], on_detector: Callable[[str, str, str], None]) -> None:
+def _watch_detectors(ps: Any, on_detector: Callable[[str, str, str], None]) -> None:
     """Report each detector's start and end per file (wraps the loaded instances of this worker only)."""
     for ld in ps.detectors:
         det = ld.detector
         orig_analyze, orig_na = det.analyze, det.not_applicable_reason
 
         def analyze(item, media, _orig=orig_analyze, _name=det.name):
-            on_detector(current["file"], _name, "running")
+            on_detector(item.relpath, _name, "running")
             try:
                 finding = _orig(item, media)
             except BaseException as exc:
@@ -82,15 +75,15 @@ def _watch_detectors(ps: Any, current: dict[str, str], on_detector: Callable[[st
 
                 state = ("not_applicable" if isinstance(exc, NoFaceError)
                          else "unavailable" if isinstance(exc, ModelUnavailable) else "failed")
-                on_detector(current["file"], _name, state)
+                on_detector(item.relpath, _name, state)
                 raise
-            on_detector(current["file"], _name, getattr(getattr(finding, "status", None), "value", "failed"))
+            on_detector(item.relpath, _name, getattr(getattr(finding, "status", None), "value", "failed"))
             return finding
 
         def not_applicable_reason(item, _orig=orig_na, _name=det.name):
             reason = _orig(item)
             if reason:
-                on_detector(current["file"], _name, "not_applicable")
+                on_detector(item.relpath, _name, "not_applicable")
             return reason
 
         det.analyze = analyze
