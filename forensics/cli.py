@@ -67,6 +67,10 @@ def analyze(
     plugin: Optional[List[str]] = typer.Option(None, "--plugin", help="Also load this plugin module (dotted name; repeatable)."),
     max_pixels: int = typer.Option(100_000_000, help="Decompression-bomb limit: images with more pixels are not decoded."),
     as_json: bool = typer.Option(False, "--json", help="Also print findings.json to standard output."),
+    executor: str = typer.Option("local", "--executor", help="Where items are analysed: 'local' (this machine; --workers N processes) or 'ray' (a Ray cluster; pip install 'forensics[ray]')."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (local) or Ray actors (ray; default there: one per CPU of the cluster)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join ('auto', or HOST:PORT of `ray start --head`); default: start a local Ray for this run."),
+    resume: bool = typer.Option(False, "--resume", help="Keep per-item results in OUT.cache/ (keyed by evidence SHA-256 and run configuration) and reuse those already there."),
 ) -> None:
     """Analyse every file in CASE_DIR and write report.html, findings.json, custody.log and manifest.sha256."""
     from forensics.engine import CaseError, analyze_case
@@ -87,14 +91,21 @@ def analyze(
     except OSError as exc:
         fail(f"output folder {out_dir} is not writable: {exc.strerror or exc}")
 
+    from forensics.executors import ItemCache, make_executor
+
+    try:  # executor and --resume cache (forensics/executors.py); local with one worker = in this process
+        ex = make_executor(executor, workers, ray_address) if executor != "local" or workers > 1 else None
+    except ValueError as exc:
+        fail(str(exc))
+    cache_dir = ItemCache.for_output(out_dir) if resume or executor == "ray" else None
     prog, cb = _progress_callback()
     try:
         if prog:
             prog.__enter__()
         result = analyze_case(case_dir, out_dir=out_dir, examiner=examiner, case_id=case_id,
                               detectors=detector or None, extra_plugins=plugin or (), max_pixels=max_pixels,
-                              progress=cb)
-    except (CaseError, KeyError) as exc:
+                              progress=cb, executor=ex, cache_dir=cache_dir, resume=resume)
+    except (CaseError, KeyError, ValueError, RuntimeError) as exc:
         fail(str(exc).strip("'\""))
     finally:
         if prog:

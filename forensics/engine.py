@@ -232,8 +232,17 @@ def analyze_case(
     extra_plugins: Iterable[Any] = (),
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: Progress | None = None,
+    executor: Any = None,
+    cache_dir: Path | None = None,
+    resume: bool = False,
 ) -> AnalysisResult:
-    """Intake -> :func:`analyze_item` for every media item -> re-verify -> :func:`assemble_document`."""
+    """Intake -> :func:`analyze_item` for every media item -> re-verify -> :func:`assemble_document`.
+
+    ``executor`` (:mod:`forensics.executors`: local process pool or Ray) runs the per-item step elsewhere;
+    results are recorded in item order, so the findings do not depend on it. ``cache_dir`` keeps each item's
+    result (keyed by evidence SHA-256 and run configuration); with ``resume`` the results already there are
+    reused (custody event ``RESUMED``) and only the other items are analysed.
+    """
     case_dir = Path(os.path.abspath(case_dir))
     if not case_dir.is_dir():
         raise CaseError(f"case folder not found: {case_dir}")
@@ -261,14 +270,34 @@ def analyze_case(
     results: dict[str, ItemResult] = {}
     artifacts: dict[str, bytes] = {}
     media_items = [it for it in items if it.is_media]
-    for i, it in enumerate(media_items):
-        progress("analysing", i, len(media_items), it.relpath)
-        r = analyze_item(it, selected, max_pixels=max_pixels)
+    from forensics.executors import ItemCache, LocalExecutor, config_key
+
+    cache = ItemCache(cache_dir, config_key(selected, max_pixels)) if cache_dir else None
+    resumed: dict[str, str] = {}  # item id -> SHA-256 of the cache file reused
+    todo = []
+    for it in media_items:
+        hit = cache.load(it) if cache is not None and resume else None
+        if hit is not None:
+            results[it.id], resumed[it.id] = hit
+        else:
+            todo.append(it)
+    done = len(results)
+    run = executor or LocalExecutor(1)
+    for it, r in run.map(todo, selected, list(detectors) if detectors else None, extra_plugins, max_pixels):
+        progress("analysing", done, len(media_items), it.relpath)
+        done += 1
+        results[it.id] = r
+        if cache is not None:
+            cache.save(it, r)
+    for it in media_items:  # recorded in item order, whichever worker finished first
+        r = results[it.id]
+        if it.id in resumed:
+            custody.event("RESUMED", item=it.id, cache_file=f"{cache.dir.name}/{it.hashes.sha256}.json",
+                          cache_sha256=resumed[it.id])
         for what, fields in r.events:
             custody.event(what, **fields)
         it.messages.extend(m for m in r.messages if m not in it.messages)
         artifacts.update(r.artifacts)
-        results[it.id] = r
     progress("analysing", len(media_items), len(media_items), "")
 
     reverify(items, custody, progress)
@@ -276,6 +305,9 @@ def analyze_case(
     finished = utc_now()
     custody.event("RUN_END", run_id=run_id, items=len(items), bytes=total_bytes)
     document = assemble_document(info, ps, selected, items, results, env, run_id, started, finished)
+    if executor is not None or resumed:
+        document["run"]["executor"] = {**(executor.describe() if executor is not None else {"executor": "local"}),
+                                       "resumed_items": sorted(resumed)}
     return AnalysisResult(document=document, artifacts=artifacts, custody=custody)
 
 
