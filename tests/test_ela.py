@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import item_by_path, jpeg_bytes, png_bytes
-from forensics.engine import analyze_case
-from forensics_plugins.ela.ela import FEATURES, block_means, ela_map, features, jpeg_roundtrip
+
 from forensics.api import decode_image as decode
 from forensics.api import make_splice, roc_metrics
+from forensics.engine import analyze_case
+from forensics_plugins.ela.ela import FEATURES, block_means, ela_map, features, jpeg_roundtrip
 
 
 def test_block_means_known_values():
@@ -105,3 +105,23 @@ def test_altered_weights_are_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("FORENSICS_MODELS_PATH", str(tmp_path / "m"))
     with pytest.raises(models.ModelUnavailable, match="refusing to use altered weights"):
         models.load_card("ela")
+
+
+def test_ela_does_not_vote_when_its_interval_includes_chance(make_case, photo, tmp_path, monkeypatch):
+    """The map is always shown; the score votes only when the card's headline AUC interval excludes 0.5."""
+    import json
+    import shutil
+
+    import forensics.models as models
+
+    dst = tmp_path / "m" / "ela"
+    shutil.copytree(models.builtin_models_dir() / "ela", dst)
+    card = json.loads((dst / "card.json").read_text(encoding="utf-8"))
+    card["metrics"].update(auc=0.52, auc_ci95=[0.46, 0.58], dataset="harder test data")
+    (dst / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    monkeypatch.setenv("FORENSICS_MODELS_PATH", str(tmp_path / "m"))
+    root = make_case({"a.jpg": jpeg_bytes(photo, 85)})
+    f = item_by_path(analyze_case(root, detectors=["ela"]).document, "a.jpg")["findings"][0]
+    assert f["status"] == "inconclusive" and f["probability"] is None
+    assert "does not exclude chance" in f["reason"] and "0.46" in f["reason"]
+    assert len(f["artifacts"]) == 2

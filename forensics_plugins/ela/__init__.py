@@ -28,7 +28,7 @@ def _thumb(rgb: np.ndarray, max_side: int = ARTIFACT_MAX_SIDE, nearest: bool = F
 
 class ELADetector(Detector):
     name = "ela"
-    version = "1.0.0"
+    version = "1.1.0"
     media_kinds = ("image",)
     model_name = "ela"
     description = "Error-level analysis: re-save at a fixed JPEG quality and look for regions whose error level is inconsistent."
@@ -90,6 +90,14 @@ class ELADetector(Detector):
                    f"that local texture does not explain (z > 3); the largest connected group covers "
                    f"{100 * feats[FEATURES.index('outlier_largest_component_area')]:.2f} % of the image. "
                    "ELA is a visual aid: read the map together with the score.")
+        m = card.metrics
+        ci = m.get("auc_ci95")
+        if m.get("auc") is None or not ci or ci[0] <= 0.5:
+            fig = (f"AUC {m['auc']:.3f} (95 % CI {ci[0]:.2f}–{ci[1]:.2f}) on {m.get('dataset', 'its test data')}"
+                   if ci and m.get("auc") is not None else "no measured AUC interval")
+            return self.inconclusive(f"ELA is shown as a visual aid and does not vote: its measured figure, {fig}, "
+                                     "does not exclude chance", card=card, score=score, summary=summary,
+                                     details=details, artifacts=artifacts)
         return self.ran(p, card=card, score=score, summary=summary, details=details, artifacts=artifacts)
 
 

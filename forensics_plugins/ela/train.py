@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from forensics.api import decode_image as decode
-from forensics.api import jpeg_bytes, load_rgb, make_splice, roc_metrics
+from forensics.api import jpeg_bytes, load_rgb, make_splice, roc_metrics, write_model_card
 
 from .ela import FEATURES, Calibrator, features
 
@@ -61,7 +61,10 @@ def builtin_images() -> list[Path]:
     return [base / n for n in BUILTIN_TRAINING if (base / n).exists()]
 
 
-def build_dataset(paths: list[Path], per_image: int, seed: int, echo: Callable[[str], None]) -> tuple:
+def build_dataset(paths: list[Path], per_image: int, seed: int, echo: Callable[[str], None],
+                  only_hosts: set[int] | None = None) -> tuple:
+    """ELA features of ``per_image`` authentic/spliced pairs per host; ``only_hosts`` computes features for those
+    hosts only (the pairs of the others are still generated, so the random sequence is the same)."""
     rng = np.random.default_rng(seed)
     hosts = [load_rgb(p) for p in paths]
     X, y, group = [], [], []
@@ -71,6 +74,8 @@ def build_dataset(paths: list[Path], per_image: int, seed: int, echo: Callable[[
             j = int(rng.integers(0, len(hosts) - 1))
             donor = hosts[j + (j >= i)]
             auth, fake = make_pair(host, donor, rng)
+            if only_hosts is not None and i not in only_hosts:
+                continue
             for label, data in ((0, auth), (1, fake)):
                 X.append(features(decode(data))[0])
                 y.append(label)
@@ -80,117 +85,145 @@ def build_dataset(paths: list[Path], per_image: int, seed: int, echo: Callable[[
     return np.array(X), np.array(y), np.array(group)
 
 
-def train(data_dirs: list[Path], out_dir: Path, per_image: int = 2, include_builtin: bool = True, seed: int = 0,
-          echo: Callable[[str], None] = print) -> dict:
-    from sklearn.linear_model import LogisticRegression
+def _split(n_paths: int, seed: int) -> set[int]:
+    hosts = np.random.default_rng(seed + 1).permutation(n_paths)
+    return set(hosts[: max(2, int(0.3 * n_paths))].tolist())
 
-    from forensics.models import write_card
+
+def _name(d: Path) -> str:
+    return "/".join(Path(os.path.abspath(d)).parts[-2:])
+
+
+KNOWN_SOURCES = {
+    "face_image/real": ("Unsplash portraits (Kaggle 'hard fake vs real faces', real class)",
+                        "project's shared data face_image/real (300×300 JPEG)", "research / non-commercial"),
+    "face_real/lfw": ("LFW (Labeled Faces in the Wild) crops", "baileyfriend/Gender-Image-Classifier via the "
+                      "project's shared data (face_real/lfw: 192×192 JPEG q90)", "LFW: research use"),
+}
+
+
+def measure_cross(cal: Calibrator, dirs: list[Path], per_image: int, seed: int, max_hosts: int | None,
+                  echo: Callable[[str], None]) -> dict | None:
+    """AUC (with bootstrap interval) of ``cal`` on splices generated from hosts of sources it never saw."""
+    paths = list_images(dirs)
+    if max_hosts and len(paths) > max_hosts:
+        paths = sorted(np.random.default_rng(seed + 7).choice(paths, max_hosts, replace=False).tolist())
+    if len(paths) < 10:
+        return None
+    X, y, _ = build_dataset([Path(p) for p in paths], per_image, seed + 100, echo)
+    m = roc_metrics(y, np.array([cal.probability(x) for x in X]))
+    m.update(kind="cross-source", dataset=f"generated splices (same generator) from {len(paths)} hosts of "
+             f"{', '.join(_name(d) for d in dirs)}, a source never used for fitting")
+    return m
+
+
+def ela_card(cal_paths: int, sources: list[str], include_builtin: bool, per_image: int, test_hosts: int, seed: int,
+             in_source: dict, train_metrics: dict, cross: dict | None, command: str, cross_sources: list[str],
+             counts: dict[str, int] | None = None, keep_weights: bool = False) -> dict:
+    """The ELA model card (rendered by the one template, ``forensics.api.write_model_card``)."""
+    headline = cross or in_source
+    ci = headline.get("auc_ci95")
+    votes = bool(ci and ci[0] > 0.5)
+    data = []
+    for s in sources:
+        title, src, lic = KNOWN_SOURCES.get(s, (s, s, "see the source"))
+        data.append({"name": title, "role": "fitting + in-source held-out", "source": src, "licence": lic,
+                     "count": (counts or {}).get(s),
+                     "label": "authentic hosts; spliced versions generated, so labels are known"})
+    if include_builtin:
+        data.append({"name": "scikit-image sample photos", "role": "fitting + in-source held-out",
+                     "source": "scikit-image data folder (" + ", ".join(Path(b).stem for b in BUILTIN_TRAINING) + ")",
+                     "count": len(BUILTIN_TRAINING), "licence": "public domain / CC0 (scikit-image)",
+                     "label": "authentic hosts; spliced versions generated"})
+    for s in cross_sources:
+        title, src, lic = KNOWN_SOURCES.get(s, (s, s, "see the source"))
+        data.append({"name": title, "role": "cross-source test only", "source": src, "licence": lic,
+                     "count": cross.get("n_test", 0) // (2 * per_image) if cross else None,
+                     "label": "authentic hosts; spliced versions generated"})
+    return {
+        "name": "ela",
+        "version": "1.0.0",
+        "title": "ela: error-level analysis calibrator",
+        "detector": "forensics_plugins.ela",
+        "method": "Error-level analysis (N. Krawetz, 'A Picture's Worth', Black Hat 2007).",
+        "summary": (f"Logistic regression over {len(FEATURES)} standardised ELA block statistics, stored as plain JSON "
+                    "(`ela_calibrator.json`). ELA is first a visual aid: the map is always shown."),
+        "status": ("votes: the cross-source AUC interval excludes 0.5" if votes else
+                   "does not vote: the headline AUC interval includes 0.5 (or has none), so the detector returns "
+                   "inconclusive with its maps"),
+        "architecture": "Features:\n\n" + "\n".join(f"- `{f}`" for f in FEATURES),
+        "metrics": headline,
+        "evaluations": {"held-out hosts, same sources as fitting": in_source,
+                        **({"cross-source": cross} if cross else {})},
+        "train_metrics": {k: train_metrics.get(k) for k in ("auc", "eer", "accuracy")},
+        "data": data,
+        "training": {"command": command, **({"weights": "fitted by the same command without --keep-weights (seed 0); "
+                                                        "--keep-weights re-measures them on the identical split"}
+                                            if keep_weights else {}),
+                     "host_photos": cal_paths, "test_hosts": test_hosts,
+                     "train_hosts": cal_paths - test_hosts, "pairs_per_host": per_image, "seed": seed,
+                     "generator": "forensics_plugins/ela/train.py make_pair: 2/3 with a first save at Q1∈[70,97], "
+                                  "donor Q2 with |Q2−Q1|≥8, final Q∈[70,98], region 4–25 % of the image, 50 % "
+                                  "resampled ×0.6–1.5, 50 % elliptical, 50 % feathered"},
+        "sections": [{"title": "Features", "body": (
+            "ELA map: `|image − JPEG(image, q=90)|`, averaged over RGB, on the 8×8 JPEG grid. \"Ratio\" = block error "
+            "level / (block mean |Laplacian| + 2): error that texture does not explain. Robust z-scores use the median "
+            "and MAD over all blocks; the \"ghost\" feature repeats the ratio statistic at a re-save quality of 75. "
+            "Features are clipped to the 0.5–99.5 percentile range seen in training. Only the pasted region differs "
+            "between the two images of a pair, so the model cannot learn the compression history of the whole file.")}],
+        "limitations": [
+            "ELA is a visual aid first (FotoForensics, Forensically): error level depends on texture, edges and colour.",
+            "The splices are synthetic; careful real forgeries (same quality, resizing, social-media recompression) "
+            "leave little ELA signal.",
+            "Measured on ≤ 640 px photos. Not applicable to PNG/TIFF/WebP.",
+        ],
+        "files": {"weights": {"path": "ela_calibrator.json"}},
+        "licence": "weights: Apache-2.0; training photos keep their own licences (see Data)",
+    }
+
+
+def train(data_dirs: list[Path], out_dir: Path, per_image: int = 2, include_builtin: bool = True, seed: int = 0,
+          echo: Callable[[str], None] = print, cross_dirs: list[Path] | None = None, cross_max_hosts: int | None = 300,
+          keep_weights: bool = False, command: str = "") -> dict:
+    """Fit (or, with ``keep_weights``, re-measure the shipped calibrator on the identical split) and write the card."""
+    from sklearn.linear_model import LogisticRegression
 
     paths = list_images(data_dirs) + (builtin_images() if include_builtin else [])
     if len(paths) < 10:
         raise SystemExit(f"need at least 10 authentic photos, found {len(paths)}")
-    echo(f"generating {per_image} authentic/spliced pairs from each of {len(paths)} photos (seed {seed})")
-    X, y, g = build_dataset(paths, per_image, seed, echo)
-    hosts = np.random.default_rng(seed + 1).permutation(len(paths))
-    test_hosts = set(hosts[: max(2, int(0.3 * len(paths)))].tolist())
-    test = np.array([gi in test_hosts for gi in g])
-    lo, hi = np.percentile(X[~test], 0.5, axis=0), np.percentile(X[~test], 99.5, axis=0)
-    Xtr = np.clip(X[~test], lo, hi)
-    mean, scale = Xtr.mean(0), Xtr.std(0) + 1e-9
-    clf = LogisticRegression(C=1.0, max_iter=1000).fit((Xtr - mean) / scale, y[~test])
-    cal = Calibrator(mean, scale, clf.coef_[0], clf.intercept_[0], lo, hi)
-    p_test = np.array([cal.probability(x) for x in X[test]])
-    metrics = roc_metrics(y[test], p_test)
-    p_train = np.array([cal.probability(x) for x in X[~test]])
-    train_metrics = roc_metrics(y[~test], p_train)
-    # Refit on everything for the shipped model? No: ship exactly the model that was measured.
+    test_hosts = _split(len(paths), seed)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "ela_calibrator.json").write_text(json.dumps(cal.to_json(), indent=2) + "\n", encoding="utf-8")
-    sources = sorted({str(d) for d in data_dirs})
-    dataset = (f"held-out {len(test_hosts)} of {len(paths)} authentic host photos ({', '.join(sources)}"
-               f"{' + scikit-image sample photos' if include_builtin else ''}), each giving {per_image} authentic and "
-               f"{per_image} generated spliced JPEGs")
-    metrics["dataset"] = dataset
-    metrics["command"] = ("forensics train ela " + " ".join(f"--data {d}" for d in sources)
-                          + f" --per-image {per_image} --seed {seed}")
-    card = {
-        "name": "ela",
-        "version": "1.0.0",
-        "architecture": f"logistic regression over {len(FEATURES)} ELA block-statistics features (standardised)",
-        "features": list(FEATURES),
-        "files": {"weights": {"path": "ela_calibrator.json"}},
-        "training": {
-            "host_photos": len(paths),
-            "train_hosts": len(paths) - len(test_hosts),
-            "test_hosts": len(test_hosts),
-            "pairs_per_host": per_image,
-            "n_train": int((~test).sum()),
-            "seed": seed,
-            "generator": "forensics_plugins/ela/train.py make_pair: 2/3 with a first save at Q1∈[70,97], donor Q2 with |Q2−Q1|≥8, final Q∈[70,98], "
-                         "region 4–25 % of the image, 50 % resampled ×0.6–1.5, 50 % elliptical, 50 % feathered",
-        },
-        "metrics": metrics,
-        "train_metrics": {k: train_metrics[k] for k in ("auc", "eer", "accuracy")},
-        "licence": "weights: Apache-2.0; training photos keep their own licences (see the model card)",
-    }
-    md = MODEL_CARD.format(
-        paths=len(paths), sources="\n".join(f"- `{s}`" for s in sources) or "- (none)",
-        builtin="yes" if include_builtin else "no", per_image=per_image, test_hosts=len(test_hosts),
-        n_train=int((~test).sum()), **{k: metrics[k] for k in ("auc", "eer", "accuracy", "n_test")},
-        tr_auc=train_metrics["auc"], conf=json.dumps(metrics["confusion"]), command=metrics["command"],
-        features="\n".join(f"- `{f}`" for f in FEATURES),
-    )
-    write_card(out_dir, card, md)
-    echo(f"held-out: AUC {metrics['auc']:.3f}, EER {metrics['eer']:.3f}, accuracy {metrics['accuracy']:.3f} "
-         f"on {metrics['n_test']} images; wrote {out_dir}")
-    return metrics
-
-
-MODEL_CARD = """# Model card: `ela` calibrator
-
-**Detector:** `forensics_plugins/ela` (error-level analysis, Krawetz 2007).
-**Model:** logistic regression over standardised ELA features; stored as plain JSON
-(`ela_calibrator.json`, SHA-256 in `card.json`). No pickles.
-
-## Features
-{features}
-
-ELA map: `|image − JPEG(image, q=90)|`, averaged over RGB. Blocks are the 8×8 JPEG grid.
-"Ratio" = block error level / (block mean |Laplacian| + 2): error that texture does not
-explain. Robust z-scores use the median and MAD over all blocks. The "ghost" feature
-repeats the ratio statistic at a re-save quality of 75.
-
-## Training data
-{paths} authentic host photos:
-{sources}
-- scikit-image sample photos (rocket, hubble_deep_field, motorcycle_left/right, ihc, retina, color): {builtin}
-
-For each host, {per_image} matched pairs are generated (`forensics_plugins/ela/train.py`):
-authentic = host → JPEG Q1 → JPEG Qf; spliced = host → JPEG Q1, + region of another
-photo that went through JPEG Q2 (|Q2−Q1| ≥ 8), optionally resampled, pasted off-grid,
-→ JPEG Qf (for a third of the pairs the host has no first JPEG save). Features are
-clipped to the 0.5–99.5 percentile range seen in training, so the linear model does not
-extrapolate on unusual images. Only the pasted region differs, so the model cannot learn the compression
-history of the whole file instead of the splice.
-
-Licence note: `../shared/data/face_image/real` are Unsplash portraits from a Kaggle
-research data set (see `../shared/data/MANIFEST.csv`); weights trained on them are for
-research use. The photos themselves are not distributed with forensics.
-
-## Evaluation (held-out hosts, never seen in training)
-- {test_hosts} host photos held out, {n_test} test images (half spliced)
-- **AUC {auc:.3f}**, **EER {eer:.1%}**, accuracy at p ≥ 0.5: {accuracy:.1%}
-- confusion at 0.5: {conf}
-- training-split AUC (for over-fitting check): {tr_auc:.3f}
-
-Reproduce: `{command}`
-
-## Limits
-- ELA is a visual aid first (FotoForensics, Forensically): error level depends on
-  texture, edges and colour; the map must be read by an examiner.
-- The splices are synthetic. Careful real forgeries (same quality for the pasted
-  region, whole-image resave at low quality, resizing after editing, social-media
-  recompression) leave little ELA signal: expect more misses than the figures above.
-- Measured on ≤640 px photos; very large or very small images are outside the data.
-- Not applicable to PNG/TIFF/WebP: lossless or other codecs give no comparable error levels.
-"""
+    weights = out_dir / "ela_calibrator.json"
+    if keep_weights:
+        cal = Calibrator.from_json(json.loads(weights.read_text(encoding="utf-8")))
+        echo(f"re-measuring the shipped calibrator on the held-out {len(test_hosts)} of {len(paths)} hosts (seed {seed})")
+        X, y, g = build_dataset(paths, per_image, seed, echo, only_hosts=test_hosts)
+        test = np.ones(len(y), dtype=bool)
+        old = json.loads((out_dir / "card.json").read_text(encoding="utf-8"))
+        train_metrics = old.get("train_metrics") or {}
+    else:
+        echo(f"generating {per_image} authentic/spliced pairs from each of {len(paths)} photos (seed {seed})")
+        X, y, g = build_dataset(paths, per_image, seed, echo)
+        test = np.array([gi in test_hosts for gi in g])
+        lo, hi = np.percentile(X[~test], 0.5, axis=0), np.percentile(X[~test], 99.5, axis=0)
+        Xtr = np.clip(X[~test], lo, hi)
+        mean, scale = Xtr.mean(0), Xtr.std(0) + 1e-9
+        clf = LogisticRegression(C=1.0, max_iter=1000).fit((Xtr - mean) / scale, y[~test])
+        cal = Calibrator(mean, scale, clf.coef_[0], clf.intercept_[0], lo, hi)
+        train_metrics = roc_metrics(y[~test], np.array([cal.probability(x) for x in X[~test]]), ci_resamples=0)
+        # ship exactly the model that was measured (no refit on everything)
+        weights.write_text(json.dumps(cal.to_json(), indent=2) + "\n", encoding="utf-8")
+    in_source = roc_metrics(y[test], np.array([cal.probability(x) for x in X[test]]))
+    sources = sorted({_name(d) for d in data_dirs})
+    in_source.update(kind="in-source", dataset=f"held-out {len(test_hosts)} of {len(paths)} host photos "
+                     f"({', '.join(sources)}{' + scikit-image sample photos' if include_builtin else ''}), "
+                     f"{per_image} authentic + {per_image} spliced JPEGs each")
+    cross = measure_cross(cal, cross_dirs, per_image, seed, cross_max_hosts, echo) if cross_dirs else None
+    card = ela_card(len(paths), sources, include_builtin, per_image, len(test_hosts), seed, in_source, train_metrics,
+                    cross, command, sorted({_name(d) for d in cross_dirs or []}),
+                    counts={_name(d): len(list_images([d])) for d in data_dirs}, keep_weights=keep_weights)
+    write_model_card(out_dir, card)
+    head = card["metrics"]
+    echo(f"{head['kind']}: AUC {head['auc']:.3f} (95 % CI {head.get('auc_ci95')}) on {head['n_test']} images; "
+         f"in-source held-out AUC {in_source['auc']:.3f}; wrote {out_dir}")
+    return card

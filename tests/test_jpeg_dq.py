@@ -1,0 +1,146 @@
+"""JPEG double compression: tables and coefficients, aligned DQ, block grid, ghosts, the detector's gates."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import jpeg_bytes, png_bytes
+
+from forensics.api import decode_image, open_media, write_model_card
+from forensics_plugins.jpeg_dq import JpegDQDetector, dq, first_quality
+
+
+@pytest.fixture(scope="module")
+def host():
+    import skimage.data
+
+    return skimage.data.chelsea()[:288, :384].copy()
+
+
+@pytest.fixture(scope="module")
+def donor():
+    import skimage.data
+
+    return skimage.data.coffee()[:288, :384].copy()
+
+
+def test_tables_and_coefficients_match_the_encoder(host):
+    data = jpeg_bytes(host, 75)
+    jc = dq.read_coefficients(data)
+    assert np.array_equal(jc.qt_luma.reshape(-1), dq.scaled_standard_table(75))
+    assert dq.standard_quality(jc.qt_luma) == 75
+    assert jc.y.shape[:2] == (36, 48) and not jc.progressive
+    # our unrounded reconstruction agrees with libjpeg's decoded luminance to within rounding
+    rgb = decode_image(data).astype(np.float64)
+    y = rgb @ np.array([0.299, 0.587, 0.114])
+    assert np.abs(dq.decoded_luma(jc) - y).mean() < 1.5
+
+
+def test_unreadable_jpeg_is_a_clear_error():
+    with pytest.raises(ValueError, match="could not be read"):
+        dq.read_coefficients(b"\xff\xd8\xff\xe0" + b"garbage" * 20)
+
+
+def test_aligned_dq_found_only_in_doubly_compressed_files(host):
+    single = dq.aligned_dq(dq.read_coefficients(jpeg_bytes(host, 90)))
+    double = dq.aligned_dq(dq.read_coefficients(jpeg_bytes(decode_image(jpeg_bytes(host, 70)), 90)))
+    assert single.used <= 1
+    assert double.used >= 10
+    # the first quantisation step is recovered: the standard q70 table at zig-zag 1 is 7 (q2 at q90 is 2)
+    f1 = double.frequencies[0]
+    assert f1["q2"] == 2 and f1["q1"] == int(dq.scaled_standard_table(70)[dq.ZIGZAG[1]])
+    assert first_quality(double.frequencies) in range(66, 75)
+
+
+def _mask_f1(pred: np.ndarray, truth: np.ndarray) -> float:
+    tp = (pred & truth).sum()
+    return 2 * tp / max(pred.sum() + truth.sum(), 1)
+
+
+def test_dq_map_localises_a_splice_without_the_hosts_first_compression(host, donor):
+    camera = decode_image(jpeg_bytes(host, 70))
+    fake = camera.copy()
+    fake[96:200, 120:264] = donor[50:154, 60:204]  # never compressed at q70
+    data = jpeg_bytes(fake, 92)
+    d = dq.aligned_dq(dq.read_coefficients(data))
+    p = dq.tamper_probability_map(d.block_llr)
+    truth = np.zeros(p.shape, dtype=bool)
+    truth[12:25, 15:33] = True
+    assert p[truth].mean() > 0.7 and p[~truth].mean() < 0.2
+    assert _mask_f1(p > 0.5, truth) > 0.6
+
+
+def test_block_grid_of_a_pasted_jpeg_region_stands_out(host, donor):
+    piece = decode_image(jpeg_bytes(donor, 50))[:120, :120]
+    fake = host.copy()
+    fake[99:219, 133:253] = piece  # its grid lands at offsets (3, 5) of the image grid
+    g = dq.grid_inconsistency(dq.decoded_luma(dq.read_coefficients(jpeg_bytes(fake, 95))))
+    ys, xs = g["grid"]
+    inside = np.array([[(99 <= y0 and y0 + 32 <= 219) and (133 <= x0 and x0 + 32 <= 253) for x0 in xs] for y0 in ys])
+    outside = np.array([[(y0 + 32 <= 99 or y0 >= 219) or (x0 + 32 <= 133 or x0 >= 253) for x0 in xs] for y0 in ys])
+    assert np.median(g["strength"][inside]) > 3 * np.median(g["strength"][outside])
+    offs = g["offset"][inside]
+    assert (np.mean(offs[:, 0] == 3) > 0.5) and (np.mean(offs[:, 1] == 5) > 0.5)
+
+
+def test_jpeg_ghost_at_the_regions_first_quality(host, donor):
+    low = decode_image(jpeg_bytes(donor, 60))
+    fake = decode_image(jpeg_bytes(host, 95)).copy()
+    fake[96:208, 128:256] = low[96:208, 128:256]  # grid-aligned region once saved at q60
+    rgb = decode_image(jpeg_bytes(fake, 90))
+    gm, q = dq.ghost_map(dq.jpeg_ghosts(rgb), below=90)
+    truth = np.zeros(gm.shape, dtype=bool)
+    truth[6:13, 8:16] = True
+    assert q in (55, 60, 65)
+    assert gm[truth].mean() > 2 * gm[~truth].mean() + 0.1
+
+
+def test_features_are_finite_and_deterministic(host, donor):
+    data = jpeg_bytes(host, 85)
+    jc = dq.read_coefficients(data)
+    a, _ = dq.analyse(jc, decode_image(data), 85)
+    b, _ = dq.analyse(jc, decode_image(data), 85)
+    assert a.shape == (len(dq.FEATURES),) and np.isfinite(a).all() and np.array_equal(a, b)
+
+
+def _model_dir(tmp_path, ci):
+    """A tiny fitted model + card with a stated headline AUC interval (the detector's voting gate)."""
+    from forensics_plugins.jpeg_dq.train import fit
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, len(dq.FEATURES)))
+    y = (X[:, 1] > 0).astype(int)
+    d = tmp_path / "models" / "jpeg_dq"
+    d.mkdir(parents=True)
+    (d / "jpeg_dq_model.json").write_text(json.dumps(fit(X, y)), encoding="utf-8")
+    write_model_card(d, {"name": "jpeg_dq", "version": "1.0.0", "files": {"weights": {"path": "jpeg_dq_model.json"}},
+                         "metrics": {"auc": 0.7, "auc_ci95": ci, "eer": 0.3, "dataset": "test data"}})
+    return d.parent
+
+
+@pytest.mark.parametrize("ci,status", [([0.45, 0.8], "inconclusive"), ([0.6, 0.8], "ran")])
+def test_detector_votes_only_when_its_interval_excludes_chance(host, tmp_path, monkeypatch, ci, status):
+    monkeypatch.setenv("FORENSICS_MODELS_PATH", str(_model_dir(tmp_path, ci)))
+    p = tmp_path / "a.jpg"
+    p.write_bytes(jpeg_bytes(decode_image(jpeg_bytes(host, 70)), 90))
+    media = open_media(p)
+    f = JpegDQDetector().analyze(media.item, media)
+    assert f.status.value == status
+    assert {a.slug for a in f.artifacts} >= {"dq-map", "grid-map"}
+    assert f.details["aligned_dq"]["doubly_compressed"] is True
+    assert (f.probability is None) == (status != "ran")
+    if status == "inconclusive":
+        assert "does not exclude chance" in f.reason
+
+
+def test_not_applicable_to_png_and_inconclusive_on_garbage(host, tmp_path):
+    p = tmp_path / "a.png"
+    p.write_bytes(png_bytes(host))
+    media = open_media(p)
+    assert "PNG" in JpegDQDetector().not_applicable_reason(media.item)
+    tiny = tmp_path / "tiny.jpg"
+    tiny.write_bytes(jpeg_bytes(host[:16, :16], 90))
+    m2 = open_media(tiny)
+    assert JpegDQDetector().analyze(m2.item, m2).status.value == "inconclusive"
