@@ -1,12 +1,23 @@
 """Case intake: walk the case folder, classify files by content, hash them, keep custody.
 
-Evidence is only ever opened read-only (``O_RDONLY | O_NOFOLLOW``, plus ``O_NOATIME``
-where the kernel allows it, so reading does not even change the access time).
-Symbolic links are never followed: each is listed with where it points.
+Evidence is only ever opened read-only (``O_RDONLY | O_NOFOLLOW | O_NONBLOCK``, plus ``O_NOATIME``
+where the kernel allows it, so reading does not even change the access time). What was opened must
+be a regular file (checked with ``fstat`` on the open descriptor, so a named pipe swapped in cannot
+hang the run); then ``O_NONBLOCK`` is cleared. Symbolic links are never followed: each is listed with
+where it points.
+
+Binding findings to the hashed bytes (:data:`BINDING_GUARANTEE`): the identity of the file
+(device, inode, size, mtime_ns, ctime_ns; :class:`FileIdentity`) is taken from the descriptor that
+hashed it; every later open (decoders, the re-hash) compares its own descriptor's identity and a
+mismatch is an integrity failure. Images are decoded from bytes that are hashed again in memory.
+
+The custody log is JSON Lines (:class:`CustodyLog`): one object per event, every string escaped.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import getpass
 import hashlib
 import os
@@ -15,6 +26,7 @@ import shlex
 import socket
 import stat
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,6 +36,7 @@ from typing import Any, Iterator
 import tomllib
 
 from forensics import __version__
+from forensics.textsafe import has_hidden_characters, json_line, safe_text
 
 CHUNK = 4 << 20
 
@@ -40,64 +53,171 @@ def display_name(path: str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-# --------------------------------------------------------------------------- classify
-def sniff(head: bytes) -> tuple[str, str]:
-    """Classify a file by its first bytes. Returns ``(kind, format)``.
+def safe_name(path: str) -> str:
+    """:func:`display_name` with control, bidi and invisible characters shown as escapes (``\\u202e``)."""
+    return safe_text(display_name(path))
 
-    ``kind`` is ``image``, ``video``, ``document``, ``empty`` or ``unknown``.
+
+BINDING_GUARANTEE = (
+    "images: decoded from bytes read through one descriptor whose identity matched the hashing descriptor and "
+    "whose SHA-256 was recomputed in memory and equals the intake hash; videos: every decoder open checks that "
+    "its descriptor has the identity (device, inode, size, mtime_ns, ctime_ns) of the hashing descriptor, when "
+    "it opens and when it closes, so bytes swapped in and restored show as a changed ctime; every item is "
+    "re-hashed and its identity re-checked after analysis. Any mismatch is an INTEGRITY FAILURE."
+)
+
+
+# --------------------------------------------------------------------------- classify
+def _is_text(head: bytes) -> bool:
+    """UTF-8 text without control characters (a multi-byte character cut at the end is allowed)."""
+    for cut in range(4):
+        try:
+            text = head[: len(head) - cut].decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        return False
+    return all(c >= " " or c in "\t\r\n\f" for c in text)
+
+
+_BMP_DIB_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
+_QT_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot", b"ftyp", b"uuid", b"junk", b"PICT"}
+
+
+def _u32be(b: bytes) -> int:
+    return int.from_bytes(b, "big")
+
+
+def _u32le(b: bytes) -> int:
+    return int.from_bytes(b, "little")
+
+
+def sniff(head: bytes, size: int | None = None) -> tuple[str, str]:
+    """Classify a file by its first bytes (``size``: the file's size, when known). Returns ``(kind, format)``.
+
+    ``kind`` is ``image``, ``video``, ``document``, ``empty`` or ``unknown``. Short signatures (``BM``,
+    QuickTime atom names) are only believed when the header fields after them are consistent (BMP: a
+    known DIB header size and a pixel offset inside the file; QuickTime: a plausible atom size and no
+    text), so a text file starting ``BM`` or with ``free`` at byte 4 is not called an image or a video.
 
     >>> sniff(b"\\xff\\xd8\\xff\\xe0\\x00\\x10JFIF")
     ('image', 'jpeg')
+    >>> sniff(b"BMW service notes, 2026 edition, page 1 of 3")
+    ('document', 'text')
     """
     if not head:
         return "empty", "empty"
-    if head.startswith(b"\xff\xd8\xff"):
+    n = len(head)
+    if head.startswith(b"\xff\xd8\xff") and (n < 4 or 0xC0 <= head[3] <= 0xFE):
         return "image", "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and (n < 16 or head[12:16] == b"IHDR"):
         return "image", "png"
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        return "image", "tiff"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+    if head[:4] in (b"II*\x00", b"MM\x00*") and n >= 8:
+        off = _u32le(head[4:8]) if head[0] == 0x49 else _u32be(head[4:8])
+        if off >= 8 and (size is None or off < size):
+            return "image", "tiff"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and (n < 16 or head[12:15] == b"VP8"):
         return "image", "webp"
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "video", "avi"
-    if head[:2] == b"BM" and len(head) >= 26:
-        return "image", "bmp"
+    if head[:2] == b"BM" and n >= 26:
+        dib, pix_off = _u32le(head[14:18]), _u32le(head[10:14])
+        if dib in _BMP_DIB_SIZES and pix_off >= 14 + dib and (size is None or pix_off <= size):
+            return "image", "bmp"
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return "image", "gif"
-    if head[4:8] == b"ftyp":
+    if head[4:8] == b"ftyp" and 12 <= _u32be(head[:4]) <= 4096 and (size is None or _u32be(head[:4]) <= size) \
+            and all(48 <= c < 123 or c == 32 for c in head[8:12]):
         brand = head[8:12]
         if brand == b"qt  ":
             return "video", "mov"
         if brand in (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1"):
             return "unknown", "heif/avif"
         return "video", "mp4"
-    if head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
-        return "video", "mov"
+    if head[4:8] in _QT_ATOMS and head[4:8] != b"ftyp" and not _is_text(head):
+        atom = _u32be(head[:4])
+        plausible = atom in (0, 1) if head[4:8] == b"mdat" else False
+        if atom >= 8 and (size is None or atom <= size):
+            nxt = head[atom + 4: atom + 8] if atom + 8 <= n else b""
+            plausible = not nxt or nxt in _QT_ATOMS
+        if plausible:
+            return "video", "mov"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "video", "webm" if b"webm" in head[:64] else "mkv"
-    if head.startswith(b"%PDF"):
+    if head.startswith(b"%PDF-"):
         return "document", "pdf"
-    try:
-        head.decode("utf-8")
-        if all(c >= 0x20 or c in b"\t\r\n\f" for c in head):
-            return "document", "text"
-    except UnicodeDecodeError:
-        pass
+    if _is_text(head):
+        return "document", "text"
     return "unknown", "unknown"
 
 
+_EXTENSION_FORMATS = {
+    ".jpg": {"jpeg"}, ".jpeg": {"jpeg"}, ".jpe": {"jpeg"}, ".jfif": {"jpeg"}, ".png": {"png"},
+    ".tif": {"tiff"}, ".tiff": {"tiff"}, ".webp": {"webp"}, ".bmp": {"bmp"}, ".gif": {"gif"},
+    ".mp4": {"mp4", "mov"}, ".m4v": {"mp4", "mov"}, ".mov": {"mov", "mp4"}, ".avi": {"avi"},
+    ".mkv": {"mkv", "webm"}, ".webm": {"webm", "mkv"},
+}
+
+
 # --------------------------------------------------------------------------- hashing
+class NotRegularFile(OSError):
+    """The path is a named pipe, device or socket (found through ``fstat`` of the open descriptor)."""
+
+
 def open_evidence(path: str) -> int:
-    """Open ``path`` read-only, without following a symlink, preserving atime if allowed."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    """Open ``path`` read-only, without following a symlink, preserving atime if allowed.
+
+    The open is non-blocking (a named pipe swapped in for evidence cannot hang it); the descriptor
+    must be a regular file (``fstat`` after the open, so there is no check-then-open race), else
+    :class:`NotRegularFile` is raised; then ``O_NONBLOCK`` is cleared for ordinary reads.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     noatime = getattr(os, "O_NOATIME", 0)
+    fd = -1
     if noatime:
         try:
-            return os.open(path, flags | noatime)
+            fd = os.open(path, flags | noatime)
         except PermissionError:
             pass  # O_NOATIME needs file ownership; fall back to a plain read-only open
-    return os.open(path, flags)
+    if fd < 0:
+        fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("named pipe" if stat.S_ISFIFO(st.st_mode) else "socket" if stat.S_ISSOCK(st.st_mode)
+                    else "device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "special file")
+            raise NotRegularFile(errno.EINVAL, f"not a regular file ({kind})")
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """What ``fstat`` says about an open evidence file; equal identities mean the same, unchanged file."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    nlink: int = 1
+
+    @classmethod
+    def of(cls, fd_or_stat: int | os.stat_result) -> "FileIdentity":
+        st = os.fstat(fd_or_stat) if isinstance(fd_or_stat, int) else fd_or_stat
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_nlink)
+
+    def differences(self, other: "FileIdentity") -> list[str]:
+        """Names of the fields (link count aside) that differ."""
+        return [k for k in ("device", "inode", "size", "mtime_ns", "ctime_ns") if getattr(self, k) != getattr(other, k)]
+
+    def as_dict(self) -> dict[str, int]:
+        return {"device": self.device, "inode": self.inode, "size": self.size, "mtime_ns": self.mtime_ns,
+                "ctime_ns": self.ctime_ns, "nlink": self.nlink}
 
 
 @dataclass
@@ -111,27 +231,55 @@ class Hashes:
         return {"sha256": self.sha256, "sha1": self.sha1, "md5": self.md5, "size": self.size}
 
 
-def hash_fd(fd: int, chunk: int = CHUNK) -> tuple[Hashes, bytes]:
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def hash_pool() -> ThreadPoolExecutor:
+    """The one thread pool that runs the three digests of large files (created once per process)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(3, thread_name_prefix="forensics-hash")
+        return _POOL
+
+
+def hash_fd(fd: int, chunk: int = CHUNK, head_size: int = 64) -> tuple[Hashes, bytes]:
     """SHA-256, SHA-1 and MD5 of an open file in one streaming pass.
 
-    The three digests run in parallel threads (hashlib releases the GIL on large
-    buffers) while the next chunk is read. Returns the hashes and the first 64 bytes.
+    A file that fits in one chunk is hashed inline. Larger files run the three digests in the shared
+    :func:`hash_pool` (hashlib releases the GIL on large buffers) while the next chunk is read.
+    Returns the hashes and the first ``head_size`` bytes (at most one chunk).
     """
     algos = [hashlib.sha256(), hashlib.sha1(), hashlib.md5()]
-    bufs = [bytearray(chunk), bytearray(chunk)]
     size = 0
     head = b""
-    with os.fdopen(fd, "rb", buffering=0, closefd=False) as f, ThreadPoolExecutor(len(algos)) as pool:
-        n = f.readinto(bufs[0])
+    with os.fdopen(fd, "rb", buffering=0, closefd=False) as f:
+        if os.fstat(fd).st_size < chunk:  # small file: read it whole, hash inline, no big buffers, no threads
+            data = bytearray()
+            while len(data) <= chunk:
+                b = f.read(chunk + 1 - len(data))
+                if not b:
+                    break
+                data += b
+            for h in algos:
+                h.update(data)
+            size, head = len(data), bytes(data[:head_size])
+            if len(data) <= chunk:
+                return Hashes(algos[0].hexdigest(), algos[1].hexdigest(), algos[2].hexdigest(), size), head
+        # large file (or one that grew): pipelined, the digests run in the shared pool
+        pool = hash_pool()
+        bufs = [bytearray(chunk), bytearray(chunk)]
         cur = 0
+        n = f.readinto(bufs[0])
+        if size == 0:
+            head = bytes(memoryview(bufs[0])[:min(n, head_size)])
         while n:
             view = memoryview(bufs[cur])[:n]
-            if size == 0:
-                head = bytes(view[:64])
             size += n
             futures = [pool.submit(h.update, view) for h in algos]
             nxt = 1 - cur
-            n = f.readinto(bufs[nxt])
+            n = f.readinto(bufs[nxt])  # read the next chunk while this one is hashed
             for fu in futures:
                 fu.result()
             cur = nxt
@@ -144,6 +292,18 @@ def hash_path(path: str) -> tuple[Hashes, bytes]:
         return hash_fd(fd)
     finally:
         os.close(fd)
+
+
+def hash_open(path: str, head_size: int = 64) -> tuple[Hashes, bytes, FileIdentity, FileIdentity]:
+    """Hash ``path``; also return the descriptor's identity before and after hashing."""
+    fd = open_evidence(path)
+    try:
+        before = FileIdentity.of(fd)
+        hashes, head = hash_fd(fd, head_size=head_size)
+        after = FileIdentity.of(fd)
+    finally:
+        os.close(fd)
+    return hashes, head, before, after
 
 
 # --------------------------------------------------------------------------- items
@@ -163,6 +323,11 @@ class EvidenceItem:
     hashes_after: Hashes | None = None
     messages: list[str] = field(default_factory=list)
     symlink_target: str | None = None
+    identity: FileIdentity | None = None  # fstat of the hashing descriptor (kept out of findings.json)
+    identity_after: FileIdentity | None = None  # fstat of the re-hashing descriptor
+    binding_problems: list[str] = field(default_factory=list)  # identity mismatches seen by decoders
+    binding_checks: int = 0  # how many later opens compared their identity with the hashing one
+    hidden_characters: bool = False  # the file name holds control / bidi / invisible characters
 
     @property
     def is_media(self) -> bool:
@@ -172,11 +337,36 @@ class EvidenceItem:
     def integrity(self) -> str:
         if self.hashes is None:
             return "not hashed"
+        if self.binding_problems:
+            return "CHANGED"
         if self.hashes_after is None:
             return "not re-verified"
-        if self.hashes_after.sha256 == self.hashes.sha256 and self.hashes_after.size == self.hashes.size:
-            return "verified"
-        return "CHANGED"
+        if self.hashes_after.sha256 != self.hashes.sha256 or self.hashes_after.size != self.hashes.size:
+            return "CHANGED"
+        if self.identity and self.identity_after and self.identity.differences(self.identity_after):
+            return "CHANGED"
+        return "verified"
+
+    def check_identity(self, fd: int, where: str) -> bool:
+        """Compare the identity of ``fd`` (an open of this item) with the hashing descriptor's.
+
+        A mismatch is recorded (integrity becomes CHANGED) and ``False`` returned; the caller must
+        not analyse what it read.
+        """
+        if self.identity is None:
+            return True
+        self.binding_checks += 1
+        now = FileIdentity.of(fd)
+        diff = self.identity.differences(now)
+        if not diff:
+            return True
+        msg = (f"INTEGRITY FAILURE: the file opened {where} is not the file that was hashed "
+               f"({', '.join(f'{k} {getattr(self.identity, k)} -> {getattr(now, k)}' for k in diff)}); "
+               "its findings would not belong to the hashed bytes")
+        if msg not in self.binding_problems:
+            self.binding_problems.append(msg)
+            self.messages.append(msg)
+        return False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -192,6 +382,7 @@ class EvidenceItem:
             "integrity": self.integrity,
             "messages": list(self.messages),
             "symlink_target": self.symlink_target,
+            "hidden_characters": self.hidden_characters,
         }
 
 
@@ -211,10 +402,20 @@ class CaseInfo:
             "examiner": self.examiner,
             "agency": self.agency,
             "description": self.description,
-            "root": display_name(str(self.root)),
+            "root": safe_name(str(self.root)),
             "case_toml_sha256": self.case_toml_sha256,
             "messages": self.messages,
         }
+
+
+def read_small_file(path: str, limit: int = 1 << 20) -> bytes:
+    """The bytes of a small regular file, opened as evidence is (no symlink, no pipe)."""
+    fd = open_evidence(path)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes")
+    return data
 
 
 def read_case_info(root: Path, case_id: str | None = None, examiner: str | None = None) -> CaseInfo:
@@ -222,9 +423,16 @@ def read_case_info(root: Path, case_id: str | None = None, examiner: str | None 
     ``description``). Command-line values override it."""
     info = CaseInfo(root=root)
     toml_path = root / "case.toml"
-    if toml_path.is_file() and not toml_path.is_symlink():
+    raw = None
+    try:
+        raw = read_small_file(str(toml_path))
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        why = "a symbolic link (not followed)" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
+        info.messages.append(f"case.toml could not be read: {why}")
+    if raw is not None:
         try:
-            raw = toml_path.read_bytes()
             info.case_toml_sha256 = hashlib.sha256(raw).hexdigest()
             data = tomllib.loads(raw.decode("utf-8"))
             section = data.get("case", data)
@@ -273,7 +481,13 @@ def scan_case(root: Path, exclude: list[Path] | None = None) -> list[EvidenceIte
     found = sorted(_walk(root, excl), key=lambda t: os.fsencode(os.path.relpath(t[0], root)))
     for path, entry, error in found:
         rel_raw = os.path.relpath(path, root)
-        item = EvidenceItem(id=f"E{len(items) + 1:04d}", path=path, relpath=display_name(rel_raw), relpath_raw=rel_raw)
+        item = EvidenceItem(id=f"E{len(items) + 1:04d}", path=path, relpath=safe_name(rel_raw), relpath_raw=rel_raw)
+        if has_hidden_characters(display_name(rel_raw)):
+            item.hidden_characters = True
+            item.messages.append(
+                "the file name contains control, bidirectional or invisible characters, shown here as escapes "
+                f"({item.relpath}); what a viewer displays for this name may differ from its real name; the exact "
+                "bytes are in path_bytes_hex")
         if error:
             item.kind = item.format = "unreadable"
             item.messages.append(error)
@@ -282,10 +496,10 @@ def scan_case(root: Path, exclude: list[Path] | None = None) -> list[EvidenceIte
             resolved = os.path.realpath(path)
             inside = resolved == real_root or resolved.startswith(real_root + os.sep)
             item.kind, item.format = "symlink", "symlink"
-            item.symlink_target = display_name(target)
+            item.symlink_target = safe_name(target)
             where = "inside the case" if inside else "OUTSIDE the case folder"
             item.messages.append(
-                f"symbolic link to {display_name(target)} ({where}); links are not followed, the link itself is not evidence"
+                f"symbolic link to {safe_name(target)} ({where}); links are not followed, the link itself is not evidence"
             )
         else:
             try:
@@ -305,54 +519,97 @@ def scan_case(root: Path, exclude: list[Path] | None = None) -> list[EvidenceIte
     return items
 
 
+SNIFF_BYTES = 4096
+
+
 def hash_item(item: EvidenceItem, after: bool = False) -> None:
-    """Hash an item (before analysis, or again ``after`` it) and classify it by content."""
+    """Hash an item (before analysis, or again ``after`` it) and classify it by content.
+
+    The identity of the hashing descriptor is kept (:attr:`EvidenceItem.identity`); the re-hash
+    compares its own, so content swapped and restored during analysis is caught by its ctime.
+    """
     if item.kind in ("symlink", "special") or (item.kind == "unreadable" and item.size is None):
         return
     try:
-        hashes, head = hash_path(item.path)
+        hashes, head, before, ident = hash_open(item.path, head_size=SNIFF_BYTES)
     except OSError as exc:
         msg = f"cannot read file: {exc.strerror or exc}"
         if after:
             item.messages.append(f"re-verification failed: {msg}")
         else:
-            item.kind = item.format = "unreadable"
+            item.kind = item.format = "special" if isinstance(exc, NotRegularFile) else "unreadable"
             item.messages.append(msg)
         return
+    moved = before.differences(ident)
     if after:
         item.hashes_after = hashes
-        if item.integrity == "CHANGED":
+        item.identity_after = ident
+        if item.hashes.sha256 != hashes.sha256 or item.hashes.size != hashes.size:
             item.messages.append(
                 "INTEGRITY FAILURE: the file changed during analysis "
                 f"(SHA-256 before {item.hashes.sha256}, after {hashes.sha256})"
             )
+        elif item.identity and item.identity.differences(ident):
+            diff = item.identity.differences(ident)
+            item.messages.append(
+                "INTEGRITY FAILURE: the file's content is the hashed content again, but the file was replaced or "
+                f"written to during analysis ({', '.join(diff)} changed), so the findings may belong to other bytes"
+            )
         return
     item.hashes = hashes
     item.size = hashes.size
-    item.kind, item.format = sniff(head)
+    item.identity = ident
+    if moved:
+        item.binding_problems.append(f"INTEGRITY FAILURE: the file changed while it was being hashed ({', '.join(moved)})")
+        item.messages.append(item.binding_problems[-1])
+    item.kind, item.format = sniff(head, hashes.size)
+    if ident.nlink > 1:
+        item.messages.append(
+            f"the file has {ident.nlink} hard links: the same bytes are reachable under another name, "
+            "through which they can be changed")
+    ext = os.path.splitext(display_name(item.relpath_raw or item.relpath))[1].lower()
     if item.kind == "empty":
         item.messages.append("empty file (0 bytes): nothing to analyse")
     elif item.kind == "document":
         item.messages.append(f"not an image or video (content is {item.format}); no detector applies")
     elif item.kind == "unknown":
-        ext = os.path.splitext(item.relpath)[1].lower()
-        hint = f" although its name ends in {ext}" if ext else ""
+        hint = f" although its name ends in {safe_text(ext)}" if ext else ""
         item.messages.append(
             f"content not recognised as a supported image or video format{hint} (first bytes {head[:8].hex()})"
         )
+    elif ext in _EXTENSION_FORMATS and item.format not in _EXTENSION_FORMATS[ext]:
+        item.messages.append(
+            f"the name ends in {ext} but the content is {item.format}; it was classified and analysed by its content")
 
 
 # --------------------------------------------------------------------------- custody
+CUSTODY_FORMAT = "forensics.custody/2"
+
+
 class CustodyLog:
-    """Append-only chain-of-custody record: UTC timestamps, who, what, with which tool."""
+    """Append-only chain-of-custody record: UTC timestamps, who, what, with which tool.
+
+    Format (``forensics.custody/2``): JSON Lines, one object per event and line, with ``time`` (UTC,
+    ISO 8601, milliseconds), ``event`` (upper-case name) and the event's fields. Every string is JSON
+    escaped, and so are DEL, C1 controls, bidi and invisible characters (:func:`json_line`), so a file
+    name can neither start a new line nor act on a terminal. The first line is the ``LOG_FORMAT`` event.
+    """
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self.event("LOG_FORMAT", format=CUSTODY_FORMAT,
+                   doc="JSON Lines: one object per event; time is UTC; strings are JSON-escaped")
 
     def event(self, what: str, **fields: Any) -> None:
-        parts = [utc_now(), what]
-        parts += [f"{k}={shlex.quote(display_name(str(v)))}" for k, v in fields.items()]
-        self.lines.append(" ".join(parts))
+        rec: dict[str, Any] = {"time": utc_now(), "event": what}
+        for k, v in fields.items():
+            rec[k] = v if v is None or isinstance(v, (bool, int, float, dict, list)) else display_name(str(v))
+        self.lines.append(json_line(rec))
+
+    def events(self) -> list[dict[str, Any]]:
+        import json
+
+        return [json.loads(line) for line in self.lines]
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
@@ -370,4 +627,5 @@ def environment() -> dict[str, str]:
         "host": socket.gethostname(),
         "user": user,
         "command_line": shlex.join(display_name(a) for a in sys.argv),
+        "working_folder": display_name(os.getcwd()),
     }

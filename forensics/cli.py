@@ -3,6 +3,15 @@
 Every other command -- each detector's ``forensics train <detector>`` among them -- is added by its
 plugin through the ``forensics_register_commands`` hook (:mod:`forensics.hookspecs`), exactly as a
 third-party plugin adds its own.
+
+Exit codes (documented in README "Exit codes"):
+
+* 0 -- done (analyze: report written, no integrity failure; verify: everything checked and matched)
+* 1 -- verify: a mismatch (a modified, missing, refused or unlisted output, changed evidence, bad seal)
+* 2 -- usage or input error (one line on standard error), e.g. no case folder, a refused output folder
+* 3 -- analyze: report written, but evidence changed during the analysis (INTEGRITY FAILURE)
+* 4 -- verify: nothing mismatched, but some items could not be verified (links, special files)
+* 130 -- interrupted (Ctrl-C): no report folder was published
 """
 
 from __future__ import annotations
@@ -17,11 +26,14 @@ import typer
 
 from forensics import __version__
 
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_INTEGRITY, EXIT_INCOMPLETE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
 app = typer.Typer(
     help="Auditable media forensics: hash evidence, run detector plugins, fuse their scores, write a tamper-evident report.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain: "[default: ...]" must not be eaten as markup, flags not shown as <bool>
 )
 train_app = typer.Typer(help="Train or calibrate a detector's model from data you provide.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
@@ -65,16 +77,61 @@ def analyze(
     case_id: Optional[str] = typer.Option(None, "--case-id", help="Case number (overrides case.toml)."),
     detector: Optional[List[str]] = typer.Option(None, "--detector", "-d", help="Run only this detector (repeatable)."),
     plugin: Optional[List[str]] = typer.Option(None, "--plugin", help="Also load this plugin module (dotted name; repeatable)."),
-    max_pixels: int = typer.Option(100_000_000, help="Decompression-bomb limit: images with more pixels are not decoded."),
+    max_pixels: int = typer.Option(100_000_000, help="Decompression-bomb limit: images and video frames with more pixels are not decoded."),
     as_json: bool = typer.Option(False, "--json", help="Also print findings.json to standard output."),
+    force: bool = typer.Option(False, "--force", help="Replace a previous report of another case in the output folder (only the files its manifest lists are removed)."),
+    sign_key: Optional[Path] = typer.Option(None, "--sign-key", help="Ed25519 private key (from `forensics keys create`): write manifest.sha256.sig."),
+    seal_log: Optional[Path] = typer.Option(None, "--seal-log", help="Append the manifest's SHA-256 and the run to this JSON Lines file (keep it outside the report folder)."),
     executor: str = typer.Option("local", "--executor", help="Where items are analysed: 'local' (this machine; --workers N processes) or 'ray' (a Ray cluster; pip install 'forensics[ray]')."),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (local) or Ray actors (ray; default there: one per CPU of the cluster)."),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Ray cluster to join ('auto', or HOST:PORT of `ray start --head`); default: start a local Ray for this run."),
     resume: bool = typer.Option(False, "--resume", help="Keep per-item results in OUT.cache/ (keyed by evidence SHA-256 and run configuration) and reuse those already there."),
 ) -> None:
-    """Analyse every file in CASE_DIR and write report.html, findings.json, custody.log and manifest.sha256."""
+    """Analyse every file in CASE_DIR and write report.html, findings.json, custody.log and manifest.sha256.
+
+    The report folder is published atomically when everything is written. Exit status: 0 done, 2 input
+    or usage error, 3 report written but evidence changed during the analysis, 130 interrupted.
+    """
+    try:
+        _analyze(case_dir, out, examiner, case_id, detector, plugin, max_pixels, as_json, force, sign_key, seal_log,
+                 run_opts={"executor": executor, "workers": workers, "ray_address": ray_address, "resume": resume})
+    except KeyboardInterrupt:
+        typer.echo("interrupted: no report folder was published (a hidden .incomplete folder may remain "
+                   "only if the process was killed outright)", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _reproduce_command(case_dir: Path, out_dir: Path, examiner, case_id, detector, plugin, max_pixels, sign_key) -> str:
+    """The complete ``forensics analyze`` command line of this run, with absolute paths."""
+    import shlex
+
+    from forensics.case import display_name
+
+    args = ["forensics", "analyze", display_name(str(case_dir)), "-o", display_name(str(out_dir))]
+    if examiner:
+        args += ["--examiner", examiner]
+    if case_id:
+        args += ["--case-id", case_id]
+    for d in detector or []:
+        args += ["-d", d]
+    for p in plugin or []:
+        args += ["--plugin", p]
+    if max_pixels != 100_000_000:
+        args += ["--max-pixels", str(max_pixels)]
+    if sign_key:
+        args += ["--sign-key", display_name(os.path.abspath(sign_key))]
+    return shlex.join(args)
+
+
+def _analyze(case_dir, out, examiner, case_id, detector, plugin, max_pixels, as_json, force, sign_key, seal_log,
+             run_opts: dict | None = None) -> None:
+    import hashlib
+    import tempfile
+
+    from forensics.case import read_case_info, safe_name
     from forensics.engine import CaseError, analyze_case
-    from forensics.report import MANIFEST, write_outputs
+    from forensics.report import MANIFEST, OutputFolderError, append_seal_log, check_output_folder, write_outputs
+    from forensics.textsafe import safe_text
 
     case_dir = Path(os.path.abspath(case_dir))
     if not case_dir.is_dir():
@@ -83,45 +140,68 @@ def analyze(
     real_case, real_out = os.path.realpath(case_dir), os.path.realpath(out_dir)
     if real_out == real_case or real_out.startswith(real_case + os.sep):
         fail("the output folder must not be inside the case folder (evidence folders are never written to)")
+    key = None
+    if sign_key is not None:
+        from forensics.keys import SigningKeyError, load_private
+
+        try:
+            key = load_private(sign_key)
+        except SigningKeyError as exc:
+            fail(str(exc))
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".forensics-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.write-test-"))
     except OSError as exc:
         fail(f"output folder {out_dir} is not writable: {exc.strerror or exc}")
+    info = read_case_info(case_dir, case_id=case_id, examiner=examiner)
+    try:
+        check_output_folder(out_dir, safe_name(str(case_dir)), info.case_id, force=force)
+    except OutputFolderError as exc:
+        fail(f"{exc}")
 
     from forensics.executors import ItemCache, make_executor
 
+    ro = run_opts or {}
+    name, n_workers = ro.get("executor", "local"), int(ro.get("workers", 1))
     try:  # executor and --resume cache (forensics/executors.py); local with one worker = in this process
-        ex = make_executor(executor, workers, ray_address) if executor != "local" or workers > 1 else None
+        ex = make_executor(name, n_workers, ro.get("ray_address")) if name != "local" or n_workers > 1 else None
     except ValueError as exc:
         fail(str(exc))
-    cache_dir = ItemCache.for_output(out_dir) if resume or executor == "ray" else None
+    cache_dir = ItemCache.for_output(out_dir) if ro.get("resume") or name == "ray" else None
     prog, cb = _progress_callback()
     try:
         if prog:
             prog.__enter__()
         result = analyze_case(case_dir, out_dir=out_dir, examiner=examiner, case_id=case_id,
                               detectors=detector or None, extra_plugins=plugin or (), max_pixels=max_pixels,
-                              progress=cb, executor=ex, cache_dir=cache_dir, resume=resume)
+                              progress=cb, executor=ex, cache_dir=cache_dir, resume=bool(ro.get("resume")))
     except (CaseError, KeyError, ValueError, RuntimeError) as exc:
         fail(str(exc).strip("'\""))
     finally:
         if prog:
             prog.__exit__()
+    doc = result.document
+    doc["run"]["reproduce"] = _reproduce_command(case_dir, out_dir, examiner, case_id, detector, plugin, max_pixels,
+                                                 sign_key)
     try:
-        manifest = write_outputs(result, out_dir)
+        manifest = write_outputs(result, out_dir, sign_key=key, force=force)
+    except OutputFolderError as exc:
+        fail(f"{exc}")
     except OSError as exc:
         fail(f"could not write the report to {out_dir}: {exc.strerror or exc}")
-    doc = result.document
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     s = doc["summary"]
-    import hashlib
-
     mhash = hashlib.sha256((out_dir / MANIFEST).read_bytes()).hexdigest()
-    echo = (lambda m: typer.echo(m, err=True)) if as_json else typer.echo
+    if seal_log is not None:
+        try:
+            append_seal_log(seal_log, {"time": doc["run"]["finished_utc"], "event": "REPORT_SEALED",
+                                       "run_id": doc["run"]["id"], "case_id": doc["case"]["case_id"],
+                                       "out_dir": safe_name(str(out_dir)), "manifest_sha256": mhash,
+                                       "signed": key is not None})
+        except OSError as exc:
+            fail(f"report written, but the seal log {seal_log} could not be appended: {exc.strerror or exc}")
+    echo = (lambda m: typer.echo(safe_text(m), err=True)) if as_json else (lambda m: typer.echo(safe_text(m)))
     echo(f"Analysed {s['items']} file(s), {s['media_items']} image/video: "
          + ", ".join(f"{v} {k}" for k, v in s["verdict_counts"].items()))
     if s["integrity_failures"]:
@@ -129,28 +209,72 @@ def analyze(
     for p in doc["plugin_problems"]:
         echo(f"plugin problem: {p['plugin']}: {p['message']}")
     echo(f"Report:   {out_dir / 'report.html'}")
-    echo(f"Findings: {out_dir / 'findings.json'} ({len(manifest)} files in {MANIFEST}, sha256 {mhash})")
+    echo(f"Findings: {out_dir / 'findings.json'} ({len(manifest)} files in {MANIFEST})")
+    echo(f"Manifest SHA-256: {mhash}" + ("  (signed: manifest.sha256.sig)" if key is not None else ""))
+    echo("Keep this value outside the report folder; `forensics verify DIR --manifest-sha256 <value>` checks it.")
+    if s["integrity_failures"]:
+        raise typer.Exit(EXIT_INTEGRITY)
 
 
 @app.command()
 def verify(
     out_dir: Path = typer.Argument(..., help="A report folder written by `forensics analyze`."),
     case: Optional[Path] = typer.Option(None, "--case", help="Also re-hash the evidence in this case folder."),
+    manifest_sha256: Optional[str] = typer.Option(None, "--manifest-sha256", help="The manifest SHA-256 that `analyze` printed: proves the manifest was not regenerated."),
+    public_key: Optional[Path] = typer.Option(None, "--public-key", help="Ed25519 public key: check manifest.sha256.sig."),
 ) -> None:
-    """Re-check a report's files against manifest.sha256 and, with --case, the evidence against its hashes."""
+    """Re-check a report's files against manifest.sha256 and, with --case, the evidence against its hashes.
+
+    Exit status: 0 everything matched, 1 a mismatch, 2 usage error, 4 nothing mismatched but some
+    items could not be verified.
+    """
+    from forensics.textsafe import safe_text
     from forensics.verify import verify as run_verify
 
     if not out_dir.is_dir():
         fail(f"report folder not found: {out_dir}")
     if case is not None and not case.is_dir():
         fail(f"case folder not found: {case}")
-    res = run_verify(out_dir, case)
+    if manifest_sha256 is not None and not (len(manifest_sha256.strip()) == 64
+                                            and all(c in "0123456789abcdefABCDEF" for c in manifest_sha256.strip())):
+        fail("--manifest-sha256 must be 64 hexadecimal digits")
+    res = run_verify(out_dir, case, manifest_sha256=manifest_sha256, public_key=public_key)
     for line in res.ok:
-        typer.echo(f"OK        {line}")
+        typer.echo(f"OK          {safe_text(line)}")
+    for line in res.unverified:
+        typer.echo(f"UNVERIFIED  {safe_text(line)}")
     for line in res.problems:
-        typer.echo(f"MISMATCH  {line}")
-    typer.echo("verification passed" if res.passed else f"verification FAILED: {len(res.problems)} problem(s)")
-    raise typer.Exit(0 if res.passed else 1)
+        typer.echo(f"MISMATCH    {safe_text(line)}")
+    typer.echo(f"seal: {res.seal}")
+    if not res.passed:
+        typer.echo(f"verification FAILED: {len(res.problems)} problem(s)")
+        raise typer.Exit(EXIT_MISMATCH)
+    if res.unverified:
+        typer.echo(f"verification INCOMPLETE: nothing mismatched, {len(res.unverified)} item(s) could not be verified")
+        raise typer.Exit(EXIT_INCOMPLETE)
+    typer.echo("verification passed")
+    raise typer.Exit(EXIT_OK)
+
+
+keys_app = typer.Typer(help="Ed25519 keys for signing report manifests.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(directory: Path = typer.Argument(..., help="Folder for forensics-signing.key (private, mode 0600) and forensics-signing.pub."),
+                overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing key files.")) -> None:
+    """Create an Ed25519 key pair: sign with `analyze --sign-key KEY`, check with `verify --public-key PUB`."""
+    from forensics.keys import SigningKeyError, create_keys
+
+    try:
+        priv, pub, fp = create_keys(directory, overwrite=overwrite)
+    except SigningKeyError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write keys to {directory}: {exc.strerror or exc}")
+    typer.echo(f"private key: {priv} (keep it secret)")
+    typer.echo(f"public key:  {pub}")
+    typer.echo(f"fingerprint: {fp}")
 
 
 @app.command()

@@ -21,17 +21,19 @@ from typing import Any, Callable, Iterable
 
 from forensics import FINDINGS_SCHEMA, __version__, fusion, timeline
 from forensics.case import (
+    BINDING_GUARANTEE,
     CustodyLog,
     EvidenceItem,
     environment,
     hash_item,
     read_case_info,
+    safe_name,
     scan_case,
     utc_now,
 )
 from forensics.detector import Artifact, Finding, Status
 from forensics.faces import NoFaceError
-from forensics.media import DEFAULT_MAX_PIXELS, MediaAccess, MediaError
+from forensics.media import DEFAULT_MAX_PIXELS, MediaAccess, MediaError, NoVideoStream
 from forensics.models import ModelUnavailable
 from forensics.plugins import LoadedDetector, PluginSet, load_plugins
 
@@ -96,6 +98,7 @@ class ItemResult:
     messages: list[str] = field(default_factory=list)  # per-file messages to add to the item
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # custody events (what, fields)
     decoded: bool = True  # False when the header probe failed: nothing was analysed
+    decode: dict[str, Any] | None = None  # video: frames decoded vs expected, decode errors (MediaAccess.decode_report)
     coverage: dict[str, Any] | None = None  # video: which seconds were analysed, gaps (forensics.timeline.for_item)
     timeline: list[dict[str, Any]] = field(default_factory=list)  # video: per-segment fused probabilities
     timeline_artifacts: list[dict[str, Any]] = field(default_factory=list)  # title, caption, sha256, file
@@ -111,11 +114,19 @@ def analyze_item(item: EvidenceItem, selected: list[LoadedDetector], max_pixels:
     """
     res = ItemResult(item.id)
     media = media or MediaAccess(item, max_pixels=max_pixels)
+    n_messages = len(item.messages)
     try:
         if item.kind == "image":
             media.image_info()
         else:
             media.video_info()
+    except NoVideoStream as exc:  # audio only: video detectors do not apply; nothing failed
+        res.decoded = False
+        res.messages.append(f"{exc}: no video detector applies")
+        res.events.append(("NO_VIDEO_STREAM", {"item": item.id, "reason": str(exc)}))
+        res.findings = [ld.detector.not_applicable(ld.detector.not_applicable_reason(item) or str(exc))
+                        for ld in selected]
+        return res
     except MediaError as exc:
         res.decoded = False
         res.messages.append(f"cannot be decoded: {exc}")
@@ -140,9 +151,28 @@ def analyze_item(item: EvidenceItem, selected: list[LoadedDetector], max_pixels:
             res.artifacts[name] = art.png
             files[k] = name
         res.artifact_files[f.detector] = files
+        if isinstance(f.model, dict) and ld.detector.model_name:
+            origin = model_origin(ld)
+            if origin:
+                f.model = {**f.model, **origin}
         res.findings.append(f)
     if item.kind == "video":
         _add_timeline(res, item, media)
+        try:
+            res.decode = media.decode_report()
+        except MediaError as exc:
+            res.decode = {"partial": True, "first_error": str(exc), "frames_decoded": None, "decode_errors": None,
+                          "frames_expected": None}
+        d = res.decode
+        res.events.append(("DECODE", {"item": item.id, **{k: d.get(k) for k in (
+            "frames_decoded", "frames_expected", "decode_errors", "partial")}}))
+        if d.get("partial"):
+            res.messages.append(
+                f"PARTIAL DECODE: {d.get('frames_decoded')} of {d.get('frames_expected') or 'an unknown number of'} "
+                f"frames could be decoded ({d.get('decode_errors')} packet(s) failed"
+                + (f"; first error: {d['first_error']}" if d.get("first_error") else "")
+                + "); the findings rest on the decodable part only")
+    res.messages.extend(m for m in item.messages[n_messages:] if m not in res.messages)
     return res
 
 
@@ -160,6 +190,18 @@ def _add_timeline(res: ItemResult, item: EvidenceItem, media: MediaAccess) -> No
                                        "file": name})
 
 
+def model_origin(ld: LoadedDetector) -> dict[str, Any] | None:
+    """Where a detector's model was loaded from: ``origin`` (built-in / FORENSICS_MODELS_PATH) and ``folder``."""
+    try:
+        card = ld.detector.model_card()
+    except ModelUnavailable:
+        return None
+    if card is None:
+        return None
+    folder = f"models/{card.name}" if card.builtin else safe_name(str(card.directory))
+    return {"origin": card.origin, "builtin": card.builtin, "folder": folder}
+
+
 def intake(case_dir: Path, out_dir: Path | None, custody: CustodyLog, progress: Progress) -> list[EvidenceItem]:
     """Scan the case folder, hash and classify every file (custody events ``HASHED`` / ``NOT_HASHED``)."""
     items = scan_case(case_dir, exclude=[out_dir] if out_dir else None)
@@ -167,8 +209,10 @@ def intake(case_dir: Path, out_dir: Path | None, custody: CustodyLog, progress: 
         progress("hashing", i, len(items), it.relpath)
         hash_item(it)
         if it.hashes:
-            custody.event("HASHED", item=it.id, path=it.relpath, size=it.hashes.size, sha256=it.hashes.sha256,
-                          sha1=it.hashes.sha1, md5=it.hashes.md5, kind=it.kind, format=it.format)
+            custody.event("HASHED", item=it.id, path=it.relpath, path_bytes_hex=os.fsencode(it.relpath_raw).hex(),
+                          size=it.hashes.size, sha256=it.hashes.sha256, sha1=it.hashes.sha1, md5=it.hashes.md5,
+                          kind=it.kind, format=it.format, identity=it.identity.as_dict() if it.identity else None,
+                          hidden_characters=it.hidden_characters)
         else:
             custody.event("NOT_HASHED", item=it.id, path=it.relpath, reason="; ".join(it.messages))
     progress("hashing", len(items), len(items), "")
@@ -182,7 +226,10 @@ def reverify(items: list[EvidenceItem], custody: CustodyLog, progress: Progress)
         if it.hashes:
             hash_item(it, after=True)
             custody.event("REVERIFIED", item=it.id, integrity=it.integrity,
-                          sha256=it.hashes_after.sha256 if it.hashes_after else "")
+                          sha256=it.hashes_after.sha256 if it.hashes_after else "",
+                          identity_unchanged=bool(it.identity and it.identity_after
+                                                  and not it.identity.differences(it.identity_after)),
+                          decoder_identity_checks=it.binding_checks, binding_problems=list(it.binding_problems))
     progress("re-verifying", len(items), len(items), "")
 
 
@@ -201,6 +248,12 @@ def assemble_document(info: Any, ps: PluginSet, selected: list[LoadedDetector], 
                 doc["coverage"], doc["timeline"] = r.coverage, r.timeline
                 doc["timeline_artifacts"] = r.timeline_artifacts
                 timeline.apply_to_verdict(doc["verdict"], r.timeline)
+            if r.decode is not None:
+                doc["decode"] = r.decode
+                if r.decode.get("partial") and doc["verdict"]:
+                    doc["verdict"]["caveat"] = (
+                        f"based on a PARTIAL decode ({r.decode.get('frames_decoded')} of "
+                        f"{r.decode.get('frames_expected') or '?'} frames); the undecodable part was not analysed")
         else:
             doc["findings"] = []
             doc["verdict"] = None
@@ -211,15 +264,41 @@ def assemble_document(info: Any, ps: PluginSet, selected: list[LoadedDetector], 
         "tool": {"name": "forensics", "version": __version__, "python": env["python"], "platform": env["platform"],
                  "packages": _package_versions()},
         "run": {"id": run_id, "started_utc": started, "finished_utc": finished, "host": env["host"],
-                "user": env["user"], "command_line": env["command_line"]},
+                "user": env["user"], "command_line": env["command_line"],
+                "working_folder": env.get("working_folder", "")},
         "case": info.to_json(),
-        "detectors": [d for d in ps.describe() if d["name"] in names],
+        "detectors": _with_model_origin([d for d in ps.describe() if d["name"] in names], selected),
         "plugin_problems": [{"plugin": p.plugin, "message": p.message} for p in ps.problems],
         "fusion": fusion.describe(),
         "timeline": timeline.describe(),
         "items": item_docs,
         "summary": fusion.summarise(item_docs),
     }
+
+
+_EXTRA_METRICS = ("auc_ci95", "balanced_accuracy", "tpr", "fpr", "n_test_positive", "n_test_negative", "threshold")
+
+
+def _with_model_origin(rows: list[dict[str, Any]], selected: list[LoadedDetector]) -> list[dict[str, Any]]:
+    """Add each model's origin and folder, and the card's balanced accuracy / TPR / FPR / AUC interval."""
+    by_name = {ld.detector.name: ld for ld in selected}
+    for row in rows:
+        ld = by_name.get(row["name"])
+        model = row.get("model") or {}
+        if ld is None or "files" not in model:
+            continue
+        origin = model_origin(ld)
+        if origin:
+            model.update(origin)
+            if not origin["builtin"]:
+                model["status"] += f"; NOT the built-in model: loaded from {origin['folder']} (FORENSICS_MODELS_PATH)"
+        card = ld.detector.model_card()
+        er = model.get("error_rate")
+        if card is not None and isinstance(er, dict):
+            for k in _EXTRA_METRICS:
+                if k in card.metrics and k not in er:
+                    er[k] = card.metrics[k]
+    return rows
 
 
 def analyze_case(
@@ -256,6 +335,7 @@ def analyze_case(
                   **env, case_dir=str(case_dir))
     if info.case_toml_sha256:
         custody.event("CASE_TOML", sha256=info.case_toml_sha256)
+    custody.event("BINDING", guarantee=BINDING_GUARANTEE)
 
     ps = plugins or load_plugins(extra=extra_plugins)
     selected = ps.select(detectors)
@@ -263,6 +343,10 @@ def analyze_case(
         custody.event("PLUGIN_PROBLEM", plugin=p.plugin, message=p.message)
     for ld in selected:
         custody.event("DETECTOR", name=ld.detector.name, version=ld.detector.version, source=ld.source)
+        if ld.detector.model_name and (origin := model_origin(ld)):
+            card = ld.detector.model_card()
+            custody.event("MODEL", detector=ld.detector.name, model=card.name, version=card.version, **origin,
+                          files={k: v["sha256"] for k, v in card.data["files"].items()})
 
     items = intake(case_dir, out_dir, custody, progress)
     total_bytes = sum(it.size or 0 for it in items)

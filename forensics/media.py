@@ -29,6 +29,14 @@ class MediaError(Exception):
     """The evidence could not be decoded; the message is shown in the report."""
 
 
+class NoVideoStream(MediaError):
+    """A container with no video stream (audio only): video detectors are not applicable, not failed."""
+
+
+class NotHashedBytes(MediaError):
+    """The file opened for decoding is not the file that was hashed (see ``EvidenceItem.check_identity``)."""
+
+
 @dataclass
 class VideoInfo:
     width: int
@@ -69,6 +77,19 @@ class MediaAccess:
         self.last_decoded_s: float | None = None
         self.decode_error: str | None = None
 
+    def _note(self, message: str) -> None:
+        """A fact about how the item was decoded, shown once among the item's messages."""
+        if message not in self.item.messages:
+            self.item.messages.append(message)
+
+    def _open_bound(self) -> int:
+        """Open the evidence read-only and check it is the very file that was hashed (identity by fstat)."""
+        fd = open_evidence(self.item.path)
+        if not self.item.check_identity(fd, "for decoding"):
+            os.close(fd)
+            raise NotHashedBytes("the file is not the one that was hashed (replaced or written to); not analysed")
+        return fd
+
     # ------------------------------------------------------------------ shared cache
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:
         """Compute ``key`` once per item and share it between detectors.
@@ -90,9 +111,20 @@ class MediaAccess:
     def _read_bytes(self) -> bytes:
         if self.item.size is not None and self.item.size > self.max_image_bytes:
             raise MediaError(f"image file is {self.item.size} bytes, above the {self.max_image_bytes}-byte limit")
-        fd = open_evidence(self.item.path)
+        fd = self._open_bound()
         with os.fdopen(fd, "rb") as f:
-            return f.read(self.max_image_bytes + 1)
+            data = f.read(self.max_image_bytes + 1)
+        if self.item.hashes is not None:
+            import hashlib
+
+            if hashlib.sha256(data).hexdigest() != self.item.hashes.sha256:
+                msg = ("INTEGRITY FAILURE: the bytes read for decoding do not have the SHA-256 recorded at intake; "
+                       "the image was not analysed")
+                if msg not in self.item.binding_problems:
+                    self.item.binding_problems.append(msg)
+                    self.item.messages.append(msg)
+                raise NotHashedBytes("the bytes read for decoding are not the hashed bytes; not analysed")
+        return data
 
     def _open_pil(self):
         from PIL import Image, UnidentifiedImageError
@@ -126,6 +158,13 @@ class MediaAccess:
 
                 # PIL convention: 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0, -1 = other/unknown
                 info["jpeg_subsampling"] = int(JpegImagePlugin.get_sampling(im))
+                trailing = jpeg_trailing_bytes(self.shared("bytes", self._read_bytes))
+                if trailing:
+                    info["jpeg_trailing_bytes"] = trailing
+                    self._note(f"{trailing:,} bytes follow the JPEG end-of-image marker (appended data, a second "
+                               "image or a hidden payload); only the first image was analysed")
+            if info["frames"] > 1:
+                self._note(f"multi-frame file ({info['frames']} frames): only frame 1 was analysed")
             return info
 
         return self.shared("image_info", compute)
@@ -133,22 +172,17 @@ class MediaAccess:
     def image_rgb(self) -> np.ndarray:
         """The image as an ``HxWx3`` uint8 RGB array (first frame of multi-frame files)."""
         def compute() -> np.ndarray:
-            from PIL import Image
-
             im = self._open_pil()
             try:
                 with _pil_pixel_limit(None):
                     im.load()
-                    if im.mode != "RGB":
-                        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                            bg = Image.new("RGB", im.size, (255, 255, 255))
-                            bg.paste(im.convert("RGBA"), mask=im.convert("RGBA").getchannel("A"))
-                            im = bg
-                        else:
-                            im = im.convert("RGB")
+                    arr, notes = to_rgb8(im)
             except (OSError, ValueError, SyntaxError) as exc:
                 raise MediaError(f"image is corrupt or truncated: {exc}") from exc
-            arr = np.asarray(im, dtype=np.uint8)
+            for n in notes:
+                self._note(n)
+            if getattr(im, "n_frames", 1) > 1:
+                self._note(f"multi-frame file ({im.n_frames} frames): only frame 1 was analysed")
             arr.setflags(write=False)
             return arr
 
@@ -158,7 +192,7 @@ class MediaAccess:
     def _open_container(self):
         import av
 
-        fd = open_evidence(self.item.path)
+        fd = self._open_bound()
         f = os.fdopen(fd, "rb")
         try:
             container = av.open(f, mode="r", metadata_errors="ignore")
@@ -166,10 +200,26 @@ class MediaAccess:
             f.close()
             raise MediaError(f"not a decodable video: {exc}") from exc
         if not container.streams.video:
+            audio = bool(container.streams.audio)
             container.close()
             f.close()
-            raise MediaError("the file has no video stream")
+            raise NoVideoStream("the file has no video stream" + (" (audio only)" if audio else ""))
+        s = container.streams.video[0]
+        w, h = s.codec_context.width or 0, s.codec_context.height or 0
+        if w * h > self.max_pixels:
+            container.close()
+            f.close()
+            raise MediaError(f"video frames claim {w}×{h} = {w * h:,} pixels, above the decompression-bomb limit "
+                             f"of {self.max_pixels:,}; not decoded")
         return container, f
+
+    def _close_bound(self, container, f) -> None:
+        """Close a container; the descriptor must still be the hashed file (checked before closing)."""
+        try:
+            self.item.check_identity(f.fileno(), "for decoding (checked again when decoding ended)")
+        finally:
+            container.close()
+            f.close()
 
     def video_info(self) -> VideoInfo:
         def compute() -> VideoInfo:
@@ -186,8 +236,7 @@ class MediaAccess:
                 return VideoInfo(s.codec_context.width, s.codec_context.height, fps, frames or None, duration,
                                  s.codec_context.name)
             finally:
-                container.close()
-                f.close()
+                self._close_bound(container, f)
 
         return self.shared("video_info", compute)
 
@@ -222,6 +271,9 @@ class MediaAccess:
                     self.last_decoded_s = t
                     if index % stride or (select is not None and not select(index, t)):
                         continue
+                    if frame.width * frame.height > self.max_pixels:
+                        raise MediaError(f"a video frame of {frame.width}×{frame.height} is above the "
+                                         f"decompression-bomb limit of {self.max_pixels:,} pixels")
                     rgb = frame.to_ndarray(format="rgb24")
                     if max_side and max(rgb.shape[:2]) > max_side:
                         import cv2
@@ -238,10 +290,49 @@ class MediaAccess:
                 if produced == 0:
                     raise MediaError(f"video could not be decoded: {exc}") from exc
         finally:
-            container.close()
-            f.close()
+            self._close_bound(container, f)
         if produced == 0:
             raise MediaError("video contains no decodable frames")
+
+    def decode_report(self) -> dict[str, Any] | None:
+        """Frames decoded vs expected and decode errors over the whole video (``None`` for images).
+
+        When the last :meth:`frames` stream decoded every expected frame without error its counters
+        are used; otherwise every packet is decoded once (no colour conversion), a packet that fails
+        is counted and skipped. ``partial`` is true when packets failed or frames are missing.
+        """
+        if self.item.kind != "video":
+            return None
+
+        def compute() -> dict[str, Any]:
+            import av
+
+            info = self.video_info()
+            expected = info.frame_count
+            tolerance = max(1, int(0.01 * expected)) if expected else 0
+            if self.decode_error is None and expected and self.frames_decoded >= expected - tolerance:
+                st = {"frames_decoded": self.frames_decoded, "decode_errors": 0, "first_error": None}
+            else:
+                decoded = errors = 0
+                first = None
+                container, f = self._open_container()
+                try:
+                    stream = container.streams.video[0]
+                    stream.thread_type = "AUTO"
+                    for packet in container.demux(stream):
+                        try:
+                            decoded += len(packet.decode())
+                        except av.error.FFmpegError as exc:
+                            errors += 1
+                            first = first or str(exc)
+                finally:
+                    self._close_bound(container, f)
+                st = {"frames_decoded": decoded, "decode_errors": errors, "first_error": first}
+            st["frames_expected"] = expected
+            st["partial"] = bool(st["decode_errors"]) or (expected is not None and st["frames_decoded"] < expected - tolerance)
+            return st
+
+        return self.shared("decode_report", compute)
 
 
 class _pil_pixel_limit:
@@ -260,6 +351,92 @@ class _pil_pixel_limit:
         from PIL import Image
 
         Image.MAX_IMAGE_PIXELS = self.old
+
+
+def to_rgb8(im) -> tuple[np.ndarray, list[str]]:
+    """A PIL image of any mode as ``HxWx3`` uint8 RGB, with notes on what the conversion did.
+
+    16-bit and 32-bit integer greyscale (``I;16*``, ``I``) are scaled by their bit depth (65535 -> 255),
+    not clipped; float (``F``) by its range; alpha (``RGBA``, ``LA``, ``La``, ``PA``, ``P`` with transparency)
+    is composited over white; ``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, ``1``, ``P`` through PIL.
+    """
+    from PIL import Image
+
+    notes: list[str] = []
+    mode = im.mode
+    if mode == "RGB" and "transparency" not in im.info:
+        return np.asarray(im, dtype=np.uint8), notes
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        a = np.asarray(im).astype(np.float64)
+        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+        if mode.startswith("I;16") or (mode == "I" and lo >= 0 and 255 < hi <= 65535):
+            a = a / 257.0
+            notes.append("16-bit greyscale samples scaled to 8 bits (divided by 257)")
+        elif mode == "F" and lo >= 0 and hi <= 1.0:
+            a = a * 255.0
+            notes.append("floating-point samples in [0, 1] scaled to 8 bits")
+        elif not (lo >= 0 and hi <= 255):
+            a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else a * 0
+            notes.append(f"{mode} samples from {lo:g} to {hi:g} stretched to 0-255 for analysis")
+        g = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+        return np.repeat(g[:, :, None], 3, axis=2), notes
+    if mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in im.info:
+        if mode == "La":  # premultiplied grey + alpha: PIL converts it only through RGBa
+            lum, a = im.getchannel(0), im.getchannel(1)
+            rgba = Image.merge("RGBa", [lum, lum, lum, a]).convert("RGBA")
+        else:
+            rgba = im.convert("RGBA")
+        alpha = np.asarray(rgba.getchannel("A"))
+        bg = Image.new("RGB", im.size, (255, 255, 255))
+        bg.paste(rgba, mask=rgba.getchannel("A"))
+        share = float((alpha < 255).mean()) if alpha.size else 0.0
+        if share > 0:
+            notes.append(f"transparency composited over white ({100 * share:.1f} % of pixels not fully opaque)")
+        return np.asarray(bg, dtype=np.uint8), notes
+    if mode == "CMYK":
+        notes.append("CMYK converted to RGB without colour management")
+    return np.asarray(im.convert("RGB"), dtype=np.uint8), notes
+
+
+def jpeg_trailing_bytes(data: bytes) -> int:
+    """Bytes after the end-of-image marker of the first JPEG image in ``data`` (0 if none or not parseable).
+
+    Walks the marker segments (so thumbnails inside APP segments do not count), scans the entropy-coded
+    data after each SOS for the next marker, and stops at EOI.
+    """
+    n = len(data)
+    if data[:2] != b"\xff\xd8":
+        return 0
+    i = 2
+    while i + 2 <= n:
+        if data[i] != 0xFF:
+            return 0
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD9:
+            return n - (i + 2)
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            i += 2
+            continue
+        if i + 4 > n:
+            return 0
+        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+        if marker == 0xDA:  # entropy-coded data until a marker that is not a stuffed byte or a restart
+            while True:
+                j = data.find(b"\xff", i)
+                if j < 0 or j + 1 >= n:
+                    return 0
+                nxt = data[j + 1]
+                if nxt == 0x00 or 0xD0 <= nxt <= 0xD7:
+                    i = j + 2
+                elif nxt == 0xFF:
+                    i = j + 1
+                else:
+                    i = j
+                    break
+    return 0
 
 
 # Standard IJG luminance table (quality 50), used to estimate the saved quality.
@@ -310,9 +487,9 @@ def open_media(path: str | os.PathLike, *, hashed: bool = False, max_pixels: int
         try:
             fd = open_evidence(p)
             with os.fdopen(fd, "rb") as f:
-                head = f.read(64)
+                head = f.read(4096)
                 item.size = os.fstat(f.fileno()).st_size
-            item.kind, item.format = sniff(head)
+            item.kind, item.format = sniff(head, item.size)
         except OSError as exc:
             item.kind = item.format = "unreadable"
             item.messages.append(f"cannot read file: {exc.strerror or exc}")

@@ -9,13 +9,15 @@ replaces every control, format (bidi, zero-width) and unassigned/private charact
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from typing import Any
 
 _ALLOWED_CONTROLS = {"\t"}
 
 
-def _needs_escape(ch: str) -> bool:
-    if ch in _ALLOWED_CONTROLS:
+def _needs_escape(ch: str, keep: frozenset[str] | set[str] = frozenset()) -> bool:
+    if ch in _ALLOWED_CONTROLS or ch in keep:
         return False
     cat = unicodedata.category(ch)
     # Cc control, Cf format (bidi overrides, zero-width), Cs surrogate, Co private use, Cn unassigned,
@@ -32,12 +34,40 @@ def _escape(ch: str) -> str:
     return f"\\U{o:08x}"
 
 
-def safe_text(text: object) -> str:
-    """``text`` with every invisible or control character shown as an escape (``\\x1b``, ``\\u202e``)."""
+def safe_text(text: object, keep_newlines: bool = False) -> str:
+    """``text`` with every invisible or control character shown as an escape (``\\x1b``, ``\\u202e``).
+
+    ``keep_newlines`` leaves ``\\n`` alone (HTML ``<pre>`` blocks, where a line break forges nothing).
+    """
     s = str(text)
-    if all(not _needs_escape(c) for c in s):
+    keep = {"\n"} if keep_newlines else set()
+    if all(not _needs_escape(c, keep) for c in s):
         return s
-    return "".join(_escape(c) if _needs_escape(c) else c for c in s)
+    return "".join(_escape(c) if _needs_escape(c, keep) else c for c in s)
+
+
+def json_line(obj: Any) -> str:
+    """``obj`` as one line of JSON in which no character can act on a terminal or a reader.
+
+    ``json.dumps`` already escapes C0 controls (a newline becomes ``\\n``, so no line can be forged);
+    this also escapes DEL, C1 controls, bidi overrides, zero-width and other invisible characters and
+    lone surrogates as ``\\uXXXX``, which any JSON reader decodes back to the same string.
+    """
+    text = json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
+    if all(not _needs_escape(c) for c in text):
+        return text
+    out = []
+    for c in text:
+        if _needs_escape(c):
+            o = ord(c)
+            if o > 0xFFFF:
+                o -= 0x10000
+                out.append(f"\\u{0xD800 + (o >> 10):04x}\\u{0xDC00 + (o & 0x3FF):04x}")
+            else:
+                out.append(f"\\u{o:04x}")
+        else:
+            out.append(c)
+    return "".join(out)
 
 
 def has_hidden_characters(text: object) -> bool:
@@ -45,4 +75,4 @@ def has_hidden_characters(text: object) -> bool:
     return any(_needs_escape(c) for c in str(text))
 
 
-__all__ = ["safe_text", "has_hidden_characters"]
+__all__ = ["safe_text", "has_hidden_characters", "json_line"]

@@ -54,7 +54,9 @@ def test_case_toml_in_header_and_cli_override(make_case, photo, run_cli, tmp_pat
     assert "desc &lt;b&gt;bold&lt;/b&gt;" in html
     custody = (out / "custody.log").read_text(encoding="utf-8")
     assert "RUN_START" in custody and "CLI Examiner" in custody and doc["items"][0]["hashes"]["sha256"] in custody
-    assert "Z RUN_START" in custody  # UTC timestamps
+    events = [json.loads(line) for line in custody.splitlines()]  # JSON Lines (forensics.custody/2)
+    start = next(e for e in events if e["event"] == "RUN_START")
+    assert start["time"].endswith("Z")  # UTC timestamps
 
 
 def test_findings_are_deterministic(make_case, photo, run_cli, tmp_path):
