@@ -11,7 +11,7 @@ import pytest
 from forensics_plugins.rppg import features as F
 from forensics_plugins.rppg import signals as S
 from forensics_plugins.rppg.regions import REGIONS
-from forensics_plugins.rppg.svm import RbfSvm, fit_platt, fit_svm
+from forensics_plugins.rppg.svm import RbfSvm, fit_svm, platt_from_calibrator
 from forensics_plugins.rppg.train import cross_validate, identity_groups, list_samples
 
 SKIN = np.array([168.0, 122.0, 100.0])
@@ -162,7 +162,7 @@ def test_svm_matches_sklearn_and_round_trips_through_json():
     Z = m.standardise(X)
     ref = SVC(C=1.0, kernel="rbf", gamma="scale").fit(Z, y).decision_function(Z)
     assert np.allclose(m.decision(X), ref, atol=1e-8)
-    m.platt_a, m.platt_b = fit_platt(m.decision(X), y)
+    m.platt_a, m.platt_b = platt_from_calibrator(m.decision(X), y)
     text = json.dumps(m.to_json())
     m2 = RbfSvm.from_json(json.loads(text))
     assert np.array_equal(m2.decision(X), m.decision(X))
@@ -176,9 +176,87 @@ def test_svm_matches_sklearn_and_round_trips_through_json():
 def test_platt_is_monotone_and_calibrated_on_separable_scores():
     s = np.array([-3, -2, -1.5, -1, 1, 1.5, 2, 3.0])
     y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    a, b = fit_platt(s, y)
+    a, b = platt_from_calibrator(s, y)
     p = 1 / (1 + np.exp(a * s + b))
     assert a < 0 and np.all(np.diff(p) > 0) and p[0] < 0.2 and p[-1] > 0.8
+
+
+def test_platt_sign_comes_from_data_never_flipped():
+    """Scores that point the wrong way (fakes lower) give the constant 0.5, not a flipped slope."""
+    s = np.array([-3, -2, -1.5, -1, 1, 1.5, 2, 3.0])
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    assert platt_from_calibrator(s, y) == (0.0, 0.0)
+    m = RbfSvm(F.FEATURES[:1], np.zeros(1), np.ones(1), np.zeros(1), np.ones(1), np.zeros((1, 1)), np.zeros(1), 0.0,
+               1.0, 0.0, 0.0)
+    assert m.probability_from_score(5.0) == 0.5
+
+
+def test_rppg_uses_the_shared_metrics_and_calibrator():
+    import forensics_plugins.rppg.svm as svm
+    import forensics_plugins.rppg.train as tr
+
+    assert not hasattr(tr, "roc_metrics") and not hasattr(svm, "fit_platt")
+    m = tr.video_metrics(np.array([0, 0, 1, 1, 0, 1]), np.array([-1.0, -0.5, 0.5, 1.0, 0.2, -0.1]))
+    assert m["auc"] == pytest.approx(8 / 9, abs=1e-4) and len(m["auc_ci95"]) == 2
+
+
+# ---------------------------------------------------------------------------- heart-rate estimator
+def _pulse(f0, seconds=30.0, fs=30.0, harmonic=0.0, noise=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * fs)) / fs
+    x = np.sin(2 * np.pi * f0 * t) + harmonic * np.sin(2 * np.pi * 2 * f0 * t + 0.4)
+    return x + noise * rng.normal(size=len(t))
+
+
+@pytest.mark.parametrize("f0", [0.9, 1.3, 2.0])
+def test_estimator_recovers_clean_pulse(f0):
+    est = S.estimate_heart_rate({"a": _pulse(f0), "b": _pulse(f0, seed=1, noise=0.3)}, 30.0)
+    assert abs(est["hr_bpm"] - 60 * f0) < 1.5 and est["reliable"] and est["snr_db"] > 3
+
+
+def test_estimator_harmonic_check_picks_the_fundamental():
+    """A pulse whose second harmonic out-peaks the fundamental (a dicrotic waveform): the check recovers f0."""
+    sig = {"a": _pulse(1.1, harmonic=1.4, noise=0.2)}
+    on = S.estimate_heart_rate(sig, 30.0, S.HREstimatorConfig(band_hz=(0.7, 3.0), harmonic_ratio=0.5))
+    off = S.estimate_heart_rate(sig, 30.0, S.HREstimatorConfig(band_hz=(0.7, 3.0), harmonic_ratio=0.0))
+    assert abs(on["hr_bpm"] - 66) < 2 and abs(off["hr_bpm"] - 132) < 2
+
+
+def test_estimator_fusion_weights_regions_by_quality():
+    """One clean region and two pure-noise regions: SNR weighting follows the clean one; equal weighting can not."""
+    sig = {"clean": _pulse(1.25, noise=0.5), "noise1": 3 * _pulse(2.6, noise=4.0, seed=3),
+           "noise2": 3 * _pulse(0.8, noise=4.0, seed=4)}
+    est = S.estimate_heart_rate(sig, 30.0, S.HREstimatorConfig(weighting="snr", snr_floor_db=0.0))
+    assert abs(est["hr_bpm"] - 75) < 2
+    assert est["region_weights"]["clean"] > max(est["region_weights"]["noise1"], est["region_weights"]["noise2"])
+
+
+def test_estimator_flags_low_snr_and_refuses_short_signals():
+    noise = {"a": np.random.default_rng(5).normal(size=900)}
+    est = S.estimate_heart_rate(noise, 30.0, S.HREstimatorConfig(min_snr_db=3.0))
+    assert not est["reliable"]
+    short = S.estimate_heart_rate({"a": _pulse(1.2, seconds=3.0)}, 30.0)
+    assert short["hr_bpm"] is None and not short["reliable"]
+    assert S.estimate_heart_rate({}, 30.0)["hr_bpm"] is None
+
+
+def test_estimator_on_traces_from_skin_patches():
+    t, rgb = trace_of(1.3, fps=15.0, seconds=20.0)
+    est = S.estimate_from_traces(t, {"forehead": rgb, "cheek": rgb[::-1][::-1]}, S.HREstimatorConfig(method="pos"))
+    assert abs(est["hr_bpm"] - 78) < 2
+
+
+def test_heart_rate_sentence_only_with_measured_error():
+    from forensics_plugins.rppg import RPPGDetector
+
+    hr = {"hr_bpm": 72.0, "snr_db": 4.0, "reliable": True, "method": "chrom"}
+    assert "No heart rate is stated" in RPPGDetector._hr_sentence(hr)
+    err = {"mae_bpm": 14.3, "mae_ci95": [6.3, 24.1], "n_test_subjects": 7, "baseline_median_guess_mae_bpm": 6.8,
+           "target_met": False}
+    words = RPPGDetector._hr_sentence({**hr, "measured_error": err})
+    assert "72 bpm" in words and "14.3 bpm" in words and "6.3–24.1" in words and "do not rely" in words
+    ok = RPPGDetector._hr_sentence({**hr, "measured_error": {**err, "mae_bpm": 3.0, "target_met": True}})
+    assert "3.0 bpm" in ok and "rely" not in ok and "indicative" not in ok
 
 
 def test_grouped_cross_validation_keeps_groups_apart():
@@ -216,10 +294,11 @@ def test_identity_groups_from_faceforensics_names(tmp_path):
 
 
 def test_still_image_not_applicable_and_short_clip_inconclusive(make_case, tmp_path):
+    import skimage.data
     from conftest import item_by_path, jpeg_bytes
+
     from forensics.demo import face_video_frames, write_mp4
     from forensics.engine import analyze_case
-    import skimage.data
 
     clip = tmp_path / "clip.mp4"
     write_mp4(clip, face_video_frames(45), fps=15, codec="mpeg4")
@@ -232,13 +311,15 @@ def test_still_image_not_applicable_and_short_clip_inconclusive(make_case, tmp_p
     assert f["probability"] is None
     titles = [a["title"] for a in f["artifacts"]]
     assert "rPPG signals per region" in titles and "rPPG spectra and heart rate" in titles
-    assert f["details"]["heart_rate"]["chrom"]["hr_bpm"] is not None
+    assert f["details"]["spectral_peaks"]["chrom"]["hr_bpm"] is not None
+    assert "heart_rate" in f["details"]
 
 
 def test_long_face_clip_runs_windows(make_case, tmp_path):
     """A 6 s clip of a portrait whose skin beats: one or more windows, figures, a finding that is
     either scored (model installed) or 'unavailable' with the signals (no model)."""
     from conftest import item_by_path
+
     from forensics.demo import face_video_frames, write_mp4
     from forensics.engine import analyze_case
 
@@ -251,7 +332,9 @@ def test_long_face_clip_runs_windows(make_case, tmp_path):
     write_mp4(clip, beating(), fps=15, codec="mpeg4")
     doc = analyze_case(make_case({"long.mp4": clip.read_bytes()}), detectors=["rppg"]).document
     f = item_by_path(doc, "long.mp4")["findings"][0]
-    assert f["status"] in ("ran", "unavailable"), f["reason"]
+    assert f["status"] in ("ran", "unavailable", "inconclusive"), f["reason"]
+    if f["status"] == "inconclusive":  # a model whose cross-source interval includes 0.5 does not vote
+        assert f["reason"].startswith("does not vote") and "95 % CI" in f["reason"] and f["probability"] is None
     assert "rPPG spatial and temporal consistency" in [a["title"] for a in f["artifacts"]]
     if f["status"] == "ran":
         assert 0 <= f["probability"] <= 1 and f["error_rate"]["auc"] is not None
@@ -268,6 +351,43 @@ def test_shipped_model_loads_hash_checked():
     m = RbfSvm.from_json(json.loads(card.path("weights").read_text()))
     assert m.features == F.FEATURES
     assert 0.0 <= card.data["metrics"]["auc"] <= 1.0 and card.data["metrics"]["n_test"] >= 10
+    assert card.data["metrics"].get("auc_ci95") and "cross" in card.data["metrics"].get("kind", "")
+
+
+def test_manipulation_method_from_faceforensics_names():
+    from forensics_plugins.rppg.train import manipulation_method
+
+    assert manipulation_method("x/FF__183_253.mp4", 1) == "Deepfakes"
+    assert manipulation_method("x/FF__183_253_1.mp4", 1) == "Face2Face"
+    assert manipulation_method("x/FF__183_253_3.mp4", 1) == "NeuralTextures"
+    assert manipulation_method("gan/clip.mp4", 1) == "gan"
+    assert manipulation_method("x/FF__183.mp4", 0) is None
+
+
+def test_cross_method_validation_never_trains_on_the_held_out_method_or_people():
+    from forensics_plugins.rppg import train as T
+
+    X, _ = _toy(200, seed=5)
+    vid = np.repeat(np.arange(40), 5).astype(str)
+    y = np.repeat(np.arange(40) % 2, 5)
+    groups = np.repeat(np.arange(40) // 10, 5).astype(str)
+    methods = np.where(y == 1, np.repeat(np.array(["A", "B"])[(np.arange(40) // 2) % 2], 5), "")
+    seen = []
+    real_fit = T.fit_svm
+
+    def spy(Xt, yt, *a, **k):
+        seen.append(len(yt))
+        return real_fit(Xt, yt, *a, **k)
+
+    T.fit_svm = spy
+    try:
+        rows = T.cross_method_validate(X, y, vid, groups, methods)
+    finally:
+        T.fit_svm = real_fit
+    assert len(seen) == 8  # 4 groups x 2 methods
+    for r in rows:  # a fake is only scored in the fold that holds its own method out
+        if r["label"] == 1:
+            assert methods[vid == r["video"]][0] == r["method_out"]
 
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "rppg_roi_video" / "real_hr_gt"
@@ -283,6 +403,7 @@ def test_optional_real_region_clip_gives_a_heart_rate():
 
 def test_low_frame_rate_and_heavy_compression_are_inconclusive(make_case, tmp_path, monkeypatch):
     from conftest import item_by_path
+
     from forensics.demo import face_video_frames, write_mp4
     from forensics.engine import analyze_case
     from forensics_plugins.rppg import pipeline as P

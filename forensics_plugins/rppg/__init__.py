@@ -9,6 +9,9 @@ consistency. Signals: CHROM (de Haan & Jeanne 2013), POS (Wang et al. 2017), GRE
 Pipeline per video: shared face tracks (:func:`forensics.faces.face_analysis`) → mean
 colour of six skin regions and a 4×4 PPG map per frame → pulse signals at 30 Hz →
 23 features per 5 s window → RBF SVM → mean window decision → Platt probability.
+The detector votes only when the card's cross-source (cross-method) AUC interval excludes 0.5;
+otherwise it is inconclusive with that figure. The heart rate is stated only with the measured
+error of the estimator (``benchmarks/rppg_hr.py``, stored in the card), or not at all.
 Still images are not applicable; clips under 5 s, under 10 fps or too heavily
 compressed are inconclusive (with the signals still shown).
 """
@@ -23,15 +26,33 @@ from forensics.api import Detector, Finding, ModelUnavailable, hookimpl
 
 from . import pipeline as P
 from .features import FEATURES, WINDOW_S
-from .signals import METHODS
 
-PLAUSIBLE_BPM = (45.0, 150.0)  # resting heart rate range used only to word the summary
-AGREE_BPM = 6.0
+
+def heart_rate(ts) -> dict | None:
+    """Heart rate of one track's region signals by the estimator setting the model card measured
+    (:func:`.signals.estimate_heart_rate`), with that measured error attached; ``None`` without regions."""
+    from forensics.api import model_card_data
+
+    from .signals import HREstimatorConfig, estimate_heart_rate
+
+    figure = (model_card_data("rppg") or {}).get("heart_rate")
+    setting = dict((figure or {}).get("setting") or {})
+    if "band_hz" in setting:
+        setting["band_hz"] = tuple(setting["band_hz"])
+    cfg = HREstimatorConfig(**{k: v for k, v in setting.items() if k in HREstimatorConfig.__dataclass_fields__})
+    if cfg.method not in ts.signals or not ts.regions:
+        return None
+    est = estimate_heart_rate({r: row for r, row in zip(ts.regions, ts.signals[cfg.method])}, ts.fs, cfg)
+    if figure:
+        est["measured_error"] = {k: figure[k] for k in ("mae_bpm", "mae_ci95", "n_test_subjects",
+                                                         "baseline_median_guess_mae_bpm", "target_met", "command")
+                                 if k in figure}
+    return est
 
 
 class RPPGDetector(Detector):
     name = "rppg"
-    version = "1.0.0"
+    version = "1.1.0"
     media_kinds = ("video",)
     model_name = "rppg"
     description = ("Biological signals: remote photoplethysmography (pulse from skin colour) in several face "
@@ -60,7 +81,8 @@ class RPPGDetector(Detector):
         artifacts, hr = [], None
         if main is not None and len(main[1].regions) >= 1 and len(main[1].times) >= 1.5 * main[1].fs:
             artifacts, hr = self._figures(main[0], main[1], main[2], None)
-            details["heart_rate"] = hr
+            details["spectral_peaks"] = hr
+            details["heart_rate"] = heart_rate(main[1])
         # ---- gates: too short / too slow / too compressed → inconclusive, no guess
         reason = None
         if vt.fps < P.MIN_FPS:
@@ -85,7 +107,7 @@ class RPPGDetector(Detector):
             except ModelUnavailable:
                 card = None
             return self.inconclusive(reason, card=card, details=details, artifacts=artifacts,
-                                     summary=self._hr_sentence(hr, short=True))
+                                     summary=self._hr_sentence(details.get("heart_rate"), short=True))
         # ---- model
         try:
             card = self.model_card()
@@ -120,34 +142,40 @@ class RPPGDetector(Detector):
         summary = (f"Mean SVM decision {best['score']:+.2f} over {best['windows']} windows of 5 s "
                    f"(face track {best['track_id']}, {best['duration_s']:.1f} s)"
                    + (f"; the highest of {len(per_track)} tracks" if len(per_track) > 1 else "") + ". "
-                   + self._hr_sentence(hr))
+                   + self._hr_sentence(details.get("heart_rate")))
+        from forensics.api import useful_level
+
+        ok, figure = useful_level(card.metrics, "video scores")
+        if not ok:  # a detector whose cross-source interval includes 0.5 gets no vote (issue 17)
+            details["vote"] = {"rule": "vote only when the card's cross-source AUC 95 % interval excludes 0.5",
+                               "measured": figure, "probability_if_it_voted": best["probability"]}
+            return self.inconclusive(f"does not vote: the SVM score's measured {figure}", card=card,
+                                     score=best["score"], summary=summary, details=details, artifacts=artifacts)
         return self.ran(best["probability"], card=card, score=best["score"], summary=summary, details=details,
                         artifacts=artifacts)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def _hr_sentence(hr: dict | None, short: bool = False) -> str:
-        if not hr:
+        """The heart rate, only with the estimator's measured error (model card ``heart_rate``), or nothing."""
+        if not hr or hr.get("hr_bpm") is None:
             return "No heart rate could be estimated."
-        vals = {m: hr[m]["hr_bpm"] for m in METHODS if hr[m]["hr_bpm"]}
-        if not vals:
-            return "No heart rate could be estimated."
-        h = hr["chrom"]["hr_bpm"] or next(iter(vals.values()))
-        spread = max(vals.values()) - min(vals.values())
-        regions = [r["hr_bpm"] for r in hr["chrom"]["regions"].values() if r["hr_bpm"]]
-        agree = sum(abs(r - h) <= AGREE_BPM for r in regions)
-        words = (f"Estimated heart rate {h:.0f} bpm (CHROM; "
-                 + ", ".join(f"{m.upper()} {v:.0f}" for m, v in vals.items() if m != "chrom")
-                 + f"); {agree} of {len(regions)} regions within {AGREE_BPM:g} bpm of it.")
-        plausible = PLAUSIBLE_BPM[0] <= h <= PLAUSIBLE_BPM[1]
-        if plausible and spread <= AGREE_BPM and agree >= max(2, len(regions) // 2 + 1):
-            words += " Plausible and consistent across methods and regions."
-        else:
-            words += (" Not a consistent pulse: " + ("outside the usual resting range; " if not plausible else "")
-                      + (f"methods disagree by {spread:.0f} bpm; " if spread > AGREE_BPM else "")
-                      + ("regions disagree." if agree < max(2, len(regions) // 2 + 1) else "")).rstrip("; ")
+        err = hr.get("measured_error")
+        if not err:
+            return "No heart rate is stated: the estimator's error has not been measured."
+        lo, hi = err["mae_ci95"]
+        words = (f"Estimated heart rate {hr['hr_bpm']:.0f} bpm ({hr['method'].upper()}, regions fused by signal "
+                 f"quality, SNR {hr['snr_db']:.1f} dB); this estimator's measured error on held-out subjects is "
+                 f"{err['mae_bpm']:.1f} bpm on average (95 % CI {lo:.1f}–{hi:.1f}, {err['n_test_subjects']} "
+                 "subjects)")
+        if err["mae_bpm"] >= err.get("baseline_median_guess_mae_bpm", float("inf")):
+            words += (f", no better than always guessing {err['baseline_median_guess_mae_bpm']:.1f} bpm of error: "
+                      "do not rely on this number")
+        elif not err.get("target_met"):
+            words += ": indicative only"
+        words += "." + ("" if hr.get("reliable") else " The fused spectrum has a low SNR.")
         if short:
-            words += " (Heart rate from a short clip: indicative only.)"
+            words += " (Heart rate from a short clip.)"
         return words
 
     @staticmethod

@@ -26,7 +26,7 @@ def train_rppg(
     if groups not in ("auto", "video"):
         api.fail("--groups must be 'auto' or 'video'")
     metrics = train(data, out or api.builtin_models_dir() / "rppg", labels=labels, groups=groups, cache=cache,
-                    echo=typer.echo)
+                    echo=typer.echo, command=api.training_command())
     typer.echo(json.dumps(metrics, indent=2))
 
 

@@ -67,7 +67,7 @@ def signals_figure(ts: TrackSignals, hr: dict[str, dict], title_note: str = "") 
     ax1.set_yticks([])
     chrom_hr = hr["chrom"]["hr_bpm"]
     ax1.set_title(f"CHROM pulse signal per region (band-passed 0.7–4 Hz, unit variance){title_note}"
-                  + (f" — HR ≈ {chrom_hr:.0f} bpm" if chrom_hr else ""), fontsize=9)
+                  + (f" — CHROM spectral peak {chrom_hr:.0f} bpm" if chrom_hr else ""), fontsize=9)
     for m in S.METHODS:
         avg = ts.signals[m].mean(axis=0) if len(ts.signals[m]) else np.zeros_like(t)
         sd = avg.std()
@@ -99,7 +99,7 @@ def spectra_figure(ts: TrackSignals, hr: dict[str, dict]) -> Artifact:
         h = hr[m]["hr_bpm"]
         if h:
             ax.axvline(h, color=METHOD_COLOURS[m], ls="--", lw=1.2)
-            ax.set_title(f"{m.upper()}: {h:.0f} bpm, SNR {hr[m]['snr_db']:.1f} dB", fontsize=8)
+            ax.set_title(f"{m.upper()}: peak {h:.0f} bpm, SNR {hr[m]['snr_db']:.1f} dB", fontsize=8)
         else:
             ax.set_title(m.upper(), fontsize=8)
         ax.set_xlabel("bpm", fontsize=8)

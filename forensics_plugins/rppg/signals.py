@@ -35,6 +35,8 @@ Example
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 HR_BAND_HZ = (0.7, 4.0)  # 42-240 bpm
@@ -381,3 +383,150 @@ def clip_heart_rates(times: np.ndarray, rgb: np.ndarray, fs: float = FS) -> dict
         hr, snr = heart_rate(extract(u, fs, m), fs, welch=len(u) > 20 * fs)
         out[m] = {"hr_bpm": hr, "snr_db": snr}
     return out
+
+
+# ---------------------------------------------------------------------------- heart-rate estimator
+
+HR_SEARCH_BAND_HZ = (0.7, 3.0)  # 42-180 bpm: the heart rates the estimator reports (resting to strong exertion)
+
+
+@dataclass
+class HREstimatorConfig:
+    """Settings of :func:`estimate_heart_rate` (chosen on tuning subjects by ``benchmarks/rppg_hr.py``).
+
+    Attributes
+    ----------
+    method : pulse extraction (``"pos"``, ``"chrom"`` or ``"green"``)
+    window_s, step_s : spectral windows (a heart rate is averaged over them; longer = finer resolution,
+        fewer of them)
+    band_hz : the search band
+    weighting : ``"snr"`` (regions and windows weighted by their own SNR above ``snr_floor_db``) or ``"equal"``
+    harmonic_ratio : pick the sub-harmonic ``f/2`` of the highest peak when it is in the band and holds at
+        least this share of the peak's power (0 = off): the pulse's second harmonic can out-peak the fundamental
+    min_snr_db : below this SNR of the fused spectrum the estimate is flagged unreliable
+    """
+
+    method: str = "pos"
+    window_s: float = 10.0
+    step_s: float = 2.0
+    band_hz: tuple[float, float] = HR_SEARCH_BAND_HZ
+    weighting: str = "snr"
+    snr_floor_db: float = -3.0
+    harmonic_ratio: float = 0.5
+    min_snr_db: float = 0.0
+    aggregate: str = "spectrum"  # "spectrum": peak of the summed weighted spectra; "median": weighted median of window peaks
+
+    def to_json(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+def band_spectrum(x: np.ndarray, fs: float, band: tuple[float, float], resolution_hz: float = 0.01
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-padded periodogram of ``x`` restricted to ``band`` (plus 2× its top for the harmonic), unit sum."""
+    f, p = spectrum(x, fs, resolution_hz)
+    sel = (f >= band[0]) & (f <= min(2 * band[1] + 0.1, fs / 2))
+    f, p = f[sel], p[sel]
+    tot = p[f <= band[1]].sum()
+    return f, (p / tot if tot > 0 else p * 0.0)
+
+
+def harmonic_corrected_peak(freqs: np.ndarray, power: np.ndarray, band: tuple[float, float], ratio: float) -> float:
+    """The highest peak in ``band``; its sub-harmonic when that is in the band and holds ``ratio`` of its power."""
+    f0 = peak_frequency(freqs, power, band)
+    if not np.isfinite(f0) or ratio <= 0 or f0 / 2 < band[0]:
+        return f0
+    near = np.abs(freqs - f0 / 2) <= 0.08
+    top = power[np.abs(freqs - f0) <= 0.02].max(initial=0.0)
+    if near.any() and top > 0 and power[near].max() >= ratio * top:
+        return peak_frequency(freqs, power, (f0 / 2 - 0.08, f0 / 2 + 0.08))
+    return f0
+
+
+def estimate_heart_rate(signals: dict[str, np.ndarray], fs: float, cfg: HREstimatorConfig | None = None) -> dict:
+    """Heart rate (bpm) of one face (or skin patch) from the pulse signals of its regions.
+
+    ``signals``: region name -> pulse signal (``(N,)``, already extracted by ``cfg.method`` at rate ``fs``),
+    all covering the same time span. Steps: windows of ``cfg.window_s`` every ``cfg.step_s``; per window
+    and region a unit-sum spectrum in the band and its SNR at its own peak (fundamental + first harmonic,
+    :func:`snr_db`); spectra summed with weights ``max(0, SNR − floor)`` (``"snr"``; equal weights when
+    no window passes) — region fusion by signal quality; the heart rate is the highest peak of the
+    fused spectrum, moved to its sub-harmonic when the harmonic check says so.
+
+    Returns ``{"hr_bpm", "snr_db", "reliable", "windows", "region_weights", "method"}``; ``hr_bpm`` is
+    ``None`` when the signals are too short for one window (shorter than 4 s).
+    """
+    cfg = cfg or HREstimatorConfig()
+    band = tuple(cfg.band_hz)
+    names = [k for k, v in signals.items() if v is not None and len(v)]
+    if not names:
+        return {"hr_bpm": None, "snr_db": None, "reliable": False, "windows": 0, "region_weights": {},
+                "method": cfg.method}
+    n = min(len(signals[k]) for k in names)
+    L = int(round(min(cfg.window_s, n / fs) * fs))
+    if L < 4 * fs:
+        return {"hr_bpm": None, "snr_db": None, "reliable": False, "windows": 0, "region_weights": {},
+                "method": cfg.method}
+    hop = max(1, int(round(cfg.step_s * fs)))
+    starts = list(range(0, n - L + 1, hop)) or [0]
+    acc = None
+    freqs = None
+    weights = {k: 0.0 for k in names}
+    fallback = None
+    peaks, peak_w = [], []
+    for s in starts:
+        win = None
+        for k in names:
+            seg = signals[k][s:s + L]
+            if not np.any(seg):
+                continue
+            freqs, p = band_spectrum(seg, fs, band)
+            f0 = peak_frequency(freqs, p, band)
+            q = snr_db(freqs, p, f0, band)
+            w = 1.0 if cfg.weighting == "equal" else max(0.0, q - cfg.snr_floor_db)
+            fallback = p if fallback is None else fallback + p
+            if w > 0:
+                acc = w * p if acc is None else acc + w * p
+                win = w * p if win is None else win + w * p
+                weights[k] += w
+        if win is not None:  # this window's regions fused: its own heart rate and quality
+            fw = harmonic_corrected_peak(freqs, win, band, cfg.harmonic_ratio)
+            if np.isfinite(fw):
+                peaks.append(fw)
+                peak_w.append(max(1e-6, snr_db(freqs, win, fw, band) - cfg.snr_floor_db))
+    if acc is None:
+        acc = fallback
+    if acc is None:
+        return {"hr_bpm": None, "snr_db": None, "reliable": False, "windows": len(starts), "region_weights": weights,
+                "method": cfg.method}
+    f0 = harmonic_corrected_peak(freqs, acc, band, cfg.harmonic_ratio)
+    if cfg.aggregate == "median" and peaks:
+        order = np.argsort(peaks)
+        cw = np.cumsum(np.asarray(peak_w)[order])
+        f0 = float(np.asarray(peaks)[order][int(np.searchsorted(cw, 0.5 * cw[-1]))])
+    q = snr_db(freqs, acc, f0, band)
+    tot = sum(weights.values()) or 1.0
+    return {"hr_bpm": None if not np.isfinite(f0) else round(60.0 * f0, 2), "snr_db": round(q, 2),
+            "reliable": bool(np.isfinite(f0) and q >= cfg.min_snr_db), "windows": len(starts),
+            "region_weights": {k: round(v / tot, 4) for k, v in weights.items()}, "method": cfg.method}
+
+
+def estimate_from_traces(times: dict[str, np.ndarray] | np.ndarray, traces: dict[str, np.ndarray],
+                         cfg: HREstimatorConfig | None = None, fs: float = FS) -> dict:
+    """:func:`estimate_heart_rate` from raw mean-colour traces (``region -> (N, 3)`` RGB) at ``times``.
+
+    ``times`` is one array for all regions or a dict per region; traces are resampled to ``fs`` and cut
+    to their common span first.
+    """
+    cfg = cfg or HREstimatorConfig()
+    tdict = times if isinstance(times, dict) else {k: times for k in traces}
+    t0 = max(float(tdict[k][0]) for k in traces)
+    t1 = min(float(tdict[k][-1]) for k in traces)
+    sig = {}
+    for k, rgb in traces.items():
+        t = np.asarray(tdict[k], dtype=np.float64)
+        keep = (t >= t0 - 1e-9) & (t <= t1 + 1e-9)
+        if keep.sum() < 8:
+            continue
+        _, u = resample_uniform(t[keep], np.asarray(rgb, dtype=np.float64)[keep], fs)
+        sig[k] = extract(u, fs, cfg.method)
+    return estimate_heart_rate(sig, fs, cfg)

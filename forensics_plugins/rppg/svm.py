@@ -114,23 +114,14 @@ def fit_svm(X: np.ndarray, y: np.ndarray, features: tuple[str, ...], sample_weig
                   intercept=sign * float(clf.intercept_[0]), gamma=float(clf._gamma))
 
 
-def fit_platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Platt's sigmoid ``P(y=1|s) = 1/(1+exp(A·s+B))`` by maximum likelihood with Platt's
-    regularised targets ``(N₊+1)/(N₊+2)`` and ``1/(N₋+2)`` (which keeps A finite on separable data)."""
-    from scipy.optimize import minimize
+def platt_from_calibrator(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """``(A, B)`` of ``P(fake) = 1/(1+exp(A·s+B))`` from the shared :class:`forensics.api.Calibrator`
+    (class-balanced Platt on the raw video score, slope constrained to "higher = more fake": a fit pointing
+    the other way gives ``A = B = 0``, i.e. P = 0.5, never a flipped sign)."""
+    from forensics.api import Calibrator
 
-    s = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    npos, nneg = y.sum(), len(y) - y.sum()
-    t = np.where(y > 0, (npos + 1) / (npos + 2), 1 / (nneg + 2))
-
-    def nll(ab):
-        z = ab[0] * s + ab[1]
-        # log(1+exp(z)) computed stably; p = 1/(1+exp(z))
-        log1pez = np.logaddexp(0, z)
-        return float(np.sum(t * log1pez + (1 - t) * (log1pez - z)))
-
-    prior = math.log((nneg + 1) / (npos + 1))
-    res = minimize(nll, x0=np.array([-1.0, prior]), method="Nelder-Mead",
-                   options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
-    return float(res.x[0]), float(res.x[1])
+    cal = Calibrator.fit(np.asarray(scores, dtype=np.float64), np.asarray(y).astype(int), method="platt",
+                         input="raw", sign=+1)
+    if cal.method != "platt":
+        return 0.0, 0.0
+    return -float(cal.params["a"]), -float(cal.params["b"])

@@ -38,7 +38,8 @@ import numpy as np
 
 from . import features as F
 from . import pipeline as P
-from .svm import fit_platt, fit_svm
+from .card import card_fields
+from .svm import fit_svm, platt_from_calibrator
 
 VIDEO_EXT = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 C_PARAM = 1.0
@@ -135,23 +136,21 @@ def video_windows(vt: P.VideoTraces) -> tuple[np.ndarray, str]:
 # ---------------------------------------------------------------------------- evaluation
 
 
-def roc_metrics(y: np.ndarray, s: np.ndarray, p: np.ndarray | None = None) -> dict:
-    """AUC and EER from scores ``s``; accuracy/confusion at p >= 0.5 when probabilities ``p`` are given."""
-    from sklearn.metrics import roc_auc_score, roc_curve
+def video_metrics(y: np.ndarray, s: np.ndarray, p: np.ndarray | None = None, groups: np.ndarray | None = None) -> dict:
+    """:func:`forensics.api.roc_metrics` of scores ``s`` (AUC, its bootstrap interval, EER); accuracy and
+    confusion at P >= 0.5 from probabilities ``p`` when given. ``groups`` (e.g. the video of each row, when a
+    video is scored in several folds) makes the bootstrap resample whole groups."""
+    from forensics.api import bootstrap_ci, roc_metrics
 
-    fpr, tpr, _ = roc_curve(y, s)
-    fnr = 1 - tpr
-    i = int(np.nanargmin(np.abs(fnr - fpr)))
-    out = {"auc": round(float(roc_auc_score(y, s)), 4), "eer": round(float((fpr[i] + fnr[i]) / 2), 4)}
+    y, s = np.asarray(y).astype(int), np.asarray(s, dtype=np.float64)
+    out = roc_metrics(y, s, threshold=0.0)  # SVM decision > 0 leans fake
+    if groups is not None and out.get("auc") is not None:
+        out["auc_ci95"] = bootstrap_ci(y, s, groups=np.asarray(groups))
+        out["ci_resampling"] = "whole videos (a video scored in several folds moves as one)"
     if p is not None:
-        pred = (p >= 0.5).astype(int)
-        out.update({
-            "accuracy": round(float((pred == y).mean()), 4),
-            "threshold": 0.5,
-            "confusion": {"tn": int(((pred == 0) & (y == 0)).sum()), "fp": int(((pred == 1) & (y == 0)).sum()),
-                          "fn": int(((pred == 0) & (y == 1)).sum()), "tp": int(((pred == 1) & (y == 1)).sum())},
-        })
-    out.update({"n_test": int(len(y)), "n_test_positive": int(y.sum()), "n_test_negative": int((1 - y).sum())})
+        pm = roc_metrics(y, np.asarray(p, dtype=np.float64), threshold=0.5, ci_resamples=0)
+        out.update({k: pm[k] for k in ("accuracy", "balanced_accuracy", "tpr", "fpr", "confusion", "ece")})
+        out["threshold"] = 0.5
     return out
 
 
@@ -189,18 +188,62 @@ def cross_validate(X: np.ndarray, y: np.ndarray, vid: np.ndarray, groups: np.nda
         other = (vg != g) & np.isfinite(oof)
         if len(np.unique(vy[other])) < 2:
             continue
-        a, b = fit_platt(oof[other], vy[other])
+        a, b = platt_from_calibrator(oof[other], vy[other])
         sel = (vg == g) & np.isfinite(oof)
         prob[sel] = 1 / (1 + np.exp(a * oof[sel] + b))
     return {"videos": videos, "y": vy, "groups": vg, "score": oof, "prob": prob, "window_score": oof_win}
+
+
+FFPP_METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")  # FF++ file suffix "", _1, _2, _3
+
+
+def manipulation_method(name: str, label: int) -> str | None:
+    """The manipulation method of a fake video: FaceForensics++ ``target_source[_k]`` names (``k`` = 1..3 for
+    Face2Face, FaceSwap, NeuralTextures; none = Deepfakes, the layout of the project's shared FF++ clips), else
+    the name of the folder it lies in. ``None`` for real videos."""
+    if not label:
+        return None
+    m = re.search(r"(?<!\d)\d{3}_\d{3}(?:_(\d))?$", Path(name).stem)
+    if m:
+        k = int(m.group(1) or 0)
+        return FFPP_METHODS[k] if k < len(FFPP_METHODS) else f"method_{k}"
+    return Path(name).parent.name or "unknown"
+
+
+def cross_method_validate(X: np.ndarray, y: np.ndarray, vid: np.ndarray, groups: np.ndarray,
+                          methods: np.ndarray) -> list[dict]:
+    """Leave one manipulation method **and** one identity group out.
+
+    For every identity group ``g`` holding both classes and every method ``m`` among its fakes: the SVM is
+    trained on all windows except those of ``g`` and except every fake made by ``m`` (so neither the people
+    nor the manipulation method were seen), then scores ``g``'s real videos and ``g``'s ``m`` fakes. A real
+    video is thus scored once per method fold. Returns one row per (fold, video).
+    """
+    rows = []
+    for g in sorted(set(groups.tolist())):
+        in_g = groups == g
+        if len(np.unique(y[in_g])) < 2:
+            continue
+        for m in sorted({str(x) for x in methods[in_g & (y == 1)].tolist()}):
+            tr = ~in_g & ((y == 0) | (methods != m))
+            if len(np.unique(y[tr])) < 2:
+                continue
+            model = fit_svm(X[tr], y[tr], F.FEATURES, _weights(vid[tr], y[tr]), C=C_PARAM)
+            test = in_g & ((y == 0) | (methods == m))
+            d = model.decision(X[test])
+            for v in np.unique(vid[test]):
+                sel = vid[test] == v
+                rows.append({"video": str(v), "label": int(y[test][sel][0]), "group": str(g), "method_out": m,
+                             "score": round(float(d[sel].mean()), 5)})
+    return rows
 
 
 # ---------------------------------------------------------------------------- training
 
 
 def train(data: Path, out_dir: Path, labels: Path | None = None, groups: str = "auto", cache: Path | None = None,
-          echo: Callable[[str], None] = print) -> dict:
-    from forensics.models import write_card
+          echo: Callable[[str], None] = print, command: str | None = None) -> dict:
+    from forensics.api import write_model_card
 
     samples = list_samples(data, labels, groups)
     ny = sum(s.label for s in samples)
@@ -233,17 +276,17 @@ def train(data: Path, out_dir: Path, labels: Path | None = None, groups: str = "
     X, y, vid, grp = np.concatenate(Xs), np.array(ys), np.array(vids), np.array(gs)
     cv = cross_validate(X, y, vid, grp)
     ok = np.isfinite(cv["score"]) & np.isfinite(cv["prob"])
-    all_metrics = roc_metrics(cv["y"][ok], cv["score"][ok], cv["prob"][ok])
+    all_metrics = video_metrics(cv["y"][ok], cv["score"][ok], cv["prob"][ok])
     # Headline figures: only videos of groups holding both classes, so that every real video is
     # compared with fakes made from the same identities and source (a real-only group from another
     # source -- other camera, resolution, frame rate -- is easy to separate for the wrong reason).
     mixed = np.array([len(np.unique(cv["y"][cv["groups"] == g])) == 2 for g in cv["groups"]])
     use = ok & mixed if (ok & mixed).sum() >= 4 and len(np.unique(cv["y"][ok & mixed])) == 2 else ok
-    metrics = roc_metrics(cv["y"][use], cv["score"][use], cv["prob"][use])
+    metrics = video_metrics(cv["y"][use], cv["score"][use], cv["prob"][use])
     wok = np.isfinite(cv["window_score"])
-    window_auc = roc_metrics(y[wok], cv["window_score"][wok])["auc"]
+    window_auc = video_metrics(y[wok], cv["window_score"][wok])["auc"]
     ngroups = len(np.unique(cv["groups"]))
-    sources = str(data)
+    sources = Path(data).name  # the data set's name: no machine paths in the card
     subset = ("" if use.sum() == ok.sum() else
               f"; figures over the {int(use.sum())} videos of the {len(np.unique(cv['groups'][use]))} groups that hold "
               f"both real and fake videos (all {int(ok.sum())} videos: AUC {all_metrics['auc']:.3f})")
@@ -255,6 +298,30 @@ def train(data: Path, out_dir: Path, labels: Path | None = None, groups: str = "
     metrics["window_auc"] = window_auc
     metrics["all_videos"] = {k: all_metrics[k] for k in ("auc", "eer", "accuracy", "n_test", "n_test_positive",
                                                           "n_test_negative")}
+    # cross-method (and cross-identity) figure: the headline, since deployment meets methods never trained on
+    meth = np.array([manipulation_method(v, int(lab)) or "" for v, lab in zip(vid, y)])
+    cm_rows = cross_method_validate(X, y, vid, grp, meth)
+    cross = None
+    if cm_rows and len({r["label"] for r in cm_rows}) == 2:
+        cy = np.array([r["label"] for r in cm_rows])
+        cs = np.array([r["score"] for r in cm_rows])
+        cross = video_metrics(cy, cs, groups=np.array([r["video"] for r in cm_rows]))
+        folds = sorted({(r["group"], r["method_out"]) for r in cm_rows})
+        cross["per_method"] = {}
+        for m in sorted({r["method_out"] for r in cm_rows}):
+            sel = np.array([r["method_out"] == m for r in cm_rows])
+            mm = video_metrics(cy[sel], cs[sel])
+            cross["per_method"][m] = {k: mm[k] for k in ("auc", "auc_ci95", "n_test", "n_test_positive",
+                                                         "n_test_negative")}
+        cross.update({
+            "kind": "cross-method (leave one manipulation method and one identity group out)",
+            "dataset": (f"{len(folds)} folds over {len({r['video'] for r in cm_rows})} videos of the "
+                        f"{len({r['group'] for r in cm_rows})} identity groups holding both classes in {Path(data).name}: "
+                        "each fold trains without the group's people and without the held-out method's fakes, and "
+                        f"scores the group's real videos and its fakes by that method ({len(cm_rows)} scores; a real "
+                        "video is scored once per fold); per-video score = mean SVM decision over 5 s windows"),
+            "level": "video",
+        })
     per_group = {}
     for g in np.unique(cv["groups"]):
         sel = (cv["groups"] == g) & ok
@@ -262,43 +329,69 @@ def train(data: Path, out_dir: Path, labels: Path | None = None, groups: str = "
                         "fake": int(cv["y"][sel].sum())}
     # final model: all windows; Platt on all out-of-fold video scores
     model = fit_svm(X, y, F.FEATURES, _weights(vid, y), C=C_PARAM)
-    model.platt_a, model.platt_b = fit_platt(cv["score"][ok], cv["y"][ok])
+    model.platt_a, model.platt_b = platt_from_calibrator(cv["score"][ok], cv["y"][ok])
     train_scores = np.array([model.decision(X[vid == v]).mean() for v in cv["videos"]])
     per_feature = feature_summary(X, y, vid)
-    train_auc = roc_metrics(cv["y"], train_scores)["auc"]
+    train_auc = video_metrics(cv["y"], train_scores)["auc"]
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "rppg_svm.json").write_text(json.dumps(model.to_json(), separators=(",", ":")) + "\n",
                                            encoding="utf-8")
     oof_rows = [{"video": v, "label": int(l), "group": str(g), "score": round(float(s), 5),
                  "probability": None if not np.isfinite(p) else round(float(p), 4)}
                 for v, l, g, s, p in zip(cv["videos"], cv["y"], cv["groups"], cv["score"], cv["prob"])]
+    command = command or (f"forensics train rppg --data $DATA/{Path(data).name}" + (" --labels LABELS" if labels else "")
+                          + (f" --groups {groups}" if groups != "auto" else ""))
+    metrics["command"] = command
+    metrics["kind"] = "in-source (leave one identity group out; the same methods and source in training)"
+    metrics["dataset"] = metrics["dataset"].replace(str(data), Path(data).name)
+    headline = dict(cross, command=command) if cross is not None else metrics
     card = {
         "name": "rppg",
-        "version": "1.0.0",
+        "version": "1.1.0",
         "architecture": (f"RBF SVM (C={C_PARAM}, gamma='scale') over {len(F.FEATURES)} standardised rPPG window "
                          f"features ({F.WINDOW_S:g} s windows every {F.STEP_S:g} s); video score = mean window "
-                         "decision; Platt sigmoid fitted on out-of-fold video scores"),
+                         "decision; Platt sigmoid (forensics.api.Calibrator, slope constrained to 'higher = more "
+                         "fake') fitted on out-of-fold video scores"),
         "features": list(F.FEATURES),
         "files": {"weights": {"path": "rppg_svm.json"}},
         "training": {
+            "command": command,
             "videos": len(info), "real": sum(1 for r in info if r["label"] == "real"),
             "fake": sum(1 for r in info if r["label"] == "fake"), "windows": int(len(X)),
             "support_vectors": int(len(model.support_vectors)), "groups": per_group, "skipped": skipped,
             "trace_version": P.TRACE_VERSION,
             "per_video": info,
         },
-        "metrics": metrics,
+        "metrics": headline,
+        "evaluations": {"leave-one-identity-group-out": metrics,
+                        **({"cross-method": cross} if cross is not None else {})},
         "out_of_fold": oof_rows,
+        "cross_method_rows": cm_rows,
         "feature_summary": per_feature,
         "train_metrics": {"auc": train_auc},
+        "data": [{"name": f"{Path(data).name}", "role": "training + cross-validation",
+                  "source": "FaceForensics++ c40 clips as collected in the project's shared data (per-file source "
+                            "repository and path in its MANIFEST.csv)",
+                  "count": len(info), "licence": "FaceForensics++ terms of use: research / non-commercial",
+                  "label": "FaceForensics++ folders: original = real, manipulated/<method> = fake"}],
         "licence": ("weights: Apache-2.0 code, but trained on FaceForensics++ (research / non-commercial terms of "
                     "use) and on landmarks from dlib's iBUG 300-W model (non-commercial)"),
     }
-    write_card(out_dir, card, model_card_markdown(card))
-    echo(f"out-of-fold (leave-one-group-out, {ngroups} groups): video AUC {metrics['auc']:.3f}, "
-         f"EER {metrics['eer']:.3f}, accuracy {metrics['accuracy']:.3f} on {metrics['n_test']} videos of mixed groups; "
-         f"all {all_metrics['n_test']} videos: AUC {all_metrics['auc']:.3f}; window AUC {window_auc:.3f}; "
-         f"training-set AUC {train_auc:.3f}; wrote {out_dir}")
+    old_card = out_dir / "card.json"
+    if old_card.is_file():  # keep measurements made by other commands (heart-rate benchmark)
+        prev = json.loads(old_card.read_text(encoding="utf-8"))
+        if "heart_rate" in prev:
+            card["heart_rate"] = prev["heart_rate"]
+    write_model_card(out_dir, card_fields(card))
+    echo(f"leave-one-group-out ({ngroups} groups): video AUC {metrics['auc']:.3f} (95 % CI {metrics['auc_ci95']}), "
+         f"EER {metrics['eer']:.3f} on {metrics['n_test']} videos of mixed groups; all {all_metrics['n_test']} "
+         f"videos: AUC {all_metrics['auc']:.3f}; window AUC {window_auc:.3f}; training-set AUC {train_auc:.3f}")
+    if cross is not None:
+        echo(f"cross-method (headline): AUC {cross['auc']:.3f} (95 % CI {cross['auc_ci95']}), EER {cross['eer']:.3f}, "
+             f"{cross['n_test']} scores; per method: "
+             + ", ".join(f"{m} {v['auc']}" for m, v in cross["per_method"].items()))
+    echo(f"wrote {out_dir}")
+    metrics = headline
     return metrics
 
 
@@ -320,95 +413,12 @@ def feature_summary(X: np.ndarray, y: np.ndarray, vid: np.ndarray) -> dict:
     return out
 
 
-def model_card_markdown(card: dict) -> str:
-    m, t = card["metrics"], card["training"]
-    groups = "\n".join(f"| `{g}` | {v['videos']} | {v['real']} | {v['fake']} |" for g, v in t["groups"].items())
-    fs = card["feature_summary"]
-    feats = "\n".join(f"| `{f}` | {v['mean_real']:.3f} | {v['mean_fake']:.3f} | {v['auc_fake_high']:.2f} | "
-                      f"{'real higher' if F.PREMISE[f] > 0 else 'fake higher'} | "
-                      f"{'yes' if v['agrees_with_premise'] else 'NO'} |" for f, v in fs.items())
-    against = [f for f, v in fs.items() if v["agrees_with_premise"] is False]
-    ffpp = any("faceforensics" in r["video"].lower() for r in card["out_of_fold"])
-    data_note = ("""FaceForensics++ c40 (heavily compressed H.264): originals of 6 YouTube identities and 5
-DeepFakeDetection actor clips; fakes = the YouTube identities under Deepfakes, Face2Face,
-FaceSwap and NeuralTextures. """ if ffpp else "")
-    skipped = "\n".join(f"- `{s['video']}`: {s['reason']}" for s in t["skipped"]) or "- none"
-    oof = "\n".join(f"| `{r['video']}` | {'fake' if r['label'] else 'real'} | {r['score']:+.3f} | "
-                    f"{'' if r['probability'] is None else format(r['probability'], '.2f')} |" for r in card["out_of_fold"])
-    return f"""# Model card: `rppg` SVM
+def update_card(model_dir: Path | None = None, **fields) -> Path:
+    """Add or replace top-level fields of the installed rPPG card (e.g. ``heart_rate``) and rewrite it
+    (``card.json`` + ``MODEL_CARD.md``) with :func:`forensics.api.write_model_card`."""
+    from forensics.api import builtin_models_dir, write_model_card
 
-**Detector:** `forensics_plugins/rppg` -- biological-signal (rPPG) consistency, after FakeCatcher
-(Ciftci, Demir & Yin, TPAMI 2020). Pulse signals by CHROM (de Haan & Jeanne 2013), POS
-(Wang et al. 2017) and GREEN (Verkruysse et al. 2008) from six face regions and a 4×4
-PPG map, on face tracks from the shared face pipeline (`forensics/faces.py`).
-
-**Model:** {card['architecture']}. Stored as plain JSON (`rppg_svm.json`: feature
-names, clipping range, standardisation, support vectors, dual coefficients, intercept,
-gamma, Platt A/B); SHA-256 in `card.json`. No pickles.
-
-## Features
-Definitions: `forensics_plugins/rppg/features.py`. Video-level class means on the training data,
-single-feature AUC (fake = high), and whether the direction matches FakeCatcher's
-premise (a real face shows a clearer pulse, shared by all regions and stable in time):
-
-| feature | mean real | mean fake | AUC | premise | agrees |
-|---|---|---|---|---|---|
-{feats}
-
-{len(against)} of {len(fs)} features go against the premise on this data
-({', '.join(f'`{f}`' for f in against) or 'none'}). Where the pulse itself is not
-measurable (SNR near or below 0 dB in both classes), the SVM learns whatever separates
-the classes in the colour traces -- e.g. common-mode colour flicker of a blended face,
-which makes a fake's regions *more* alike. Such directions need not hold on other data.
-
-## Training data
-{t['videos']} videos ({t['real']} real, {t['fake']} fake), {t['windows']} windows,
-{t['support_vectors']} support vectors. {data_note}Groups (an identity and every video
-showing it; the model never sees a group it is tested on):
-
-| group | videos | real | fake |
-|---|---|---|---|
-{groups}
-
-Skipped videos:
-{skipped}
-
-## Evaluation: leave-one-group-out cross-validation (not a held-out test set)
-There are far too few videos for a separate test split, so every figure below is
-out-of-fold: each video is scored by a model that never saw any video of its identity
-group.
-
-Headline figures (these are `card.json` `metrics`, shown in reports and used as the
-fusion weight) count only the videos of groups that hold both real and fake videos, so
-each real video is compared with fakes of the same identities and source. A group of
-real videos only (other camera, resolution, frame rate) can be separated for the wrong
-reason; all videos together give AUC {m['all_videos']['auc']:.3f}, EER
-{m['all_videos']['eer']:.1%} on {m['all_videos']['n_test']} videos.
-
-- **video AUC {m['auc']:.3f}**, EER {m['eer']:.1%}, accuracy at p ≥ 0.5 {m['accuracy']:.1%}
-  on {m['n_test']} videos ({m['n_test_negative']} real, {m['n_test_positive']} fake;
-  accuracy mostly reflects the share of fakes)
-- confusion at 0.5: {json.dumps(m['confusion'])}
-- window-level AUC: {m['window_auc']:.3f}
-- training-set video AUC (over-fitting check): {card['train_metrics']['auc']:.3f}
-
-Reproduce: `{m['command']}`
-
-Out-of-fold scores (mean window decision; > 0 leans fake):
-
-| video | label | score | P(fake) |
-|---|---|---|---|
-{oof}
-
-## Limits
-- {m['n_test']} videos are far too few to train or measure a deepfake detector: with
-  {m['n_test_negative']} real videos the AUC above moves by ±0.2 from one video's score, and
-  says little about other data.
-- On heavily compressed video the pulse is mostly quantised away in real and fake faces
-  alike; the detector reports "inconclusive" below {P.MIN_BITS_PER_PIXEL} bit/pixel, but
-  above that threshold the pulse can still be too weak to measure (see the SNR means).
-- Fakes that change only expressions or the mouth (Face2Face, NeuralTextures) keep the
-  target's skin, and so its pulse: the hardest case for this method.
-- Licence: the training videos' terms apply to the weights (FaceForensics++: research
-  only); the dlib 68-point landmark model was trained on iBUG 300-W (non-commercial).
-"""
+    d = Path(model_dir or builtin_models_dir() / "rppg")
+    card = json.loads((d / "card.json").read_text(encoding="utf-8"))
+    card.update(fields)
+    return write_model_card(d, card_fields(card))
