@@ -40,6 +40,8 @@ def safe_text(text: object, keep_newlines: bool = False) -> str:
     ``keep_newlines`` leaves ``\\n`` alone (HTML ``<pre>`` blocks, where a line break forges nothing).
     """
     s = str(text)
+    if s.isascii() and (s.replace("\t", "").replace("\n", "") if keep_newlines else s.replace("\t", "")).isprintable():
+        return s  # fast path: printable ASCII
     keep = {"\n"} if keep_newlines else set()
     if all(not _needs_escape(c, keep) for c in s):
         return s
@@ -54,6 +56,8 @@ def json_line(obj: Any) -> str:
     lone surrogates as ``\\uXXXX``, which any JSON reader decodes back to the same string.
     """
     text = json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
+    if text.isascii() and "\x7f" not in text:
+        return text  # fast path: json.dumps already escaped every C0 control
     if all(not _needs_escape(c) for c in text):
         return text
     out = []
@@ -72,7 +76,10 @@ def json_line(obj: Any) -> str:
 
 def has_hidden_characters(text: object) -> bool:
     """True when :func:`safe_text` would change ``text`` (control, bidi or other invisible characters)."""
-    return any(_needs_escape(c) for c in str(text))
+    s = str(text)
+    if s.isascii() and s.replace("\t", "").isprintable():
+        return False
+    return any(_needs_escape(c) for c in s)
 
 
 __all__ = ["safe_text", "has_hidden_characters", "json_line"]
