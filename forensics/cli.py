@@ -281,25 +281,30 @@ def keys_create(directory: Path = typer.Argument(..., help="Folder for forensics
 def plugins(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """List the loaded detector plugins, their versions, sources and model status."""
     from forensics.plugins import load_plugins
+    from forensics.textsafe import safe_text
 
     ps = load_plugins()
     rows = ps.describe()
     if as_json:
         typer.echo(json.dumps({"detectors": rows, "problems": [p.__dict__ for p in ps.problems]}, indent=2))
         return
+    _print_plugins(ps, rows, lambda m: typer.echo(safe_text(m)))  # plugin-supplied text: no terminal controls
+
+
+def _print_plugins(ps, rows, say) -> None:
     for r in rows:
         m = r["model"]
-        typer.echo(f"{r['name']} {r['version']}  [{', '.join(r['media_kinds'])}]  from {r['source']}")
+        say(f"{r['name']} {r['version']}  [{', '.join(r['media_kinds'])}]  from {r['source']}")
         model_line = m["status"]
         if "files" in m:
             model_line += "; " + ", ".join(f"{f['path']} sha256 {f['sha256'][:16]}…" for f in m["files"].values())
         if m.get("reason"):
             model_line += f": {m['reason']}"
-        typer.echo(f"    model: {model_line}")
+        say(f"    model: {model_line}")
     for p in ps.problems:
-        typer.echo(f"BROKEN {p.plugin}: {p.message}")
+        say(f"BROKEN {p.plugin}: {p.message}")
     if not rows:
-        typer.echo("no detectors loaded")
+        say("no detectors loaded")
 
 
 @train_app.command("fusion")

@@ -81,6 +81,44 @@ def test_swapped_and_restored_content_is_an_integrity_failure(make_case, photo):
     assert res.document["summary"]["integrity_failures"] == [it["id"]]
 
 
+class _VideoSwap(Detector):
+    """Renames another clip over the evidence (a new inode) before the next detector decodes it."""
+
+    name, version, media_kinds = "aaa_vswap", "0.0.1", ("video",)
+
+    def analyze(self, item, media):
+        tmp = item.path + ".swap"
+        with open(tmp, "wb") as f:
+            f.write(_VideoSwap.other)
+        os.replace(tmp, item.path)
+        return self.inconclusive("swapped")
+
+
+class _VideoReader(Detector):
+    name, version, media_kinds = "mmm_vreader", "0.0.1", ("video",)
+
+    def analyze(self, item, media):
+        return self.inconclusive(f"{sum(1 for _ in media.frames())} frames")
+
+
+vswapper = types.SimpleNamespace(__name__="vswapper",
+                                 forensics_register_detectors=hookimpl(lambda: [_VideoSwap(), _VideoReader()]))
+
+
+def test_video_swapped_during_analysis_is_not_decoded(make_case, tmp_path):
+    from test_hostile_inputs import make_video
+
+    clip = make_video(tmp_path / "a.mp4", n=10).read_bytes()
+    _VideoSwap.other = make_video(tmp_path / "b.mp4", n=12, w=48).read_bytes()
+    root = make_case({"a.mp4": clip})
+    res = analyze_case(root, extra_plugins=[vswapper], detectors=["aaa_vswap", "mmm_vreader"])
+    it = item_by_path(res.document, "a.mp4")
+    reader = {f["detector"]: f for f in it["findings"]}["mmm_vreader"]
+    assert reader["status"] == "failed" and "not the one that was hashed" in reader["reason"]
+    assert it["integrity"] == "CHANGED"
+    assert any("is not the file that was hashed" in m and "inode" in m for m in it["messages"])
+
+
 def test_untouched_evidence_passes_every_identity_check(make_case, photo):
     root = make_case({"a.png": png_bytes(photo)})
     res = analyze_case(root, extra_plugins=[swapper], detectors=["mmm_reader"])
