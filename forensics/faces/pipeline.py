@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
 
 from forensics.faces.base import (
+    DENSE_SHARE,
     DENSE_WINDOWS,
     IMAGE_DETECT_SIDE,
     IMAGE_DETECT_THRESHOLD,
@@ -88,10 +89,12 @@ def analyse_image(rgb: np.ndarray) -> FaceAnalysis:
 class SamplingPlan:
     """Which decoded frames of a video the face pipeline samples (the whole duration is covered).
 
-    * **Dense windows**: every ``stride``-th frame (every frame up to :data:`TARGET_FPS`) inside
-      :data:`DENSE_WINDOWS` windows of :data:`MAX_SECONDS` (at most :data:`MAX_FRAMES` frames each) spread
-      evenly over the video -- the consecutive frames blink and rPPG need. A video no longer than
-      ``DENSE_WINDOWS * MAX_SECONDS`` is one dense window from start to end.
+    * **Dense windows**: every ``stride``-th frame (every frame up to :data:`TARGET_FPS`) inside windows of
+      :data:`MAX_SECONDS` (at most :data:`MAX_FRAMES` frames each) -- the consecutive frames blink and rPPG
+      need -- centred at evenly spread times: one window per ``1 / DENSE_SHARE`` window lengths of video, at
+      least one and at most :data:`DENSE_WINDOWS` (one window up to 2 minutes, two beyond), so that dense
+      work stays a bounded share of the decoding. A video no longer than one window is dense from start
+      to end (as before).
     * **Sparse frames** between the windows: the first frame of every ``sparse_interval_s`` slot
       (:data:`SPARSE_INTERVAL_S`, growing as ``duration / SPARSE_FRAMES`` past :data:`SPARSE_FRAMES` slots),
       with the face detector on each, so every second is looked at with bounded cost.
@@ -107,8 +110,7 @@ class SamplingPlan:
         if not duration_s and frame_count:
             duration_s = frame_count / self.fps
         self.duration_s = float(duration_s) if duration_s else None
-        dense_all = DENSE_WINDOWS * window_s
-        if self.duration_s is not None and self.duration_s <= dense_all + 0.5 / self.fps:
+        if self.duration_s is not None and self.duration_s <= window_s + 0.5 / self.fps:
             self.windows = [(0.0, math.inf)]  # short video: dense from start to end
             self.sparse_interval_s = 0.0
         elif self.duration_s is None:  # unknown length: one dense window at the start, then sparse
@@ -116,13 +118,14 @@ class SamplingPlan:
             self.sparse_interval_s = SPARSE_INTERVAL_S
         else:
             d = self.duration_s
-            centres = [(i + 0.5) * d / DENSE_WINDOWS for i in range(DENSE_WINDOWS)]
-            self.windows = [(max(0.0, c - window_s / 2), max(0.0, c - window_s / 2) + window_s) for c in centres]
-            self.sparse_interval_s = max(SPARSE_INTERVAL_S, (d - dense_all) / SPARSE_FRAMES)
+            n = int(min(DENSE_WINDOWS, max(1, math.floor(d * DENSE_SHARE / window_s + 1e-9))))
+            centres = [(i + 0.5) * d / n for i in range(n)]
+            starts = [min(max(0.0, c - window_s / 2), max(0.0, d - window_s)) for c in centres]
+            self.windows = [(a, a + window_s) for a in starts]
+            self.sparse_interval_s = max(SPARSE_INTERVAL_S, (d - n * window_s) / SPARSE_FRAMES)
         self._slot = None
         self._in_window = [0] * len(self.windows)
-        # frames per dense window: MAX_FRAMES (twice that when the whole short video is one window)
-        self._cap = self.window_frames * (DENSE_WINDOWS if not math.isfinite(self.windows[0][1]) else 1)
+        self._cap = self.window_frames  # frames per dense window: at most MAX_FRAMES
 
     def window_of(self, time_s: float) -> int:
         for i, (a, b) in enumerate(self.windows):
@@ -151,6 +154,61 @@ class SamplingPlan:
             "dense_stride": self.stride,
             "sparse_interval_s": round(self.sparse_interval_s, 4),
         }
+
+
+PREFETCH = 4  # decoded frames buffered ahead of the face pipeline (constant memory: ~25 MB at 1080p)
+
+
+def prefetch(frames: Iterable[Any], depth: int = PREFETCH) -> Iterator[Any]:
+    """Iterate ``frames`` in a background thread, ``depth`` items ahead, in the same order.
+
+    Decoding and colour conversion (FFmpeg, outside the GIL) then overlap with the face pipeline in the
+    caller's thread, so both cores work. Exceptions from the producer are re-raised here; stopping early
+    closes the producer (and the container) cleanly.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def put(x: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for fr in frames:
+                if not put(("frame", fr)):
+                    break
+            else:
+                put(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(("error", exc))
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
+
+    t = threading.Thread(target=run, name="forensics-decode", daemon=True)
+    t.start()
+    try:
+        while True:
+            kind, x = q.get()
+            if kind == "frame":
+                yield x
+            elif kind == "end":
+                return
+            else:
+                raise x
+    finally:
+        stop.set()
+        t.join()
 
 
 def analyse_frames(frames: Iterable[Any], width: int, height: int, fps: float, stride: int,
@@ -306,8 +364,8 @@ def face_analysis(media: "MediaAccess") -> FaceAnalysis:
         sampled: list = []
         fa, tracks = None, []
         try:
-            fa = analyse_frames(media.frames(select=plan.select), info.width, info.height, plan.fps, plan.stride,
-                                plan=plan, sampled=sampled)
+            fa = analyse_frames(prefetch(media.frames(select=plan.select)), info.width, info.height, plan.fps,
+                                plan.stride, plan=plan, sampled=sampled)
             tracks = fa.video_tracks
         except NoFaceError as exc:
             tracks = getattr(exc, "video_tracks", [])
