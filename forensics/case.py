@@ -536,6 +536,10 @@ def hash_item(item: EvidenceItem, after: bool = False) -> None:
         msg = f"cannot read file: {exc.strerror or exc}"
         if after:
             item.messages.append(f"re-verification failed: {msg}")
+            if isinstance(exc, (NotRegularFile, FileNotFoundError)) or exc.errno == errno.ELOOP:
+                item.binding_problems.append(
+                    f"INTEGRITY FAILURE: the file was removed or replaced during analysis ({msg})")
+                item.messages.append(item.binding_problems[-1])
         else:
             item.kind = item.format = "special" if isinstance(exc, NotRegularFile) else "unreadable"
             item.messages.append(msg)

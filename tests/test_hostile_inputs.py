@@ -108,6 +108,13 @@ def test_pipe_swapped_in_after_scan_does_not_hang_analysis_or_verify(make_case, 
     assert items[1].kind == "special" and "named pipe" in items[1].messages[0]
     os.unlink(root / "b.jpg")
     (root / "b.jpg").write_bytes(jpeg_bytes(photo, 70))
+    hash_item(items[0])
+    os.unlink(root / "a.jpg")
+    os.mkfifo(root / "a.jpg")  # swapped in before the re-check after analysis
+    hash_item(items[0], after=True)
+    assert items[0].integrity == "CHANGED" and "named pipe" in items[0].messages[-1]
+    os.unlink(root / "a.jpg")
+    (root / "a.jpg").write_bytes(jpeg_bytes(photo))
 
     out = tmp_path / "out"
     assert run_cli("analyze", root, "-o", out, "-d", "metadata").exit_code == 0
