@@ -165,8 +165,18 @@ def _env() -> jinja2.Environment:
                                   undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         _ENV.filters["pct"] = lambda p: "—" if p is None else f"{100 * float(p):.1f} %"
         _ENV.filters["shown"] = display_original
+        _ENV.filters["size"] = _size
         _ENV.globals["version"] = __version__
     return _ENV
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    for unit, k in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << k:
+            return f"{n / (1 << k):.1f} {unit}".replace(".0 ", " ")
+    return f"{n} bytes"
 
 
 # ============================================================================ API models
@@ -266,10 +276,10 @@ def create_app(cases_dir: Path, token: str, *, limits: Limits | None = None, wor
         return await receive_uploads(request, store, case_id, limits, who)
 
     def results_ctx(job: Job) -> dict[str, Any]:
-        ctx: dict[str, Any] = {"job": job, "doc": None, "names": {}}
+        ctx: dict[str, Any] = {"job": job, "doc": None, "names": original_names(job)}
         if job.status == "done":
             try:
-                ctx["doc"], ctx["names"] = findings(job), original_names(job)
+                ctx["doc"] = findings(job)
             except (HTTPException, OSError, ValueError) as exc:
                 ctx["error"] = getattr(exc, "detail", str(exc))
         return ctx
@@ -372,7 +382,8 @@ def create_app(cases_dir: Path, token: str, *, limits: Limits | None = None, wor
         from forensics.report import read_manifest
 
         d = done_report(job_or_404(job_id))
-        if not name.startswith("artifacts/") or not name.endswith(".png") or name not in read_manifest(d):
+        if (not name.startswith("artifacts/") or not name.endswith(".png") or ".." in name.split("/")
+                or name not in read_manifest(d)):
             raise HTTPException(404, "not an artifact of this report")
         return FileResponse(d / name, media_type="image/png")
 

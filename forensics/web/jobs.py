@@ -5,7 +5,10 @@ here is scheduling. A worker process is forked from a small, clean fork server (
 ``forkserver``, with the engine pre-imported), never from the server itself, so a detector that crashes the
 interpreter (a segmentation fault in native code, the kernel's out-of-memory killer) fails that analysis only:
 the server records "failed: worker process ended by signal N" and carries on. Progress travels back over a
-queue as ``(phase, done, total, label)`` events plus one event per detector per file.
+pipe as ``(phase, done, total, label)`` events plus one event per detector per file.
+
+As in every program that starts ``multiprocessing`` workers this way, a script that builds the app itself
+(``create_app``) must keep its start-up under ``if __name__ == "__main__":`` (the worker imports the main module).
 """
 
 from __future__ import annotations
