@@ -378,3 +378,55 @@ def test_serve_prints_a_token_address_and_warns_off_loopback(run_cli, monkeypatc
         assert c.get("/api/cases", headers=AUTH).status_code == 200
     assert is_loopback("127.0.0.2") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("example.org")
+
+
+def test_uploads_are_streamed_not_held_in_memory(tmp_path):
+    """24 MiB through a real uvicorn server: the server's memory peak stays far below the file's size."""
+    import socket
+    import threading
+    import tracemalloc
+
+    import httpx
+    import uvicorn
+
+    from forensics.web.store import Limits
+
+    size, chunk = 24 << 20, 1 << 16
+    app = make_app(tmp_path, limits=Limits(max_file_bytes=size, max_files=1, max_request_bytes=size + 4096))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not srv.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        case_id = httpx.post(f"{base}/api/cases", json={"name": "big"}, headers=AUTH).json()["id"]
+        digest = hashlib.sha256()
+
+        def body():
+            yield (b'--XyZ\r\nContent-Disposition: form-data; name="files"; filename="big.mp4"\r\n'
+                   b"Content-Type: video/mp4\r\n\r\n")
+            block = bytearray(b"\x00\x00\x00\x18ftypmp42" + bytes(chunk - 12))
+            for i in range(size // chunk):
+                block[-4:] = i.to_bytes(4, "big")
+                digest.update(block)
+                yield bytes(block)
+            yield b"\r\n--XyZ--\r\n"
+
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        r = httpx.post(f"{base}/api/cases/{case_id}/evidence", content=body(), timeout=120,
+                       headers={**AUTH, "Content-Type": "multipart/form-data; boundary=XyZ"})
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    finally:
+        srv.should_exit = True
+        t.join(timeout=10)
+    assert r.status_code == 201, r.text
+    (rec,) = r.json()["files"]
+    assert rec["size"] == size and rec["sha256"] == digest.hexdigest() and rec["format"] == "mp4"
+    assert peak < size / 4, f"peak {peak} bytes while receiving {size}"
