@@ -493,12 +493,12 @@ def create_app(cases_dir: Path, token: str, *, limits: Limits | None = None, wor
     async def api_verify_job(job_id: str, evidence: bool = True) -> dict[str, Any]:
         job = job_or_404(job_id)
         res = await _verify(done_report(job), Path(job.spec["case_dir"]) if evidence else None)
-        return {"passed": res.passed, "ok": res.ok, "problems": res.problems}
+        return _verify_json(res)
 
     @app.post("/api/verify", tags=["verify"], summary="Re-check any report folder on this machine")
     async def api_verify(body: VerifyIn) -> dict[str, Any]:
         res = await _verify(Path(body.report_dir), Path(body.case_dir) if body.case_dir else None)
-        return {"passed": res.passed, "ok": res.ok, "problems": res.problems}
+        return _verify_json(res)
 
     return app
 
@@ -507,6 +507,12 @@ def create_app(cases_dir: Path, token: str, *, limits: Limits | None = None, wor
 def _sse(event: str, data: str) -> str:
     lines = data.splitlines() or [""]
     return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+def _verify_json(res: Any) -> dict[str, Any]:
+    """The result of :func:`forensics.verify.verify` as JSON (the same lines `forensics verify` prints)."""
+    return {"passed": res.passed, "ok": res.ok, "problems": res.problems,
+            "unverified": list(getattr(res, "unverified", [])), "seal": getattr(res, "seal", "")}
 
 
 def _report_file(d: Path) -> FileResponse:
