@@ -35,7 +35,8 @@ What is here
 * **Voting gate**: :func:`useful_level` (does a card's measured AUC interval exclude chance?),
   :func:`model_card_data` (a card's JSON without loading or hashing its weights, for such gates).
 * **Calibration and metrics**: :class:`Calibrator` (Platt / isotonic), :func:`cross_fitted`,
-  :func:`logit`, :func:`sigmoid`, :func:`roc_metrics`, :func:`bootstrap_ci`,
+  :func:`logit`, :func:`sigmoid`, :func:`roc_metrics`, :func:`bootstrap_ci` (also over whole groups),
+  :func:`equal_error_rate` (EER and its threshold),
   :func:`expected_calibration_error`.
 * **Generated forgeries** with known truth: :func:`make_splice`, :func:`make_copy_move`, :func:`jpeg_bytes`,
   :func:`decode_image`, :func:`load_rgb`.
@@ -71,7 +72,7 @@ from forensics.faces import pipeline_info as face_pipeline_info
 from forensics.forgeries import decode_image, jpeg_bytes, load_rgb, make_copy_move, make_splice
 from forensics.hookspecs import hookimpl
 from forensics.media import Frame, MediaAccess, MediaError, VideoInfo, open_media
-from forensics.metrics import bootstrap_ci, expected_calibration_error, roc_metrics
+from forensics.metrics import bootstrap_ci, equal_error_rate, expected_calibration_error, roc_metrics
 from forensics.models import (
     ModelCard,
     ModelUnavailable,
@@ -154,7 +155,7 @@ __all__ = [
     "Artifact", "Calibrator", "Detector", "FaceAnalysis", "FaceObservation", "FaceTrack", "Finding",
     "Frame", "MediaAccess", "MediaError", "ModelCard", "ModelUnavailable", "NoFaceError", "Progress", "Status",
     "VideoInfo", "align_face", "bootstrap_ci", "builtin_models_dir", "cross_fitted", "decode_image", "draw_landmarks",
-    "evenly_spaced", "evidence_bytes", "evidence_file", "expected_calibration_error", "face_analysis", "face_analysis_for_file", "face_pipeline_info",
+    "equal_error_rate", "evenly_spaced", "evidence_bytes", "evidence_file", "expected_calibration_error", "face_analysis", "face_analysis_for_file", "face_pipeline_info",
     "fail", "figure", "figure_artifact", "hookimpl", "jpeg_bytes", "load_card", "load_rgb", "make_copy_move", "make_splice", "logit", "open_media", "progress",
     "reproduction", "roc_metrics", "safe_text", "sha256_file", "sigmoid", "track", "training_command",
     "write_model_card", "model_card_data", "useful_level",

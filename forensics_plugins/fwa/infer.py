@@ -1,12 +1,13 @@
-"""FWA inference on faces from :mod:`forensics.faces`: the same code for the detector and for evaluation.
+"""FWA/SBI inference on faces from the shared face pipeline: the same code for the detector and for evaluation.
 
 Aggregation rule (stated in findings and the model card)
 --------------------------------------------------------
-* each face observation gets P(warped) = sigmoid(logit) of the network on its ROI;
-* a face track's score is the **mean** P over up to :data:`FRAMES_PER_TRACK` frames
-  evenly spaced along the track (Li & Lyu average frame predictions);
-* the item's score is the **maximum** over its face tracks (one manipulated face is
-  enough); a still image is one frame per face.
+* each face observation gets P(manipulated) = sigmoid(logit) of the network on its face crop (the aligned
+  crop at :data:`.data.STORE_SIDE` px, cut to the landmarks' box plus a fixed margin, resized to the input size);
+* a face track's score is the **mean** P over up to :data:`FRAMES_PER_TRACK` frames evenly spaced in time over
+  the whole track (as Shiohara & Yamasaki average frame predictions over the video);
+* the item's score is the **maximum** over its face tracks (one manipulated face is enough); a still image
+  is one frame per face.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forensics.api import FaceObservation, evenly_spaced
+from forensics.api import FaceObservation
 
+from .data import FRAMES_PER_TRACK, evenly_timed, shrink
 from .warp import cut_roi, roi_box
 
-FRAMES_PER_TRACK = 32
+AGGREGATION = (f"per face track: mean P(manipulated) over up to {FRAMES_PER_TRACK} frames evenly spaced in time "
+               "over the whole track; item: maximum over face tracks")
 
 
 def sigmoid(x):
@@ -27,9 +30,24 @@ def sigmoid(x):
 
 
 def roi_input(crop: np.ndarray, crop_landmarks: np.ndarray, size: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """The network input for one aligned face (fixed, middle ROI margins) and the ROI box in crop coords."""
+    """The network input for one aligned face (fixed, middle ROI margins) and the ROI box in crop coords.
+
+    ``crop`` may be the pipeline's full-size crop or the cached :data:`.data.STORE_SIDE` one: it is first
+    brought to that side, exactly as in training.
+    """
+    crop, crop_landmarks = shrink(crop, np.asarray(crop_landmarks, dtype=np.float32))
     box = roi_box(crop_landmarks, crop.shape[:2], rng=None)
     return cut_roi(crop, box, size), box
+
+
+def aggregate_track(probabilities) -> float:
+    """A face track's score from its frame probabilities (the mean)."""
+    return float(np.mean(probabilities))
+
+
+def aggregate(track_probabilities: list[list[float]]) -> float:
+    """Item score from per-track, per-frame probabilities: max over tracks of the track score."""
+    return float(max(aggregate_track(p) for p in track_probabilities))
 
 
 @dataclass
@@ -44,22 +62,17 @@ class TrackScore:
 
     @property
     def score(self) -> float:
-        return float(np.mean(self.probabilities))
-
-
-def aggregate(track_probabilities: list[list[float]]) -> float:
-    """Item score from per-track, per-frame probabilities: max over tracks of the mean over frames."""
-    return float(max(np.mean(p) for p in track_probabilities))
+        return aggregate_track(self.probabilities)
 
 
 def score_tracks(model, arch: str, size: int, tracks, frames_per_track: int = FRAMES_PER_TRACK,
                  with_cam: bool = False) -> list[TrackScore]:
-    """Score every track of a :class:`forensics.faces.FaceAnalysis` (``tracks`` = ``fa.tracks``)."""
+    """Score every track of a :class:`forensics.api.FaceAnalysis` (``tracks`` = ``fa.tracks``)."""
     from .model import predict
 
     out = []
     for tr in tracks:
-        obs = evenly_spaced(tr.observations, frames_per_track)
+        obs = evenly_timed(tr.observations, frames_per_track)
         inputs = np.stack([roi_input(o.crop, o.crop_landmarks, size)[0] for o in obs])
         res = predict(model, arch, inputs, with_cam=with_cam)
         logits, cams = res if with_cam else (res, None)

