@@ -1,4 +1,4 @@
-"""Generated forgeries with known ground truth: splices (and their masks) made from authentic photos.
+"""Generated forgeries with known ground truth: splices and copy-moves (with their masks) made from authentic photos.
 
 Used to train and measure detectors (ELA's calibration, the image-forgery suite), by the demo case and by
 the tests. Plain functions over NumPy arrays; deterministic for a given ``numpy.random.Generator``.
@@ -85,4 +85,103 @@ def make_splice(host: np.ndarray, donor: np.ndarray, rng: np.random.Generator, q
     return np.clip(np.round(out), 0, 255).astype(np.uint8), (int(y), int(x), h, w)
 
 
-__all__ = ["load_rgb", "jpeg_bytes", "decode_image", "make_splice"]
+def _region_mask(h: int, w: int, rng: np.random.Generator, shape: str | None) -> np.ndarray:
+    """A binary ``h×w`` region: an axis-aligned box or an inscribed ellipse."""
+    shape = shape or ("ellipse" if rng.random() < 0.5 else "box")
+    if shape == "box":
+        return np.ones((h, w), dtype=bool)
+    yy, xx = np.mgrid[0:h, 0:w]
+    return ((yy + 0.5 - h / 2) / (h / 2)) ** 2 + ((xx + 0.5 - w / 2) / (w / 2)) ** 2 <= 1.0
+
+
+def make_copy_move(rgb: np.ndarray, rng: np.random.Generator, *, area: tuple[float, float] = (0.01, 0.05),
+                   rotate: float | tuple[float, float] | None = None, scale: float | tuple[float, float] | None = None,
+                   feather: bool | None = None, quality: int | None = None, shape: str | None = None,
+                   max_tries: int = 60) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Copy a region of ``rgb`` and paste it elsewhere in the same image (a copy-move forgery).
+
+    Parameters
+    ----------
+    rgb : HxWx3 uint8 image (the authentic host).
+    rng : the random generator (the result is deterministic for its state).
+    area : the copied region's share of the image, drawn uniformly from this range.
+    rotate : rotation of the copy in degrees: a number, a ``(lo, hi)`` range, or ``None`` for none.
+    scale : scale factor of the copy: a number, a ``(lo, hi)`` range, or ``None`` for 1.
+    feather : blend the copy's border with a Gaussian-blurred alpha (``None``: a coin flip).
+    quality : if given, the forgery is JPEG-compressed at this quality and decoded again.
+    shape : ``"box"``, ``"ellipse"`` or ``None`` (a coin flip).
+
+    Returns
+    -------
+    forged : HxWx3 uint8.
+    mask : HxW bool, True on the source **and** the target region (the usual copy-move ground truth).
+    info : the transform (``affine`` 2x3 mapping source to target pixels), angle, scale, boxes, settings.
+
+    Raises ``ValueError`` when no target place that fits the image and does not overlap the source is found.
+
+    Example
+    -------
+    >>> import skimage.data
+    >>> forged, mask, info = make_copy_move(skimage.data.astronaut(), np.random.default_rng(0), rotate=10)
+    >>> forged.shape == (512, 512, 3) and mask.any()
+    True
+    """
+    import cv2
+
+    def draw(v, default):
+        if v is None:
+            return default
+        if isinstance(v, (tuple, list)):
+            return float(rng.uniform(v[0], v[1]))
+        return float(v)
+
+    H, W = rgb.shape[:2]
+    frac = float(rng.uniform(*area))
+    aspect = float(rng.uniform(0.6, 1.6))
+    h = int(np.clip(np.sqrt(frac * H * W / aspect), 8, H // 3))
+    w = int(np.clip(np.sqrt(frac * H * W * aspect), 8, W // 3))
+    region = _region_mask(h, w, rng, shape)
+    angle, s = draw(rotate, 0.0), draw(scale, 1.0)
+    feather = bool(rng.random() < 0.5) if feather is None else bool(feather)
+    y0, x0 = int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1))
+    src = np.zeros((H, W), dtype=np.uint8)
+    src[y0:y0 + h, x0:x0 + w] = region
+    cy, cx = y0 + (h - 1) / 2, x0 + (w - 1) / 2
+    half = 0.5 * s * np.hypot(h, w)  # the rotated, scaled region fits in this radius
+    if 2 * half + 2 >= min(H, W):
+        raise ValueError("the copied region does not fit in the image")
+    keep_out = cv2.dilate(src, np.ones((5, 5), np.uint8)).astype(bool)
+    for _ in range(max_tries):
+        ty = float(rng.uniform(half + 1, H - half - 1))
+        tx = float(rng.uniform(half + 1, W - half - 1))
+        if angle == 0 and s == 1:  # a plain copy moves by whole pixels, as an editor's clone tool does
+            tx, ty = cx + round(tx - cx), cy + round(ty - cy)
+        A = cv2.getRotationMatrix2D((cx, cy), angle, s)
+        A[0, 2] += tx - cx
+        A[1, 2] += ty - cy
+        tgt_alpha = cv2.warpAffine(src.astype(np.float32), A, (W, H), flags=cv2.INTER_LINEAR)
+        tgt = tgt_alpha >= 0.5
+        if tgt.sum() >= 0.5 * region.sum() * s * s and not (tgt & keep_out).any():
+            break
+    else:
+        raise ValueError("no place for the copy that does not overlap its source")
+    moved = cv2.warpAffine(rgb, A, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    alpha = tgt.astype(np.float32)
+    if feather:
+        from scipy import ndimage
+
+        sigma = max(1.0, min(h, w) * s / 25)
+        alpha = ndimage.gaussian_filter(alpha, sigma=sigma) * tgt  # soft edge inside the region only
+    out = alpha[..., None] * moved.astype(np.float32) + (1 - alpha[..., None]) * rgb.astype(np.float32)
+    out = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    if quality is not None:
+        out = decode_image(jpeg_bytes(out, int(quality)))
+    mask = src.astype(bool) | tgt
+    info = {"affine": [[round(float(v), 6) for v in row] for row in A], "angle": round(angle, 3),
+            "scale": round(s, 4), "source_box": [y0, x0, h, w], "target_centre": [round(ty, 2), round(tx, 2)],
+            "feather": feather, "quality": quality, "shape": "box" if region.all() else "ellipse",
+            "area": round(float(mask.mean()), 5)}
+    return out, mask, info
+
+
+__all__ = ["load_rgb", "jpeg_bytes", "decode_image", "make_splice", "make_copy_move"]

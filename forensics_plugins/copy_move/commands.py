@@ -1,0 +1,39 @@
+"""``forensics train copy_move``: this plugin's command, registered through ``forensics_register_commands``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from forensics import api
+
+
+def train_copy_move(
+    data: List[Path] = typer.Option([], "--data", help="Folder(s) of authentic photos used as hosts (repeatable)."),
+    real: List[Path] = typer.Option([], "--real", help="Real forgery set(s) with real/, fake/ and optional masks/ "
+                                    "folders: measured only, never fitted on (repeatable)."),
+    out: Optional[Path] = typer.Option(None, help="Model folder to write [default: the built-in models/copy_move]."),
+    max_per_dir: int = typer.Option(120, help="Host photos drawn from each --data folder (seeded sample)."),
+    include_builtin: bool = typer.Option(True, help="Also use scikit-image's bundled public-domain photos."),
+    seed: int = typer.Option(0, help="Random seed (deterministic for a given seed)."),
+) -> None:
+    """Calibrate the copy-move detector on copy-moves generated from authentic photos; print held-out metrics."""
+    from .train import train
+
+    for d in [*data, *real]:
+        if not d.is_dir():
+            api.fail(f"data folder not found: {d}")
+    card = train(list(data), out or api.builtin_models_dir() / "copy_move", max_per_dir=max_per_dir,
+                 include_builtin=include_builtin, seed=seed, real=list(real), command=api.training_command(),
+                 echo=typer.echo)
+    typer.echo(json.dumps({"metrics": card["metrics"], "localisation": card["localisation"],
+                           "evaluations": card["evaluations"], "cost": card["cost"]}, indent=2))
+
+
+def register(train: typer.Typer) -> None:
+    """Add ``forensics train copy_move`` (and the alias ``copy-move``) to the ``train`` group."""
+    train.command("copy_move")(train_copy_move)
+    train.command("copy-move", hidden=True)(train_copy_move)

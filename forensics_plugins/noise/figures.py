@@ -1,0 +1,39 @@
+"""Report figures for the noise detector: the image beside each block map (deterministic matplotlib PNGs)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forensics.api import figure, figure_artifact
+
+from .noise import NoiseResult
+
+
+def _side_by_side(rgb: np.ndarray, block_map: np.ndarray, title: str, label: str, vmin: float, vmax: float,
+                  cmap: str) -> bytes:
+    import matplotlib
+
+    h, w = rgb.shape[:2]
+    fig = figure(9.0, 4.2 * h / max(w, 1) + 0.8)
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.imshow(rgb[..., :3] if rgb.ndim == 3 else rgb, cmap=None if rgb.ndim == 3 else "gray")
+    ax1.set_title("image", fontsize=9)
+    cm = matplotlib.colormaps[cmap].with_extremes(bad="#9e9e9e")
+    im = ax2.imshow(np.ma.masked_invalid(block_map), cmap=cm, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax2.set_title(title, fontsize=9)
+    for a in (ax1, ax2):
+        a.set_xticks([])
+        a.set_yticks([])
+    fig.colorbar(im, ax=ax2, fraction=0.046, pad=0.04, label=label)
+    return figure_artifact(fig, title).png
+
+
+def sigma_figure(rgb: np.ndarray, res: NoiseResult) -> bytes:
+    s = res.sigma
+    finite = s[np.isfinite(s)]
+    vmax = float(np.percentile(finite, 98)) if finite.size else 1.0
+    return _side_by_side(rgb, s, "noise σ per block (HH1 MAD)", "σ (grey levels)", 0.0, max(vmax, 0.5), "magma")
+
+
+def posterior_figure(rgb: np.ndarray, res: NoiseResult) -> bytes:
+    return _side_by_side(rgb, res.posterior, "P(minority residual class)", "probability", 0.0, 1.0, "viridis")

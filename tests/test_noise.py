@@ -1,0 +1,99 @@
+"""Noise detector: a region with another noise level is found where it is, a uniformly noisy image is not, every
+still format decodes, and the result is deterministic."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from forensics.api import Status, open_media
+from forensics_plugins.noise import NoiseDetector
+from forensics_plugins.noise.noise import analyse_noise, haar_hh1
+
+
+def _scene(noisy_region: bool, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth photo (astronaut, blurred) with σ=2 noise, and optionally a box with σ=7 noise (a 'splice')."""
+    import cv2
+    import skimage.data
+
+    rng = np.random.default_rng(seed)
+    base = cv2.GaussianBlur(skimage.data.astronaut()[:384, :384].astype(np.float32), (0, 0), 2.0)
+    img = base + rng.normal(0, 2.0, base.shape)
+    truth = np.zeros(base.shape[:2], bool)
+    if noisy_region:
+        truth[96:224, 160:320] = True
+        img[truth] += rng.normal(0, 7.0, (int(truth.sum()), 3))
+    return np.clip(np.round(img), 0, 255).astype(np.uint8), truth
+
+
+def test_haar_hh1_measures_white_noise():
+    rng = np.random.default_rng(1)
+    hh = haar_hh1(rng.normal(0, 5.0, (256, 256)))
+    assert abs(np.median(np.abs(hh)) / 0.6745 - 5.0) < 0.3
+
+
+def test_noisier_region_is_found():
+    img, truth = _scene(True)
+    r = analyse_noise(img)
+    b = r.block
+    inside = truth[b // 2::b, b // 2::b][: r.sigma.shape[0], : r.sigma.shape[1]]
+    assert np.nanmedian(r.sigma[inside]) > 2 * np.nanmedian(r.sigma[~inside])
+    cb = r.cooc_block
+    cin = truth[cb // 2::cb, cb // 2::cb][: r.posterior.shape[0], : r.posterior.shape[1]]
+    marked = r.posterior > 0.5
+    iou = (marked & cin).sum() / max(1, (marked | cin).sum())
+    assert iou >= 0.5, iou
+
+
+def test_uniform_noise_scores_below_the_splice():
+    clean, _ = _scene(False)
+    spliced, _ = _scene(True)
+    a, b = analyse_noise(clean), analyse_noise(spliced)
+    assert b.wavelet_score > a.wavelet_score and b.cooc_score > a.cooc_score
+
+
+def _encode(rgb: np.ndarray, fmt: str) -> bytes:
+    from PIL import Image
+
+    im = Image.fromarray(rgb)
+    if fmt == "grey":
+        im, fmt = im.convert("L"), "PNG"
+    elif fmt == "rgba":
+        im, fmt = im.convert("RGBA"), "PNG"
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **({"quality": 92} if fmt == "JPEG" else {"lossless": True} if fmt == "WEBP" else {}))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "BMP", "TIFF", "WEBP", "grey", "rgba"])
+def test_every_still_format_decodes_and_is_analysed(tmp_path, fmt):
+    img, _ = _scene(True)
+    p = tmp_path / f"x.{fmt.lower()}"
+    p.write_bytes(_encode(img, fmt))
+    media = open_media(p)
+    f = NoiseDetector().analyze(media.item, media)
+    assert f.status in (Status.RAN, Status.INCONCLUSIVE, Status.UNAVAILABLE), f.reason
+    assert len(f.artifacts) == 2 and all(a.png.startswith(b"\x89PNG") for a in f.artifacts)
+    assert f.details["sigma_p95_over_p5"] > 2.0
+
+
+def test_tiny_image_is_inconclusive(tmp_path):
+    p = tmp_path / "tiny.png"
+    p.write_bytes(_encode(np.zeros((40, 40, 3), np.uint8), "PNG"))
+    media = open_media(p)
+    f = NoiseDetector().analyze(media.item, media)
+    assert f.status is Status.INCONCLUSIVE and f.probability is None
+
+
+def test_finding_is_deterministic(tmp_path):
+    img, _ = _scene(True)
+    p = tmp_path / "x.png"
+    p.write_bytes(_encode(img, "PNG"))
+    det = NoiseDetector()
+    a = det.analyze(open_media(p).item, open_media(p))
+    b = det.analyze(open_media(p).item, open_media(p))
+    assert json.dumps(a.to_json(), sort_keys=True) == json.dumps(b.to_json(), sort_keys=True)
+    assert [x.sha256 for x in a.artifacts] == [x.sha256 for x in b.artifacts]
