@@ -150,7 +150,12 @@ def _analyze(case_dir, out, examiner, case_id, detector, plugin, max_pixels, as_
             fail(str(exc))
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        os.rmdir(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.write-test-"))
+        try:  # the report is written beside the output folder, then renamed into place
+            os.rmdir(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.write-test-"))
+        except PermissionError:
+            if not out_dir.is_dir():
+                raise
+            os.rmdir(tempfile.mkdtemp(dir=out_dir, prefix=".write-test-"))  # only the folder itself is writable
     except OSError as exc:
         fail(f"output folder {out_dir} is not writable: {exc.strerror or exc}")
     info = read_case_info(case_dir, case_id=case_id, examiner=examiner)

@@ -235,7 +235,7 @@ def _exchange(a: Path, b: Path) -> bool:
     return fn(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange) == 0
 
 
-def _clear_previous(old: Path) -> None:
+def _clear_previous(old: Path, keep_root: bool = False) -> None:
     """Remove a replaced report: only the files its manifest lists (and the manifest and signature)."""
     try:
         listed = list(read_manifest(old))
@@ -249,6 +249,8 @@ def _clear_previous(old: Path) -> None:
             except OSError:
                 pass
     for dirpath, _dirs, _files in sorted(os.walk(old, topdown=False), key=lambda t: -len(t[0])):
+        if keep_root and os.path.samefile(dirpath, old):
+            continue
         try:
             os.rmdir(dirpath)
         except OSError:
@@ -283,7 +285,12 @@ def write_outputs(result: AnalysisResult, out_dir: Path, sign_key: Any = None, f
     payloads["custody.log"] = result.custody.text().encode("utf-8")
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.incomplete-"))
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.incomplete-"))
+    except PermissionError:
+        if not out_dir.is_dir():
+            raise
+        return _write_in_place(out_dir, payloads, sign_key)  # the parent is not writable, the folder is
     published = False
     try:
         umask = os.umask(0)
@@ -321,6 +328,29 @@ def write_outputs(result: AnalysisResult, out_dir: Path, sign_key: Any = None, f
         if not published:
             shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return manifest
+
+
+def _write_in_place(out_dir: Path, payloads: dict[str, bytes], sign_key: Any) -> dict[str, str]:
+    """Fallback when only the output folder itself is writable: an ``INCOMPLETE`` marker is written first
+    and removed last (after the manifest), so an interrupted run never looks complete."""
+    umask = os.umask(0)
+    os.umask(umask)
+    marker = out_dir / INCOMPLETE
+    atomic_write(marker, b"This report folder is being written (or its writing was interrupted). It is not a report.\n")
+    _clear_previous(out_dir, keep_root=True)
+    manifest = {}
+    for name, data in payloads.items():
+        atomic_write(out_dir / name, data)
+        manifest[name] = hashlib.sha256(data).hexdigest()
+    text = "".join(f"{h}  {n}\n" for n, h in sorted(manifest.items())).encode("utf-8")
+    atomic_write(out_dir / MANIFEST, text)
+    if sign_key is not None:
+        from forensics.keys import sign_manifest
+
+        atomic_write(out_dir / SIGNATURE, sign_manifest(text, sign_key))
+    os.unlink(marker)
+    _fsync_dir(out_dir)
     return manifest
 
 

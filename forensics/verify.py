@@ -70,6 +70,8 @@ def verify(out_dir: Path, case_dir: Path | None = None, manifest_sha256: str | N
         manifest_bytes = read_small_file(str(out_dir / MANIFEST), limit=64 << 20)
     except FileNotFoundError:
         res.problems.append(f"{MANIFEST} not found in {safe_name(str(out_dir))}")
+        if os.path.lexists(out_dir / INCOMPLETE):
+            res.problems.append(f"output {INCOMPLETE}: the report folder is marked incomplete (writing was interrupted)")
         return res
     except OSError as exc:
         res.problems.append(f"{MANIFEST} cannot be read: {exc.strerror or exc}")

@@ -262,6 +262,40 @@ def test_interrupt_during_analysis_exits_130_with_one_line(make_case, photo, run
     assert not (tmp_path / "out").exists()
 
 
+def test_only_the_output_folder_writable_falls_back_to_an_incomplete_marker(make_case, photo, run_cli, tmp_path,
+                                                                            monkeypatch):
+    import tempfile
+
+    import forensics.report as report_mod
+
+    root = make_case({"a.jpg": jpeg_bytes(photo)})
+    out = tmp_path / "shared_reports" / "case1"
+    out.mkdir(parents=True)
+    real_mkdtemp = tempfile.mkdtemp
+
+    def no_parent(*a, dir=None, **kw):  # the parent folder is not writable (root ignores chmod: simulate it)
+        if dir is not None and Path(dir) == out.parent:
+            raise PermissionError(13, "Permission denied")
+        return real_mkdtemp(*a, dir=dir, **kw)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", no_parent)
+    mhash = _analyze(run_cli, root, out)
+    assert not (out / "INCOMPLETE").exists() and run_cli("verify", out, "--manifest-sha256", mhash).exit_code == 0
+
+    real_write = report_mod.atomic_write
+
+    def interrupt(path, data):
+        if path.name == "manifest.sha256":
+            raise KeyboardInterrupt
+        real_write(path, data)
+
+    monkeypatch.setattr(report_mod, "atomic_write", interrupt)
+    assert run_cli("analyze", root, "-o", out, "-d", "metadata").exit_code == 130
+    assert (out / "INCOMPLETE").exists()
+    res = run_cli("verify", out)
+    assert res.exit_code == 1 and "marked incomplete" in res.output
+
+
 def test_report_folder_is_published_complete(make_case, photo, run_cli, tmp_path):
     root = make_case({"a.jpg": jpeg_bytes(photo)})
     out = tmp_path / "out"
