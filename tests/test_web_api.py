@@ -59,9 +59,17 @@ class SigKill(Detector):
         os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's OOM killer or a segfault in native code looks like
 
 
+class Sleeper(Detector):
+    name, version, media_kinds = "sleeper", "0.0.1", ("image",)
+
+    def analyze(self, item, media):
+        time.sleep(120)  # a detector stuck on a file
+        return self.inconclusive("woke up")
+
+
 @hookimpl
 def forensics_register_detectors():
-    return [SigKill()]
+    return [SigKill(), Sleeper()]
 
 
 # ---------------------------------------------------------------- fixtures
@@ -430,3 +438,30 @@ def test_uploads_are_streamed_not_held_in_memory(tmp_path):
     (rec,) = r.json()["files"]
     assert rec["size"] == size and rec["sha256"] == digest.hexdigest() and rec["format"] == "mp4"
     assert peak < size / 4, f"peak {peak} bytes while receiving {size}"
+
+
+def test_a_stuck_analysis_can_be_cancelled(tmp_path):
+    app = make_app(tmp_path, detectors=["sleeper"], extra_plugins=["test_web_api"])
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        case_id = new_case(c)
+        upload(c, case_id, [("p.jpg", jpeg(), "image/jpeg")])
+        stuck = c.post(f"/api/cases/{case_id}/analyses", headers=AUTH).json()["id"]
+        queued = c.post(f"/api/cases/{case_id}/analyses", json={"detectors": ["ela"]}, headers=AUTH).json()["id"]
+        def sleeping() -> bool:
+            files = c.get(f"/api/analyses/{stuck}", headers=AUTH).json()["progress"]["files"]
+            return any(f["detectors"].get("sleeper") == "running" for f in files)
+
+        deadline = time.monotonic() + 120
+        while not sleeping():
+            assert time.monotonic() < deadline, "the sleeper never started"
+            time.sleep(0.2)
+        assert c.get(f"/api/analyses/{queued}", headers=AUTH).json()["status"] == "queued"  # same case: waits
+        assert c.post(f"/api/analyses/{queued}/cancel", headers=AUTH).json()["cancelled"]
+        assert c.get(f"/api/analyses/{queued}", headers=AUTH).json()["error"] == "cancelled by the user before it started"
+        t0 = time.monotonic()
+        assert c.post(f"/api/analyses/{stuck}/cancel", headers=AUTH).status_code == 200
+        job = wait(c, stuck)
+        assert job["status"] == "failed" and "cancelled by the user" in job["error"] and time.monotonic() - t0 < 30
+        assert c.post(f"/api/analyses/{stuck}/cancel", headers=AUTH).status_code == 409
+        after = wait(c, c.post(f"/api/cases/{case_id}/analyses", json={"detectors": ["ela"]}, headers=AUTH).json()["id"])
+        assert after["status"] == "done"  # the case is free again

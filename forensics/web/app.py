@@ -347,6 +347,12 @@ def create_app(cases_dir: Path, token: str, *, limits: Limits | None = None, wor
         job = job_or_404(job_id)
         return page(request, "analysis.html.j2", case=case_or_404(job.case_id), **results_ctx(job))
 
+    @app.post("/analyses/{job_id}/cancel", include_in_schema=False)
+    async def cancel_form(job_id: str) -> Response:
+        job_or_404(job_id)
+        jobs.cancel(job_id)
+        return RedirectResponse(f"/analyses/{job_id}", status_code=303)
+
     @app.get("/analyses/{job_id}/events", include_in_schema=False)
     async def analysis_events(request: Request, job_id: str) -> StreamingResponse:
         job_or_404(job_id)
@@ -473,6 +479,14 @@ def create_app(cases_dir: Path, token: str, *, limits: Limits | None = None, wor
         """`status` is `queued`, `running`, `done` or `failed` (with `error`); `progress` has each phase's
         done/total, the current step and, per file, each detector's state."""
         return job_or_404(job_id).to_json()
+
+    @app.post("/api/analyses/{job_id}/cancel", tags=["analyses"],
+              summary="Cancel a queued or running analysis (it ends as failed, saying it was cancelled)")
+    async def api_cancel(job_id: str) -> dict[str, Any]:
+        job_or_404(job_id)
+        if not jobs.cancel(job_id):
+            raise HTTPException(409, "that analysis has already ended")
+        return {"id": job_id, "cancelled": True}
 
     @app.get("/api/analyses/{job_id}/report.html", tags=["analyses"], response_class=HTMLResponse,
              summary="The court report, exactly as written")

@@ -151,6 +151,8 @@ class JobManager:
         self._jobs: dict[str, Job] = {}
         self._busy_cases: set[str] = set()
         self._waiting: dict[str, list[Job]] = {}
+        self._procs: dict[str, Any] = {}  # job id -> its running worker process
+        self._cancelled: set[str] = set()
         self._ctx = _context()
         self._load()
 
@@ -269,7 +271,11 @@ class JobManager:
         reader, writer = self._ctx.Pipe(duplex=False)
         proc = self._ctx.Process(target=_worker_main, args=(job.spec, writer), name=f"forensics-{job.id}",
                                  daemon=True)
-        proc.start()
+        with self._lock:
+            if job.id in self._cancelled:
+                return "failed", "cancelled by the user before it started", None
+            proc.start()
+            self._procs[job.id] = proc
         writer.close()
         outcome: tuple[str, str | None, dict | None] | None = None
         try:
@@ -285,7 +291,11 @@ class JobManager:
                 outcome = self._handle(job, ev)
         finally:
             reader.close()
+            with self._lock:
+                self._procs.pop(job.id, None)
         proc.join(timeout=30)
+        if outcome is None and job.id in self._cancelled:
+            outcome = ("failed", "cancelled by the user (the worker process was stopped)", None)
         if outcome is None:
             code = proc.exitcode
             why = f"ended by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
@@ -300,6 +310,26 @@ class JobManager:
             return "failed", ev[1], None
         self._event(job, ev)
         return None
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop a queued or running analysis (it ends as ``failed``, saying so); ``False`` if it had ended."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.status in ("done", "failed"):
+                return False
+            self._cancelled.add(job_id)
+            waiting = self._waiting.get(job.case_id, [])
+            if job in waiting:
+                waiting.remove(job)
+                job.status, job.error, job.finished_utc = "failed", "cancelled by the user before it started", utc_now()
+                job.version += 1
+                self._save(job)
+                self._lock.notify_all()
+                return True
+            proc = self._procs.get(job_id)
+        if proc is not None:
+            proc.kill()
+        return True
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
