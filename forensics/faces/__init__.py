@@ -17,11 +17,16 @@ Every face-based detector (FWA, blink, rPPG, ResNeXt-LSTM) reads the same
 
 Pipeline
 --------
-* **Sampling** (video): every ``stride``-th decoded frame with
-  ``stride = ceil(fps / 30)`` -- every frame up to 30 fps, so blink and rPPG
-  detectors get a dense, evenly spaced sequence -- for at most the first
-  :data:`MAX_SECONDS` seconds and :data:`MAX_FRAMES` sampled frames. Frames are
-  streamed; only the aligned crops are kept. A still image is one frame.
+* **Sampling** (video, :class:`~forensics.faces.pipeline.SamplingPlan`): the whole
+  duration. Dense windows of :data:`MAX_SECONDS` (every ``stride``-th frame,
+  ``stride = ceil(fps / 30)``: every frame up to 30 fps, so blink and rPPG get a
+  dense, evenly spaced sequence; a clip no longer than one window is dense
+  throughout) and, between them, one detector-confirmed frame per second.
+  ``FaceAnalysis.tracks`` are the dense tracks; ``FaceAnalysis.video_tracks``
+  follow each face over the whole video (crops kept for a capped, evenly spread
+  subset of the sparse frames); ``FaceAnalysis.coverage`` says which seconds were
+  analysed and why others were not. Frames are streamed (decoded in a prefetch
+  thread) and never kept. A still image is one frame.
 * **Detection**: dlib's HOG + linear-SVM frontal face detector (Dalal & Triggs
   2005; dlib, D. King, JMLR 2009) on a grey copy of the frame downscaled to about
   :data:`DETECT_SIDE` pixels on its long side (boxes are mapped back to full-frame

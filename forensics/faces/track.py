@@ -21,6 +21,7 @@ from forensics.faces.base import (
     MIN_TRACK_FRAMES,
     SPARSE_CROPS,
     SPARSE_CROPS_PER_TRACK,
+    SPARSE_MATCH_FACTOR,
     FaceObservation,
     FaceTrack,
 )
@@ -131,12 +132,14 @@ class FaceTracker:
         assigned: dict[int, tuple[np.ndarray, bool]] = {}  # track_id -> (box, detected)
         if run_detector:
             dets = self._detect(rgb)
+            # sparse frames are a second or more apart: a face moves further, so a looser match
+            match_iou = MATCH_IOU if window >= 0 else MATCH_IOU * SPARSE_MATCH_FACTOR
             preds = {t.track_id: t.predicted_box() for t in active}
             pairs = sorted(((iou(preds[t.track_id], b), t.track_id, j) for t in active for j, (b, _) in enumerate(dets)),
                            reverse=True)
             used_t, used_d = set(), set()
             for score, tid, j in pairs:
-                if score < MATCH_IOU or tid in used_t or j in used_d:
+                if score < match_iou or tid in used_t or j in used_d:
                     continue
                 used_t.add(tid)
                 used_d.add(j)
