@@ -128,6 +128,7 @@ def test_every_request_needs_the_token(client):
     assert client.get("/api/cases", headers={"Authorization": f"Basic {TOKEN}"}).status_code == 401
     assert client.get("/?token=wrong-token", follow_redirects=False).status_code == 401
     assert client.get("/", headers={"Cookie": "forensics_session=" + "0" * 32 + ".forged"}).status_code == 401
+    assert client.get("/", headers={"Cookie": b"forensics_session=" + b"0" * 32 + ".é".encode()}).status_code == 401
     r = client.get("/", headers={"Accept": "text/html"})
     assert r.status_code == 401 and "forensics serve" in r.text
     assert client.get("/api/cases", headers=AUTH).status_code == 200
@@ -137,6 +138,8 @@ def test_token_in_the_url_becomes_a_session_cookie(client):
     r = client.get(f"/cases?x=1&token={TOKEN}", follow_redirects=False)
     assert r.status_code == 303
     assert r.headers["location"] == "/cases?x=1"  # the token is dropped from the address
+    r = client.get(f"/%2F%2Fevil.example/x?token={TOKEN}", follow_redirects=False)
+    assert r.headers["location"] == "/evil.example/x"  # never an address on another host
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
     page = client.get("/")
@@ -152,6 +155,7 @@ def test_forms_need_the_csrf_token(client, tmp_path):
     data = {"name": "Form case", "examiner": "F", "case_number": "1", "description": "d"}
     assert client.post("/cases", data=data, follow_redirects=False).status_code == 403
     assert client.post("/cases", data={**data, "csrf": "0" * 64}, follow_redirects=False).status_code == 403
+    assert client.post("/cases", data={**data, "csrf": "é"}, follow_redirects=False).status_code == 403
     assert client.post("/api/cases", json={"name": "x"}).status_code == 403  # cookie alone never changes anything
     r = client.post("/cases", data={**data, "csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303

@@ -14,7 +14,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 import anyio
 import jinja2
@@ -65,7 +65,8 @@ class Guard:
                 await _refuse(scope, receive, send, headers, "that token is not this server's token")
                 return
             rest = {k: v for k, v in query.items() if k != "token"}
-            location = scope.get("root_path", "") + scope["path"] + ("?" + urlencode(rest, doseq=True) if rest else "")
+            path = "/" + scope["path"].lstrip("/")  # never "//host": the redirect stays on this server
+            location = quote(path) + ("?" + urlencode(rest, doseq=True) if rest else "")
             resp = RedirectResponse(location, status_code=303)
             resp.set_cookie(self.auth.cookie_name, self.auth.new_session(), httponly=True, samesite="strict",
                             path="/", secure=scope.get("scheme") == "https")

@@ -76,13 +76,14 @@ class Auth:
         nonce, _, mac = cookie.partition(".")
         if len(nonce) != 32 or not all(c in "0123456789abcdef" for c in nonce):
             return False
-        return hmac.compare_digest(mac, self._mac("session" + nonce))
+        return hmac.compare_digest(mac.encode("utf-8", "replace"), self._mac("session" + nonce).encode())
 
     def csrf_for(self, cookie: str) -> str:
         return self._mac("csrf" + cookie.partition(".")[0])
 
     def csrf_ok(self, cookie: str | None, given: str | None) -> bool:
-        return bool(cookie and given) and hmac.compare_digest(given, self.csrf_for(cookie))
+        return bool(cookie and given) and hmac.compare_digest(given.encode("utf-8", "replace"),
+                                                              self.csrf_for(cookie).encode())
 
 
 def security_headers(csp: str) -> list[tuple[bytes, bytes]]:
