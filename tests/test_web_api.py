@@ -183,6 +183,8 @@ def test_upload_is_hashed_sniffed_and_stored_read_only(client, tmp_path):
     assert stored.read_bytes() == data and (stored.stat().st_mode & 0o777) == 0o444
     again = upload(client, case_id, [("copy.jpg", data, "image/jpeg")]).json()["files"][0]
     assert again["duplicate_of_existing"] and again["stored_name"] == rec["stored_name"]
+    (listed,) = client.get(f"/api/cases/{case_id}", headers=AUTH).json()["evidence"]
+    assert listed["original_name"] == "holiday.png" and listed["read_only"]
     toml = (tmp_path / "cases" / case_id / "case.toml").read_text()
     assert 'examiner = "E. Xaminer"' in toml and 'case_number = "2026-14"' in toml
 

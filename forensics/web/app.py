@@ -257,7 +257,11 @@ def create_app(cases_dir: Path, token: str, *, limits: Limits | None = None, wor
         if job.source != "uploads":
             return {}
         try:
-            return {r["stored_name"]: r["original_name"] for r in store.intake(job.case_id) if r.get("stored_name")}
+            names: dict[str, str] = {}
+            for r in store.intake(job.case_id):
+                if r.get("stored_name"):
+                    names.setdefault(r["stored_name"], r["original_name"])
+            return names
         except StoreError:
             return {}
 

@@ -218,7 +218,10 @@ class CaseStore:
     def evidence(self, case_id: str) -> list[dict[str, Any]]:
         """Files in the case folder, with the intake record of each uploaded one."""
         d = self.case_dir(case_id)
-        records = {r["stored_name"]: r for r in self.intake(case_id)}
+        records: dict[str, dict[str, Any]] = {}
+        for r in self.intake(case_id):  # the first upload of a content names it; later copies are duplicates
+            if r.get("stored_name"):
+                records.setdefault(r["stored_name"], r)
         out = []
         for p in sorted(d.iterdir(), key=lambda p: os.fsencode(p.name)):
             if p.name == "case.toml":
