@@ -98,6 +98,18 @@ def make_demo_case(out: Path) -> list[str]:
     Image.fromarray(skimage.data.chelsea()).save(buf, format="PNG")
     put("cat.png", buf.getvalue(), "authentic PNG (ELA does not apply)")
 
+    from forensics.forgeries import make_copy_move
+
+    moved, truth, info = make_copy_move(skimage.data.chelsea(), np.random.default_rng(2), area=(0.03, 0.05),
+                                        rotate=(-20, 20), feather=True)
+    buf = io.BytesIO()
+    Image.fromarray(moved).save(buf, format="PNG")
+    y, x, h, w = info["source_box"]
+    put("copy_move_cat.png", buf.getvalue(),
+        f"COPY-MOVE PNG: the cat photo with its region y={y}, x={x}, {w}×{h} px copied, rotated by "
+        f"{info['angle']:.1f}° and pasted (feathered) centred at y={info['target_centre'][0]:.0f}, "
+        f"x={info['target_centre'][1]:.0f}; {100 * truth.mean():.1f} % of the image is source + target")
+
     write_mp4(out / "face_clip.mp4", face_video_frames(), codec="mpeg4")
     lines.append(f"{'face_clip.mp4':<24} {(out / 'face_clip.mp4').stat().st_size:>9,} bytes  "
                  "3 s MPEG-4 clip (15 fps) panning over the astronaut portrait: one face")

@@ -16,7 +16,8 @@ def test_demo_is_reproducible_and_small(tmp_path):
     make_demo_case(tmp_path / "a")
     make_demo_case(tmp_path / "b")
     files = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert {"authentic_astronaut.jpg", "spliced_coffee.jpg", "cat.png", "face_clip.mp4", "corrupt_truncated.jpg"} <= set(files)
+    assert {"authentic_astronaut.jpg", "spliced_coffee.jpg", "cat.png", "copy_move_cat.png", "face_clip.mp4",
+            "corrupt_truncated.jpg"} <= set(files)
     for name in files:
         assert hashlib.sha256((tmp_path / "a" / name).read_bytes()).digest() == \
             hashlib.sha256((tmp_path / "b" / name).read_bytes()).digest(), name
@@ -40,3 +41,9 @@ def test_committed_demo_case_analyses(run_cli, tmp_path):
     assert "truncated" in " ".join(by["corrupt_truncated.jpg"]["messages"])
     assert by["authentic_astronaut.jpg"]["verdict"] is not None
     assert all(it["integrity"] == "verified" for it in doc["items"])
+    # issue 11/12: the demo shows a detection: the copy-move detector marks the copied region of copy_move_cat.png
+    cm = {f["detector"]: f for f in by["copy_move_cat.png"]["findings"]}["copy_move"]
+    assert cm["details"]["marked_share"] > 0.02 and cm["details"]["transforms"], cm
+    assert {f["detector"]: f for f in by["cat.png"]["findings"]}["copy_move"]["details"]["marked_share"] == 0
+    if cm["status"] == "ran":
+        assert cm["probability"] > 0.7

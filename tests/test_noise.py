@@ -76,7 +76,7 @@ def test_every_still_format_decodes_and_is_analysed(tmp_path, fmt):
     media = open_media(p)
     f = NoiseDetector().analyze(media.item, media)
     assert f.status in (Status.RAN, Status.INCONCLUSIVE, Status.UNAVAILABLE), f.reason
-    assert len(f.artifacts) == 2 and all(a.png.startswith(b"\x89PNG") for a in f.artifacts)
+    assert len(f.artifacts) == 3 and all(a.png.startswith(b"\x89PNG") for a in f.artifacts)
     assert f.details["sigma_p95_over_p5"] > 2.0
 
 

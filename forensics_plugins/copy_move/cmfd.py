@@ -440,8 +440,16 @@ def dense_field(gray: np.ndarray, max_side: int = DENSE_MAX_SIDE) -> tuple[np.nd
 def detect_copy_move(rgb: np.ndarray, keypoint_max_side: int = KEYPOINT_MAX_SIDE,
                      dense_max_side: int = DENSE_MAX_SIDE, dense: bool = True) -> CopyMoveResult:
     """Run both methods on an RGB (or grey) uint8 image and merge their masks (at keypoint working resolution)."""
-    gray0 = to_gray(rgb)
-    gray, scale = resize_max(gray0, keypoint_max_side)
+    import cv2
+
+    a = np.asarray(rgb)
+    h0, w0 = a.shape[:2]
+    if max(h0, w0) > keypoint_max_side:  # reduce first (uint8, area averaging): bounded memory on large images
+        f = keypoint_max_side / max(h0, w0)
+        a = cv2.resize(np.ascontiguousarray(a), (max(1, round(w0 * f)), max(1, round(h0 * f))),
+                       interpolation=cv2.INTER_AREA)
+    gray = to_gray(a)
+    scale = gray.shape[1] / w0
     H, W = gray.shape
     gray8 = np.clip(np.round(gray), 0, 255).astype(np.uint8)
     P, Q, nkp = sift_matches(gray8)

@@ -9,7 +9,7 @@ import numpy as np
 
 from forensics.api import Artifact, Calibrator, Detector, Finding, ModelUnavailable, hookimpl, useful_level
 
-from .figures import posterior_figure, sigma_figure
+from .figures import mask_png, posterior_figure, sigma_figure
 from .noise import MAX_SIDE, NoiseResult, analyse_noise
 
 MAX_MEGAPIXELS = 100
@@ -87,6 +87,8 @@ class NoiseDetector(Detector):
                              "noise-residual classes (Splicebuster-style features, two-class EM). A compact bright "
                              "area is what a splice from another source tends to look like; scattered blocks "
                              "usually follow texture."),
+            Artifact(title="Noise minority-class mask (binary)", png=mask_png(rgb, res), slug="noise-mask",
+                     caption="Blocks whose residual class probability exceeds 0.5, at the image's size (white)."),
         ]
 
 

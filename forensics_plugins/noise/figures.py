@@ -11,9 +11,14 @@ from .noise import NoiseResult
 
 def _side_by_side(rgb: np.ndarray, block_map: np.ndarray, title: str, label: str, vmin: float, vmax: float,
                   cmap: str) -> bytes:
+    import cv2
     import matplotlib
 
     h, w = rgb.shape[:2]
+    if max(h, w) > 768:  # the figure needs no more; imshow of a 100 MP array would be slow
+        f = 768 / max(h, w)
+        rgb = cv2.resize(np.ascontiguousarray(rgb), (max(1, round(w * f)), max(1, round(h * f))),
+                         interpolation=cv2.INTER_AREA)
     fig = figure(9.0, 4.2 * h / max(w, 1) + 0.8)
     ax1, ax2 = fig.subplots(1, 2)
     ax1.imshow(rgb[..., :3] if rgb.ndim == 3 else rgb, cmap=None if rgb.ndim == 3 else "gray")
@@ -37,3 +42,24 @@ def sigma_figure(rgb: np.ndarray, res: NoiseResult) -> bytes:
 
 def posterior_figure(rgb: np.ndarray, res: NoiseResult) -> bytes:
     return _side_by_side(rgb, res.posterior, "P(minority residual class)", "probability", 0.0, 1.0, "viridis")
+
+
+def mask_png(rgb: np.ndarray, res: NoiseResult) -> bytes:
+    """Blocks with P(minority class) > 0.5 as a binary PNG at the image size (at working size above 4 MP)."""
+    import io
+
+    import cv2
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    if h * w > 4_000_000:
+        h, w = round(h * res.scale), round(w * res.scale)
+    cb = res.cooc_block / res.scale  # block side in original pixels
+    grid = (res.posterior > 0.5).astype(np.uint8) * 255
+    full = np.zeros((h, w), np.uint8)
+    up = cv2.resize(grid, (max(1, round(grid.shape[1] * cb * h / rgb.shape[0])),
+                           max(1, round(grid.shape[0] * cb * h / rgb.shape[0]))), interpolation=cv2.INTER_NEAREST)
+    full[: min(h, up.shape[0]), : min(w, up.shape[1])] = up[:h, :w]
+    buf = io.BytesIO()
+    Image.fromarray(full).save(buf, format="PNG", optimize=False, compress_level=6)
+    return buf.getvalue()

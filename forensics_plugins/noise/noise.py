@@ -123,12 +123,14 @@ def analyse_noise(rgb: np.ndarray, max_side: int = MAX_SIDE) -> NoiseResult:
     """Both maps and both scores for an RGB / grey uint8 image."""
     import cv2
 
-    gray = to_gray(rgb)
-    h, w = gray.shape
+    a = np.asarray(rgb)
+    h, w = a.shape[:2]
     s = min(1.0, max_side / max(h, w))
-    if s < 1.0:
-        gray = cv2.resize(gray, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-        s = gray.shape[1] / w
+    if s < 1.0:  # reduce the uint8 image first (bounded memory), then take the luma
+        a = cv2.resize(np.ascontiguousarray(a), (max(1, round(w * s)), max(1, round(h * s))),
+                       interpolation=cv2.INTER_AREA)
+        s = a.shape[1] / w
+    gray = to_gray(a)
     short = min(gray.shape)
     block = int(np.clip(2 * (short // 24), 16, 64))
     sigma = wavelet_sigma(gray, block)
