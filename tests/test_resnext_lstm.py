@@ -26,6 +26,7 @@ def resnext():
     return ResNeXtLSTM(hidden=32).eval()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seq_len", [10, 20, 40])
 def test_real_backbone_forward_shapes(resnext, seq_len):
     """The real ResNeXt-50 (random init) on a tiny 32×32 input: a 1×1 map of 2048 channels per frame."""
@@ -38,6 +39,7 @@ def test_real_backbone_forward_shapes(resnext, seq_len):
     assert torch.allclose(p.sum(1), torch.ones(2))
 
 
+@pytest.mark.slow
 def test_backbone_is_resnext50_and_lstm_width_sets_the_size(resnext):
     counts = count_parameters(resnext)
     assert counts["backbone"] == 22_979_904  # torchvision resnext50_32x4d without its fc layer
@@ -136,6 +138,7 @@ def _clip(case, name="clip.mp4", frames=24):
     return case / name
 
 
+@pytest.mark.slow
 def test_detector_on_generated_face_video(tmp_path, monkeypatch):
     from forensics.engine import analyze_case
 

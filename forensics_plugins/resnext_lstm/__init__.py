@@ -105,6 +105,7 @@ class ResNeXtLSTMDetector(Detector):
 
         gate = self.not_useful_reason()
         if gate is not None:  # decided from card.json alone: no face crops, no weights loaded or hashed
+            media.video_info()  # a container probe only: an audio-only file is still "not applicable"
             return self.unavailable(gate[0], details=gate[1])
         card = self.model_card()  # ModelUnavailable -> an "unavailable" finding (engine)
         calibration = card.data["calibration"]
