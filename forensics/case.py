@@ -20,6 +20,7 @@ import errno
 import fcntl
 import getpass
 import hashlib
+import io
 import os
 import platform
 import shlex
@@ -60,10 +61,12 @@ def safe_name(path: str) -> str:
 
 BINDING_GUARANTEE = (
     "images: decoded from bytes read through one descriptor whose identity matched the hashing descriptor and "
-    "whose SHA-256 was recomputed in memory and equals the intake hash; videos: every decoder open checks that "
-    "its descriptor has the identity (device, inode, size, mtime_ns, ctime_ns) of the hashing descriptor, when "
-    "it opens and when it closes, so bytes swapped in and restored show as a changed ctime; every item is "
-    "re-hashed and its identity re-checked after analysis. Any mismatch is an INTEGRITY FAILURE."
+    "whose SHA-256 was recomputed in memory and equals the intake hash; videos: the decoder reads through a "
+    "reader that serves only 4 MiB blocks whose SHA-256 equals the block digest computed in the intake hashing "
+    "pass, and every decoder open checks, when it opens and when it closes, that its descriptor has the "
+    "identity (device, inode, size, mtime_ns, ctime_ns) of the hashing descriptor; every item is re-hashed and "
+    "its identity re-checked after analysis, so bytes swapped in and restored show as a changed ctime. Any "
+    "mismatch is an INTEGRITY FAILURE."
 )
 
 
@@ -244,12 +247,20 @@ def hash_pool() -> ThreadPoolExecutor:
         return _POOL
 
 
-def hash_fd(fd: int, chunk: int = CHUNK, head_size: int = 64) -> tuple[Hashes, bytes]:
+def _block_digest(view) -> bytes:
+    return hashlib.sha256(view).digest()
+
+
+def hash_fd(fd: int, chunk: int = CHUNK, head_size: int = 64, blocks: list[bytes] | None = None,
+            want_blocks: Any = None) -> tuple[Hashes, bytes]:
     """SHA-256, SHA-1 and MD5 of an open file in one streaming pass.
 
     A file that fits in one chunk is hashed inline. Larger files run the three digests in the shared
     :func:`hash_pool` (hashlib releases the GIL on large buffers) while the next chunk is read.
-    Returns the hashes and the first ``head_size`` bytes (at most one chunk).
+    Returns the hashes and the first ``head_size`` bytes (at most one chunk). With ``blocks`` (a list),
+    the SHA-256 of every ``chunk``-byte block is appended to it in the same pass (used to check what a
+    decoder reads, :class:`VerifiedReader`); it is left empty when the reads were not block-aligned.
+    ``want_blocks(first_bytes)``, when given, decides after the first chunk whether blocks are wanted.
     """
     algos = [hashlib.sha256(), hashlib.sha1(), hashlib.md5()]
     size = 0
@@ -266,7 +277,10 @@ def hash_fd(fd: int, chunk: int = CHUNK, head_size: int = 64) -> tuple[Hashes, b
                 h.update(data)
             size, head = len(data), bytes(data[:head_size])
             if len(data) <= chunk:
+                if blocks is not None and data:
+                    blocks.append(algos[0].copy().digest())
                 return Hashes(algos[0].hexdigest(), algos[1].hexdigest(), algos[2].hexdigest(), size), head
+            blocks = None  # the file grew while it was read: no block digests
         # large file (or one that grew): pipelined, the digests run in the shared pool
         pool = hash_pool()
         bufs = [bytearray(chunk), bytearray(chunk)]
@@ -274,15 +288,25 @@ def hash_fd(fd: int, chunk: int = CHUNK, head_size: int = 64) -> tuple[Hashes, b
         n = f.readinto(bufs[0])
         if size == 0:
             head = bytes(memoryview(bufs[0])[:min(n, head_size)])
+            if blocks is not None and want_blocks is not None and not want_blocks(head):
+                blocks = None
+        aligned = True
         while n:
             view = memoryview(bufs[cur])[:n]
             size += n
             futures = [pool.submit(h.update, view) for h in algos]
+            block = pool.submit(_block_digest, view) if blocks is not None else None
             nxt = 1 - cur
+            short = n < chunk
             n = f.readinto(bufs[nxt])  # read the next chunk while this one is hashed
+            aligned = aligned and not (short and n)
             for fu in futures:
                 fu.result()
+            if block is not None:
+                blocks.append(block.result())
             cur = nxt
+        if blocks is not None and not aligned:
+            blocks.clear()
     return Hashes(algos[0].hexdigest(), algos[1].hexdigest(), algos[2].hexdigest(), size), head
 
 
@@ -294,16 +318,89 @@ def hash_path(path: str) -> tuple[Hashes, bytes]:
         os.close(fd)
 
 
-def hash_open(path: str, head_size: int = 64) -> tuple[Hashes, bytes, FileIdentity, FileIdentity]:
+def hash_open(path: str, head_size: int = 64, blocks: list[bytes] | None = None,
+              want_blocks: Any = None) -> tuple[Hashes, bytes, FileIdentity, FileIdentity]:
     """Hash ``path``; also return the descriptor's identity before and after hashing."""
     fd = open_evidence(path)
     try:
         before = FileIdentity.of(fd)
-        hashes, head = hash_fd(fd, head_size=head_size)
+        hashes, head = hash_fd(fd, head_size=head_size, blocks=blocks, want_blocks=want_blocks)
         after = FileIdentity.of(fd)
     finally:
         os.close(fd)
     return hashes, head, before, after
+
+
+class VerifiedReader(io.RawIOBase):
+    """A read-only file over an evidence descriptor that serves only bytes matching the intake hashing.
+
+    Reads are served from whole ``CHUNK``-byte blocks fetched with ``pread`` and checked against the
+    per-block SHA-256 recorded by :func:`hash_fd` in the intake pass; a block that differs raises
+    :class:`OSError` and records an integrity failure on the item. So every byte a video decoder sees
+    is a byte that was hashed, whatever happens to the file meanwhile.
+    """
+
+    def __init__(self, fd: int, item: "EvidenceItem", cache_blocks: int = 3) -> None:
+        super().__init__()
+        self._fd, self._item, self._pos = fd, item, 0
+        self._size = item.hashes.size if item.hashes else os.fstat(fd).st_size
+        self._cache: dict[int, bytes] = {}
+        self._cache_blocks = cache_blocks
+        self.blocks_checked = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def _block(self, k: int) -> bytes:
+        if k in self._cache:
+            return self._cache[k]
+        data = os.pread(self._fd, CHUNK, k * CHUNK)
+        blocks = self._item.block_sha256
+        if k >= len(blocks) or hashlib.sha256(data).digest() != blocks[k]:
+            msg = (f"INTEGRITY FAILURE: bytes {k * CHUNK:,}-{k * CHUNK + len(data):,} read for decoding differ from "
+                   "the bytes hashed at intake; they were not analysed")
+            if msg not in self._item.binding_problems:
+                self._item.binding_problems.append(msg)
+                self._item.messages.append(msg)
+            raise OSError(errno.EIO, "evidence bytes differ from the hashed bytes")
+        self.blocks_checked += 1
+        if len(self._cache) >= self._cache_blocks:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[k] = data
+        return data
+
+    def readinto(self, buf) -> int:
+        view = memoryview(buf).cast("B")
+        done = 0
+        while done < len(view) and self._pos < self._size:
+            k, off = divmod(self._pos, CHUNK)
+            data = self._block(k)
+            n = min(len(view) - done, len(data) - off, self._size - self._pos)
+            if n <= 0:
+                break
+            view[done:done + n] = data[off:off + n]
+            self._pos += n
+            done += n
+        return done
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
 
 
 # --------------------------------------------------------------------------- items
@@ -327,6 +424,7 @@ class EvidenceItem:
     identity_after: FileIdentity | None = None  # fstat of the re-hashing descriptor
     binding_problems: list[str] = field(default_factory=list)  # identity mismatches seen by decoders
     binding_checks: int = 0  # how many later opens compared their identity with the hashing one
+    block_sha256: list[bytes] = field(default_factory=list)  # SHA-256 of every CHUNK-byte block (intake pass)
     hidden_characters: bool = False  # the file name holds control / bidi / invisible characters
 
     @property
@@ -531,7 +629,9 @@ def hash_item(item: EvidenceItem, after: bool = False) -> None:
     if item.kind in ("symlink", "special") or (item.kind == "unreadable" and item.size is None):
         return
     try:
-        hashes, head, before, ident = hash_open(item.path, head_size=SNIFF_BYTES)
+        blocks: list[bytes] = []
+        hashes, head, before, ident = hash_open(item.path, head_size=SNIFF_BYTES, blocks=None if after else blocks,
+                                                want_blocks=lambda h: sniff(h)[0] == "video")
     except OSError as exc:
         msg = f"cannot read file: {exc.strerror or exc}"
         if after:
@@ -563,6 +663,7 @@ def hash_item(item: EvidenceItem, after: bool = False) -> None:
     item.hashes = hashes
     item.size = hashes.size
     item.identity = ident
+    item.block_sha256 = blocks
     if moved:
         item.binding_problems.append(f"INTEGRITY FAILURE: the file changed while it was being hashed ({', '.join(moved)})")
         item.messages.append(item.binding_problems[-1])

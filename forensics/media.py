@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from forensics.case import EvidenceItem, open_evidence
+from forensics.case import EvidenceItem, VerifiedReader, open_evidence
 
 DEFAULT_MAX_PIXELS = 100_000_000  # decompression-bomb guard: 100 megapixels
 DEFAULT_MAX_IMAGE_BYTES = 512 << 20
@@ -193,7 +193,8 @@ class MediaAccess:
         import av
 
         fd = self._open_bound()
-        f = os.fdopen(fd, "rb")
+        # every byte the decoder reads is checked against the intake's per-block SHA-256 (when hashed)
+        f = VerifiedReader(fd, self.item) if self.item.block_sha256 else os.fdopen(fd, "rb")
         try:
             container = av.open(f, mode="r", metadata_errors="ignore")
         except Exception as exc:  # noqa: BLE001 - PyAV raises many FFmpeg error types

@@ -460,3 +460,29 @@ def test_readme_is_for_users():
     assert "download.pytorch.org/whl/cpu" in readme  # how a CPU-only machine installs torch
     assert "Integrity and signing" in readme and "Exit codes" in readme
     assert "Manifest SHA-256:" in readme  # the example output matches what analyze prints
+
+
+def test_decoder_reads_only_blocks_that_match_the_intake_hashing(tmp_path):
+    from forensics.case import CHUNK, VerifiedReader, open_evidence, scan_case
+    from forensics.case import hash_item as hash_it
+
+    data = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + os.urandom(2 * CHUNK + 100)  # an MP4 header
+    (tmp_path / "v.mp4").write_bytes(data)
+    it = scan_case(tmp_path)[0]
+    hash_it(it)
+    assert it.kind == "video" and len(it.block_sha256) == 3
+    r = VerifiedReader(open_evidence(it.path), it)
+    assert r.read() == data
+    r.seek(CHUNK - 10)
+    assert r.read(20) == data[CHUNK - 10: CHUNK + 10]
+    r.close()
+    with open(it.path, "r+b") as f:  # one byte changed in the middle block, in place
+        f.seek(CHUNK + 5)
+        f.write(bytes([data[CHUNK + 5] ^ 1]))
+    r = VerifiedReader(open_evidence(it.path), it)
+    assert r.read(100) == data[:100]  # block 0 is still the hashed one
+    r.seek(CHUNK)
+    with pytest.raises(OSError, match="differ from the hashed bytes"):
+        r.read(10)
+    r.close()
+    assert it.integrity == "CHANGED" and "read for decoding differ" in it.messages[-1]
