@@ -92,12 +92,8 @@ def evidence_bytes(media: MediaAccess) -> bytes:
 
 
 def evidence_file(media: MediaAccess):
-    """A read-only binary file object on the evidence (``O_RDONLY|O_NOFOLLOW``), for parsers that stream (PyAV)."""
-    import os as _os
-
-    from forensics.case import open_evidence
-
-    return _os.fdopen(open_evidence(media.item.path), "rb")
+    """A read-only binary file object on the evidence, bound to the hashed bytes, for parsers that stream (PyAV)."""
+    return media.open_file()
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -631,7 +631,7 @@ def hash_item(item: EvidenceItem, after: bool = False) -> None:
     try:
         blocks: list[bytes] = []
         hashes, head, before, ident = hash_open(item.path, head_size=SNIFF_BYTES, blocks=None if after else blocks,
-                                                want_blocks=lambda h: sniff(h)[0] == "video")
+                                                want_blocks=lambda h: sniff(h)[0] in ("image", "video"))
     except OSError as exc:
         msg = f"cannot read file: {exc.strerror or exc}"
         if after:

@@ -82,6 +82,16 @@ class MediaAccess:
         if message not in self.item.messages:
             self.item.messages.append(message)
 
+    def open_file(self):
+        """A read-only binary file object on the evidence, bound to the hashed bytes.
+
+        Its descriptor's identity is checked against the hashing descriptor's, and when the intake
+        recorded block digests (images and videos) every byte read is checked against them
+        (:class:`forensics.case.VerifiedReader`). Parsers that stream the file (PyAV, EXIF readers) use this.
+        """
+        fd = self._open_bound()
+        return VerifiedReader(fd, self.item) if self.item.block_sha256 else os.fdopen(fd, "rb")
+
     def _open_bound(self) -> int:
         """Open the evidence read-only and check it is the very file that was hashed (identity by fstat)."""
         fd = open_evidence(self.item.path)
@@ -192,9 +202,7 @@ class MediaAccess:
     def _open_container(self):
         import av
 
-        fd = self._open_bound()
-        # every byte the decoder reads is checked against the intake's per-block SHA-256 (when hashed)
-        f = VerifiedReader(fd, self.item) if self.item.block_sha256 else os.fdopen(fd, "rb")
+        f = self.open_file()
         try:
             container = av.open(f, mode="r", metadata_errors="ignore")
         except Exception as exc:  # noqa: BLE001 - PyAV raises many FFmpeg error types
