@@ -1,0 +1,258 @@
+"""Synthetic-image detector: features, the spectral cue on a generated up-sampling artefact, a tiny
+train-then-infer run on generated images, hash checking, applicability. Generated media only."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from forensics_plugins.synthetic import features as F
+
+
+def natural(rng: np.random.Generator, n: int, noise: float = 2.0) -> np.ndarray:
+    """A photo-like RGB image: 1/f colour noise plus white 'sensor' noise, uint8."""
+    fy = np.fft.fftfreq(n)[:, None]
+    fx = np.fft.fftfreq(n)[None, :]
+    amp = 1.0 / np.maximum(np.hypot(fx, fy), 1.0 / n)
+    chans = []
+    for _ in range(3):
+        phase = np.exp(2j * np.pi * rng.random((n, n)))
+        c = np.real(np.fft.ifft2(amp * phase))
+        chans.append((c - c.mean()) / (c.std() + 1e-9))
+    img = 128 + 40 * np.stack(chans, -1) + rng.normal(0, noise, (n, n, 1))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def upsampled(rng: np.random.Generator, n: int, mode: str = "zero-insert") -> np.ndarray:
+    """The same kind of image made at half size and up-sampled x2 as generators do: zero insertion followed by a
+    bilinear kernel (a transposed convolution) or nearest-neighbour repetition. Leaves periodic traces."""
+    small = natural(rng, n // 2).astype(np.float64)
+    if mode == "nearest":
+        up = np.repeat(np.repeat(small, 2, 0), 2, 1)
+    else:
+        import cv2
+
+        z = np.zeros((n, n, 3))
+        z[::2, ::2] = small
+        k = np.array([[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]])
+        up = np.stack([cv2.filter2D(z[..., c], -1, k, borderType=cv2.BORDER_REFLECT) for c in range(3)], -1)
+    return np.clip(up, 0, 255).astype(np.uint8)
+
+
+def save(folder: Path, images, fmt: str = "PNG") -> None:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, im in enumerate(images):
+        Image.fromarray(im).save(folder / f"{i:03d}.{'png' if fmt == 'PNG' else 'jpg'}", format=fmt)
+
+
+# ---------------------------------------------------------------------------------------------- features
+
+
+def test_views_and_hand_crafted_features_are_deterministic():
+    rng = np.random.default_rng(0)
+    img = natural(rng, 300)
+    a, aug_a = F.train_view(img, F.view_rng("ab" * 32, 0))
+    b, aug_b = F.train_view(img, F.view_rng("ab" * 32, 0))
+    c, aug_c = F.train_view(img, F.view_rng("ab" * 32, 1))
+    assert np.array_equal(a, b) and aug_a == aug_b and aug_a != aug_c
+    assert max(a.shape[:2]) <= F.SIDE and F.test_view(img).shape == (150, 150, 3)  # 300 px x 0.5, never enlarged
+    assert 0.5 <= aug_a["scale"] <= 1.0 and 70 <= aug_a["quality"] <= 95 and aug_a["first_quality"] == 0
+    assert F.train_view(img, F.view_rng("ab" * 32, 0), lossless=True)[1]["first_quality"] >= 80
+    s1, _ = F.spectral_features(a)
+    s2, _ = F.spectral_features(b)
+    assert np.array_equal(s1, s2) and s1.shape == (len(F.SPECTRAL_NAMES),) and np.isfinite(s1).all()
+    r = F.residual_features(a)
+    assert np.array_equal(r, F.residual_features(b)) and r.shape == (len(F.RESIDUAL_NAMES),)
+    # canonical: shrink the shorter side to <= COMMON_SIDE (never enlarge), then a central crop <= SIDE x SIDE
+    assert F.canonical(np.zeros((100, 1000, 3), np.uint8)).shape == (100, F.SIDE, 3)
+    assert F.canonical(np.zeros((1024, 2048, 3), np.uint8)).shape == (F.SIDE, F.SIDE, 3)
+    assert F.common(np.zeros((1024, 2048, 3), np.uint8)).shape == (F.COMMON_SIDE, 2 * F.COMMON_SIDE, 3)
+
+
+def test_spectral_cue_detects_a_periodic_upsampling_artefact():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    n = F.SIDE
+    X, y = [], []
+    for i in range(24):
+        X.append(F.spectral_features(natural(rng, n))[0])
+        y.append(0)
+        X.append(F.spectral_features(upsampled(rng, n, "zero-insert" if i % 2 else "nearest"))[0])
+        y.append(1)
+    X, y = np.array(X), np.array(y)
+    tr = np.arange(len(y)) < 32
+    mu, sd = X[tr].mean(0), X[tr].std(0) + 1e-9
+    clf = LogisticRegression(C=0.1, max_iter=2000).fit((X[tr] - mu) / sd, y[tr])
+    auc = roc_auc_score(y[~tr], clf.decision_function((X[~tr] - mu) / sd))
+    assert auc >= 0.95, auc
+    # the high-frequency end of the residual spectrum drops after up-sampling (Durall et al. 2020)
+    hi = slice(F.RADIAL_BINS * 3 // 4, F.RADIAL_BINS)
+    assert X[y == 1, hi].mean() < X[y == 0, hi].mean()
+    # and a real photo-like image at native resolution does not light up as strongly
+    assert np.median(X[y == 0, F.SPECTRAL_NAMES.index("hf_ratio")]) > np.median(
+        X[y == 1, F.SPECTRAL_NAMES.index("hf_ratio")])
+
+
+def test_format_baseline_sees_only_the_container(tmp_path):
+    rng = np.random.default_rng(2)
+    img = natural(rng, 64)
+    save(tmp_path / "p", [img])
+    save(tmp_path / "j", [img], fmt="JPEG")
+    fp = F.format_features(tmp_path / "p" / "000.png")
+    fj = F.format_features(tmp_path / "j" / "000.jpg")
+    names = F.FORMAT_NAMES
+    assert fp[names.index("is_png")] == 1 and fj[names.index("is_jpeg")] == 1
+    assert fj[names.index("jpeg_quality")] > 0 and fp[names.index("jpeg_quality")] == 0
+
+
+# ---------------------------------------------------------------------------------------------- train, infer
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model trained on generated images: two 'generators' (zero-insertion and nearest up-sampling),
+    each with its own real partner set, plus extra reals."""
+    from forensics_plugins.synthetic.train import train
+
+    root = tmp_path_factory.mktemp("synthetic")
+    rng = np.random.default_rng(3)
+    for g, mode in (("zeroins", "zero-insert"), ("nearest", "nearest")):
+        save(root / "data" / g / "fake", [upsampled(rng, 128, mode) for _ in range(4)])
+        save(root / "data" / g / "real", [natural(rng, 128) for _ in range(4)], fmt="JPEG")
+    save(root / "data" / "extra", [natural(rng, 128) for _ in range(2)], fmt="JPEG")
+    out = root / "models" / "synthetic"
+    d = root / "data"
+    card = train([("zeroins", d / "zeroins" / "fake"), ("nearest", d / "nearest" / "fake")],
+                 [("zeroins", d / "zeroins" / "real"), ("nearest", d / "nearest" / "real"), ("extra", d / "extra")],
+                 out, faces=[], sources_info={"zeroins": {"licence": "generated by the test"}}, max_per_class=None,
+                 cache=root / "cache", seed=0, command="pytest", log=lambda *_: None)
+    return root, out, card
+
+
+@pytest.fixture
+def models_at(monkeypatch):
+    from forensics import models
+
+    def use(root: Path):
+        monkeypatch.setattr(models, "builtin_models_dir", lambda: root)
+        monkeypatch.setenv("FORENSICS_MODELS_PATH", "")
+        models._cache.clear()
+        models._weights.clear()
+
+    yield use
+    models._cache.clear()
+    models._weights.clear()
+
+
+def _run(path: Path):
+    from forensics.api import open_media
+    from forensics_plugins.synthetic import SyntheticDetector
+
+    media = open_media(path)
+    det = SyntheticDetector()
+    assert det.not_applicable_reason(media.item) is None
+    return det.analyze(media.item, media)
+
+
+@pytest.mark.slow
+def test_tiny_train_then_infer(trained, models_at, tmp_path):
+    root, out, card = trained
+    saved = json.loads((out / "card.json").read_text())
+    m = saved["metrics"]
+    assert m["kind"] == "cross-source" and m["n_test"] == 16 and m["auc_ci95"] is not None
+    assert set(saved["per_generator"]) == {"zeroins", "nearest"}
+    assert "format" in saved["per_generator"]["zeroins"] and saved["format_baseline"]["within_source"]
+    assert (out / "synthetic.json").stat().st_size < 20_000_000
+    assert (out / "MODEL_CARD.md").read_text().startswith("# Model card: `synthetic`")
+    assert saved["files"]["weights"]["sha256"] == card["files"]["weights"]["sha256"]
+
+    models_at(root / "models")
+    rng = np.random.default_rng(9)
+    save(tmp_path / "q", [upsampled(rng, 200, "nearest")])
+    f = _run(tmp_path / "q" / "000.png")
+    assert f.status.value in ("ran", "inconclusive")
+    titles = [a.title for a in f.artifacts]
+    assert any("heat map" in t for t in titles) and any("Spectral" in t for t in titles)
+    assert set(f.details["cue_logits"]) == set(F.CUES)
+    if f.status.value == "ran":
+        assert 0.0 <= f.probability <= 1.0 and f.error_rate["auc"] == m["auc"]
+    else:
+        assert f.probability is None and "does not vote" in f.reason
+    # deterministic
+    g = _run(tmp_path / "q" / "000.png")
+    assert g.score == f.score and g.details == f.details and [a.sha256 for a in g.artifacts] == [
+        a.sha256 for a in f.artifacts]
+
+    # retraining from the feature cache gives the same weights file
+    from forensics_plugins.synthetic.train import train
+
+    d = root / "data"
+    again = root / "again"
+    train([("zeroins", d / "zeroins" / "fake"), ("nearest", d / "nearest" / "fake")],
+          [("zeroins", d / "zeroins" / "real"), ("nearest", d / "nearest" / "real"), ("extra", d / "extra")],
+          again, max_per_class=None, cache=root / "cache", seed=0, command="pytest", log=lambda *_: None)
+    assert (again / "synthetic.json").read_bytes() == (out / "synthetic.json").read_bytes()
+
+
+@pytest.mark.slow
+def test_interval_including_chance_gives_inconclusive_with_maps(trained, models_at, tmp_path):
+    root, out, _ = trained
+    copy = tmp_path / "models" / "synthetic"
+    shutil.copytree(out, copy)
+    card = json.loads((copy / "card.json").read_text())
+    card["metrics"]["auc"], card["metrics"]["auc_ci95"] = 0.55, [0.45, 0.65]
+    (copy / "card.json").write_text(json.dumps(card))
+    models_at(tmp_path / "models")
+    rng = np.random.default_rng(4)
+    save(tmp_path / "q", [natural(rng, 128)], fmt="JPEG")
+    f = _run(tmp_path / "q" / "000.jpg")
+    assert f.status.value == "inconclusive" and f.probability is None
+    assert "includes 0.5" in f.reason and len(f.artifacts) == 2
+
+
+@pytest.mark.slow
+def test_loader_refuses_altered_weights(trained, models_at, tmp_path):
+    from forensics.api import ModelUnavailable
+
+    root, out, _ = trained
+    copy = tmp_path / "models" / "synthetic"
+    shutil.copytree(out, copy)
+    w = copy / "synthetic.json"
+    w.write_text(w.read_text() + " ")  # one byte more: same model, different hash
+    models_at(tmp_path / "models")
+    rng = np.random.default_rng(5)
+    save(tmp_path / "q", [natural(rng, 96)])
+    with pytest.raises(ModelUnavailable, match="SHA-256"):
+        _run(tmp_path / "q" / "000.png")
+
+
+def test_missing_model_is_unavailable_and_video_is_not_applicable(models_at, tmp_path):
+    from forensics.api import ModelUnavailable
+    from forensics_plugins.synthetic import SyntheticDetector
+
+    det = SyntheticDetector()
+    reason = det.not_applicable_reason(SimpleNamespace(kind="video", format="mp4"))
+    assert reason and "image" in reason
+    (tmp_path / "empty").mkdir()
+    models_at(tmp_path / "empty")
+    save(tmp_path / "q", [natural(np.random.default_rng(6), 96)])
+    with pytest.raises(ModelUnavailable, match="not installed"):
+        _run(tmp_path / "q" / "000.png")
+
+
+@pytest.mark.slow
+def test_tiny_images_are_inconclusive_not_crashing(trained, models_at, tmp_path):
+    root, _, _ = trained
+    models_at(root / "models")
+    save(tmp_path / "q", [natural(np.random.default_rng(7), 32)])
+    f = _run(tmp_path / "q" / "000.png")
+    assert f.status.value == "inconclusive" and "pixels" in f.reason
