@@ -169,8 +169,8 @@ class RPPGDetector(Detector):
                  f"{err['mae_bpm']:.1f} bpm on average (95 % CI {lo:.1f}–{hi:.1f}, {err['n_test_subjects']} "
                  "subjects)")
         if err["mae_bpm"] >= err.get("baseline_median_guess_mae_bpm", float("inf")):
-            words += (f", no better than always guessing {err['baseline_median_guess_mae_bpm']:.1f} bpm of error: "
-                      "do not rely on this number")
+            words += (f", worse than always guessing the median heart rate (error "
+                      f"{err['baseline_median_guess_mae_bpm']:.1f} bpm): do not rely on this number")
         elif not err.get("target_met"):
             words += ": indicative only"
         words += "." + ("" if hr.get("reliable") else " The fused spectrum has a low SNR.")
