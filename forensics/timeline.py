@@ -237,7 +237,7 @@ def _plot(timeline, coverage, findings, fps) -> Artifact:
     fig = figure(7.5, 2.8)
     ax = fig.add_subplot(1, 1, 1)
     end = timeline[-1]["end_s"]
-    colours = {"no face": "#bbbbbb", "not sampled": "#dddddd"}
+    colours = {"no face": "#bbbbbb", "no frame: the stream starts later": "#dddddd"}
     shaded = set()
     for a, b, why in (coverage or {}).get("gaps") or []:
         key = why if why in colours else "decode error"

@@ -316,7 +316,7 @@ def coverage_record(sampled: list, video_tracks: list[FaceTrack], duration_s: fl
             gaps.append([a, b, reason])
 
     if pts and pts[0][0] > 2 * frame_dt:
-        add_gap(0.0, pts[0][0], "not sampled")
+        add_gap(0.0, pts[0][0], "no frame: the stream starts later")
     for a, b, face in spans:
         if not face:
             add_gap(a, b, "no face")
