@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     ela_card = load_card("ela")
     ela = ElaCalibrator.from_json(json.loads(ela_card.path("weights").read_text(encoding="utf-8")))
 
-    y, p_dq, p_ela, regimes = [], [], [], []
+    y, p_dq, p_ela, regimes, shapes, feats_all = [], [], [], [], [], []
     tp = fp = fn = tn = 0
     per_image_f1, ms_per_mp = [], []
     for i, path in enumerate(paths):
@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             ms_per_mp.append(1000 * dt / (h * w / 1e6))
             y.append(label)
             regimes.append(regime(pair["q1"], pair["qf"]))
+            by, bx, bh, bw = pair["box"]
+            fill = pair["mask"][by:by + bh, bx:bx + bw].mean()
+            shapes.append("rectangular paste" if fill > 0.9 else "elliptical paste")
+            feats_all.append(feats)
             p_dq.append(model.probability(model.decision(feats)))
             p_ela.append(ela.probability(ela_features(decode_image(pair[key]))[0]))
             if label == 1 and maps["p_map"] is not None:
@@ -85,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 a_fn, a_tn = int((~pm & truth).sum()), int((~pm & ~truth).sum())
                 tp, fp, fn, tn = tp + a_tp, fp + a_fp, fn + a_fn, tn + a_tn
                 per_image_f1.append(2 * a_tp / max(2 * a_tp + a_fp + a_fn, 1))
-    y, p_dq, p_ela, regimes = map(np.asarray, (y, p_dq, p_ela, regimes))
+    y, p_dq, p_ela, regimes, shapes = map(np.asarray, (y, p_dq, p_ela, regimes, shapes))
     sources = "scikit-image sample photos" + "".join(f" + {'/'.join(Path(d).resolve().parts[-2:])}" for d in a.data)
     print(f"jpeg_forensics benchmark: {len(paths)} hosts ({sources}), {len(y)} JPEGs, seed {a.seed}")
     print(f"jpeg_dq model: {card.model_ref()['files']['weights']['sha256'][:16]}…; ELA: "
@@ -102,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     line("all pairs", np.ones(len(y), dtype=bool))
     for reg in sorted(set(regimes)):
         line(reg, regimes == reg)
+    for shape in sorted(set(shapes)):
+        line(shape + " (pair label from the spliced image)", np.repeat(shapes.reshape(-1, 2)[:, 1] == shape, 2))
+    from forensics_plugins.jpeg_dq.dq import FEATURES
+
+    X = np.asarray(feats_all)
+    single = ", ".join(f"{f} {roc_metrics(y, X[:, k], ci_resamples=0)['auc']:.3f}" for k, f in enumerate(FEATURES))
+    print(f"  single-feature AUCs (all pairs): {single}")
     prec = tp / max(tp + fp, 1)
     rec = tp / max(tp + fn, 1)
     f1 = 2 * prec * rec / max(prec + rec, 1e-12)

@@ -165,19 +165,21 @@ def test_train_fusion_writes_hash_checked_model_used_by_fuse(tmp_path, monkeypat
 
 
 def test_report_shows_rule_contributions_and_error_rates(tmp_path, monkeypatch, make_case, photo, run_cli):
-    """End to end: a trained fusion model over the ELA detector alone, used by `analyze`, shown in the report."""
+    """End to end: a trained fusion model over one image detector (jpeg_dq), used by `analyze`, shown in the report."""
     from conftest import jpeg_bytes, load_findings
 
     from forensics.evaluate import train_fusion
 
     P, y = _synthetic(120)
     P = P[:, :1]
-    res = {"detectors": [{"name": "ela", "version": "1.0.0"}], "rows": _rows(np.hstack([P, P]), y, ["ela", "ela"])[:0],
+    res = {"detectors": [{"name": "jpeg_dq", "version": "1.0.0"}],
+           "rows": _rows(np.hstack([P, P]), y, ["jpeg_dq", "jpeg_dq"])[:0],
            "data": []}
     rows = []
     for i in range(len(y)):
         rows.append({"file": f"{i}.jpg", "label": int(y[i]), "kind": "image", "sha256": f"{i:064x}",
-                     "findings": [{"detector": "ela", "version": "1.0.0", "status": "ran", "probability": float(P[i, 0]),
+                     "findings": [{"detector": "jpeg_dq", "version": "1.0.0", "status": "ran",
+                                   "probability": float(P[i, 0]),
                                    "error_rate": {"auc": 0.7}, "model_sha256": None}]})
     res["rows"] = rows
     res["data"] = [{"folder": "synthetic", "layout": "folders", "files": len(rows), "manipulated": int(y.sum())}]
@@ -185,7 +187,7 @@ def test_report_shows_rule_contributions_and_error_rates(tmp_path, monkeypatch, 
     monkeypatch.setenv("FORENSICS_MODELS_PATH", str(tmp_path / "models"))
     root = make_case({"a.jpg": jpeg_bytes(photo)})
     out = tmp_path / "out"
-    assert run_cli("analyze", root, "-o", out, "-d", "ela").exit_code == 0
+    assert run_cli("analyze", root, "-o", out, "-d", "jpeg_dq").exit_code == 0
     doc = load_findings(out)
     v = doc["items"][0]["verdict"]
     assert v["rule"]["used"] == "trained" and v["contributions"][0]["calibrated_probability"] is not None

@@ -32,11 +32,13 @@ def _thumb(rgb: np.ndarray) -> np.ndarray:
     return _resize(rgb, (max(1, round(h * s)), max(1, round(w * s))), nearest=False)
 
 
-def _overlay(rgb: np.ndarray, heat: np.ndarray) -> np.ndarray:
-    """The heat map (resized to the image) blended over a greyed copy of the image."""
-    heat = _resize(heat, rgb.shape[:2])
+def _overlay(rgb: np.ndarray, values: np.ndarray, vmax: float = 1.0) -> np.ndarray:
+    """``values`` (a coarse map, resized to the image) as heat over a greyed copy of the image, opaque where high."""
+    t = np.clip(_resize(np.asarray(values, np.float32), rgb.shape[:2]) / max(vmax, 1e-6), 0, 1)[..., None]
+    heat = dq.heat(t[..., 0]).astype(np.float32)
     grey = rgb.astype(np.float32).mean(axis=2, keepdims=True) * np.ones((1, 1, 3), np.float32)
-    return np.clip(0.45 * grey + 0.55 * heat.astype(np.float32), 0, 255).astype(np.uint8)
+    a = 0.1 + 0.6 * t
+    return np.clip((1 - a) * grey + a * heat, 0, 255).astype(np.uint8)
 
 
 def first_quality(frequencies: list) -> int | None:
@@ -153,14 +155,14 @@ class JpegDQDetector(Detector):
         if maps["p_map"] is not None:
             p = maps["p_map"][: h8 // 8, : w8 // 8]
             out.append(Artifact.from_array(
-                "Aligned double-quantisation map", _thumb(_overlay(base, dq.heat(p))), slug="dq-map",
+                "Aligned double-quantisation map", _thumb(_overlay(base, p)), slug="dq-map",
                 caption="Per 8×8 block, P(not doubly compressed) from the DCT-coefficient histograms (bright = the "
                         "block lacks the double quantisation that the rest of the image shows). Flat, saturated or "
                         "very dark areas carry little evidence either way."))
         s = maps["grid"]["strength"]
         med = float(np.median(s)) + 1e-3
         out.append(Artifact.from_array(
-            "Block-grid inconsistency (non-aligned compression)", _thumb(_overlay(rgb, dq.heat(s / (6 * med)))),
+            "Block-grid inconsistency (non-aligned compression)", _thumb(_overlay(rgb, s / (6 * med))),
             slug="grid-map",
             caption="Per 32×32 window (step 16), the strength of an 8×8 blocking grid at an offset other than the "
                     "file's own grid (white = 6× the image median or more). A region compressed on another grid "
@@ -170,7 +172,7 @@ class JpegDQDetector(Detector):
             out.append(Artifact.from_array(
                 f"JPEG ghost (re-saves at qualities {maps['ghosts']['qualities'][0]}–{maps['ghosts']['qualities'][-1]})",
                 _thumb(_overlay(rgb[: maps["ghost_map"].shape[0] * 16, : maps["ghost_map"].shape[1] * 16],
-                                dq.heat(maps["ghost_map"], 0.6))), slug="ghost-map",
+                                maps["ghost_map"], 0.6)), slug="ghost-map",
                 caption=f"Per 16×16 tile, how much closer the tile comes to its re-save than the image median does, at "
                         f"the quality where that is strongest (strongest overall at {gq}). A region once saved at a "
                         "lower quality than the rest shows as a bright 'ghost' (Farid 2009). Untextured tiles are "

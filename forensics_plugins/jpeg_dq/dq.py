@@ -374,7 +374,6 @@ def ghost_map(ghosts: dict, below: int | None = None) -> tuple[np.ndarray, int |
 
 # ----------------------------------------------------------------------------------------- image features
 FEATURES = (
-    "dq_frequencies_used",
     "dq_largest_region_share",
     "dq_p99_tamper_logodds",
     "grid_strength_p99_over_median",
@@ -411,7 +410,8 @@ def analyse(jc: JpegCoefficients, rgb: np.ndarray, quality_estimate: int | None)
     ghosts = jpeg_ghosts(rgb)
     gmap, gq = ghost_map(ghosts, below=quality_estimate)
     ghost_region = _largest_share(gmap > 0.35)
-    feats = np.array([dq.used, dq_region, dq_p99, min(grid_ratio, 50.0), grid_region, ghost_region], dtype=np.float64)
+    # how many frequencies show DQ describes the host's history, not a splice: reported, not scored
+    feats = np.array([dq_region, dq_p99, min(grid_ratio, 50.0), grid_region, ghost_region], dtype=np.float64)
     return feats, {"dq": dq, "p_map": p_map if dq.used else None, "grid": gi, "ghost_map": gmap, "ghost_quality": gq,
                    "ghosts": ghosts}
 

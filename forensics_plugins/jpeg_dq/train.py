@@ -2,7 +2,7 @@
 
 For each authentic *host* photo one matched pair is generated (:func:`make_pair`):
 
-* authentic: host → JPEG ``q1`` ("camera"; skipped for a quarter of the hosts) → JPEG ``qf``;
+* authentic: host → JPEG ``q1`` ("camera"; for a third of the hosts instead: downsized, no first save) → JPEG ``qf``;
 * spliced:   the same decoded camera JPEG with a region of another photo (itself saved at ``q2``,
   ``|q2 − q1| ≥ 5``, pasted at a random offset, half of the time resampled) → JPEG ``qf``.
 
@@ -53,11 +53,21 @@ def builtin_images() -> list[Path]:
 
 
 def make_pair(host: np.ndarray, donor: np.ndarray, rng: np.random.Generator) -> dict:
-    """An authentic and a spliced JPEG sharing the host's compression history, with the splice mask."""
-    single = bool(rng.random() < 0.25)
+    """An authentic and a spliced JPEG sharing the host's compression history, with the splice mask.
+
+    A third of the hosts are first downsized (×0.55–0.9, area interpolation) and saved only once, so that
+    truly singly compressed files are represented although the host photos are JPEG files themselves.
+    """
+    single = bool(rng.random() < 1 / 3)
     q1 = int(rng.integers(60, 96))
     q2 = int(rng.choice([q for q in range(50, 99) if abs(q - q1) >= 5]))
     qf = int(rng.integers(60, 99))
+    if single:  # most host files are JPEGs already: downsizing erases their block grid and quantisation
+        import cv2
+
+        s = float(rng.uniform(0.55, 0.9))
+        host = cv2.resize(host, (max(64, round(host.shape[1] * s)), max(64, round(host.shape[0] * s))),
+                          interpolation=cv2.INTER_AREA)
     camera = host if single else decode_image(jpeg_bytes(host, q1))
     spliced, box = make_splice(camera, donor, rng, q1, q2)
     mask = np.any(spliced != camera, axis=2)
@@ -173,7 +183,7 @@ def train(train_dirs: list[Path], cross_dirs: list[Path], out_dir: Path, include
     if sum(r == "train" for r in role) < 20:
         raise ValueError(f"need at least 20 training host photos, found {sum(r == 'train' for r in role)}")
     echo(f"generating 1 authentic + 1 spliced JPEG from each of {len(paths)} host photos (seed {seed})")
-    cache = (cache_dir / f"features-seed{seed}.npz") if cache_dir else None
+    cache = (cache_dir / f"features-v2-seed{seed}.npz") if cache_dir else None
     data = build(paths, source, seed, cache, echo)
     role_arr = np.asarray(role)[data["host"]]
     train_hosts = np.flatnonzero(np.asarray(role) == "train")
@@ -229,7 +239,7 @@ def train(train_dirs: list[Path], cross_dirs: list[Path], out_dir: Path, include
         "detector": "forensics_plugins.jpeg_dq",
         "method": ("Aligned double quantisation (Lin et al. 2009; Bianchi & Piva 2012), block-artefact grid (Li, Yuan "
                    "& Yu 2009), JPEG ghosts (Farid 2009)."),
-        "summary": ("Image-level score: a logistic combination of six statistics of the three maps, with a Platt "
+        "summary": ("Image-level score: a logistic combination of five statistics of the three maps, with a Platt "
                     "calibrator (forensics.api.Calibrator), stored as plain JSON. The maps themselves are training-free."),
         "status": ("votes: the cross-source AUC interval excludes 0.5" if votes else
                    "does not vote: the cross-source AUC interval includes 0.5; the detector reports inconclusive with "
@@ -240,7 +250,7 @@ def train(train_dirs: list[Path], cross_dirs: list[Path], out_dir: Path, include
         "data": data_rows,
         "training": {"command": command, "seed": seed, "hosts": len(paths),
                      "fit_hosts": int(len(train_hosts) - len(test_hosts)), "in_source_test_hosts": len(test_hosts),
-                     "generator": "forensics_plugins/jpeg_dq/train.py make_pair: 1/4 hosts saved once; q1∈[60,95], "
+                     "generator": "forensics_plugins/jpeg_dq/train.py make_pair: 1/3 hosts downsized ×0.55–0.9 and saved once; q1∈[60,95], "
                                   "donor q2∈[50,98] with |q2−q1|≥5, last save qf∈[60,98]; forensics.api.make_splice "
                                   "(region 4–25 %, half resampled ×0.6–1.5, half elliptical, half feathered)"},
         "limitations": [
