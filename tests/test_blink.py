@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -9,11 +10,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forensics_plugins.blink_lrcn.blinks import (MAX_BLINK_S, MIN_CLIP_S, blinks_from_ear, blinks_from_probability,
-                                                 closed_runs, detect_blinks, low_blink_surprise, poisson_cdf,
-                                                 poisson_rate_interval)
-from forensics_plugins.blink_lrcn.eyes import (EYE_CROP_SIZE, ear_pair, eye_aspect_ratio, eye_crops, eye_visibility,
-                                               mean_ear)
+from forensics_plugins.blink_lrcn.blinks import (
+    MAX_BLINK_S,
+    MIN_CLIP_S,
+    blinks_from_ear,
+    blinks_from_probability,
+    closed_runs,
+    detect_blinks,
+    low_blink_surprise,
+    poisson_cdf,
+    poisson_rate_interval,
+)
+from forensics_plugins.blink_lrcn.eyes import (
+    EYE_CROP_SIZE,
+    ear_pair,
+    eye_aspect_ratio,
+    eye_crops,
+    eye_visibility,
+    mean_ear,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -223,6 +238,7 @@ def _write_synthetic_eye_folder(root: Path, n: int = 40) -> None:
             cv2.imwrite(str(root / label / f"{i}.png"), img)
 
 
+@pytest.mark.slow
 def test_tiny_train_then_infer(tmp_path, monkeypatch):
     from forensics.models import load_card
     from forensics_plugins.blink_lrcn.data import eye_crop_image
@@ -250,6 +266,7 @@ def test_tiny_train_then_infer(tmp_path, monkeypatch):
     assert blinks_from_probability(p_cnn, 30.0).count == 1
 
 
+@pytest.mark.slow
 def test_calibration_is_monotone_and_leave_one_out():
     from forensics_plugins.blink_lrcn.train import calibrate, fit_calibrator
 
@@ -261,6 +278,88 @@ def test_calibration_is_monotone_and_leave_one_out():
     # data contradicting the hypothesis: no slope, p = 0.5 everywhere
     flat = fit_calibrator(s, 1 - y)
     assert flat.coef == 0.0 and flat.probability(2.0) == 0.5
+
+
+# ----------------------------------------------------------------------------- augmentation + calibration
+
+
+def _eye(seed=0, closed=False):
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = np.full((EYE_CROP_SIZE, EYE_CROP_SIZE), int(rng.integers(120, 180)), np.uint8)
+    c = EYE_CROP_SIZE // 2
+    if closed:
+        cv2.line(img, (c - 10, c), (c + 10, c), 40, 2)
+    else:
+        cv2.ellipse(img, (c, c), (11, 6), 0, 0, 360, 230, -1)
+        cv2.circle(img, (c, c), 4, 25, -1)
+    return img
+
+
+def _hf_energy(img):
+    f = img.astype(np.float32)
+    return float(np.abs(np.diff(f, axis=0)).mean() + np.abs(np.diff(f, axis=1)).mean())
+
+
+def test_augment_is_deterministic_and_keeps_format():
+    from forensics_plugins.blink_lrcn.train import AUGMENT_MODES, augment
+
+    eye = _eye()
+    a = augment(eye, np.random.default_rng(3))
+    b = augment(eye, np.random.default_rng(3))
+    assert np.array_equal(a, b) and a.shape == eye.shape and a.dtype == np.uint8
+    assert not np.array_equal(a, augment(eye, np.random.default_rng(4)))
+    assert set(AUGMENT_MODES) == {"ir_like", "blur", "low_light", "low_res"}
+
+
+def test_augment_modes_do_what_they_say():
+    from forensics_plugins.blink_lrcn.train import blurred, ir_like, low_light, low_res
+
+    eye = _eye()
+    rng = np.random.default_rng(0)
+    dark = [low_light(eye, rng) for _ in range(5)]
+    assert all(d.mean() < 0.5 * eye.mean() for d in dark)  # low light: at most 45 % of the brightness
+    assert all(_hf_energy(blurred(eye, rng)) < _hf_energy(eye) for _ in range(5))
+    assert all(_hf_energy(low_res(eye, rng)) < _hf_energy(eye) for _ in range(5))
+    ir = [ir_like(eye, rng) for _ in range(8)]
+    assert all(x.dtype == np.uint8 and x.shape == eye.shape for x in ir)
+    assert np.std([x.mean() for x in ir]) > 5  # a wide spread of IR-like exposure / contrast
+    # the label-bearing structure survives: a dark pupil stays darker than the eye's surroundings
+    c = EYE_CROP_SIZE // 2
+    assert all(int(x[c, c]) <= int(np.median(x)) for x in ir)
+
+
+def test_calibrate_linear_folds_platt_into_the_head_and_refuses_a_flipped_sign():
+    import torch
+
+    from forensics_plugins.blink_lrcn.train import calibrate_linear
+
+    rng = np.random.default_rng(0)
+    z = np.concatenate([rng.normal(-1, 1, 200), rng.normal(3, 1, 200)])  # threshold off: centre at 1
+    y = np.r_[np.zeros(200), np.ones(200)].astype(int)
+    lin = torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        lin.weight.fill_(1.0)
+        lin.bias.fill_(0.0)
+    out = calibrate_linear(lin, z, y)
+    assert out["applied"] and out["a"] > 0
+    with torch.no_grad():
+        z2 = lin(torch.tensor(z, dtype=torch.float32)[:, None]).numpy().ravel()
+    assert abs(np.mean((z2 > 0) == y) - 0.96) < 0.04 and abs(float(np.median(z2[np.abs(z - 1) < 0.2]))) < 0.5
+    lin2 = torch.nn.Linear(1, 1)
+    w0 = lin2.weight.detach().clone()
+    assert calibrate_linear(lin2, z, 1 - y)["applied"] is False and torch.equal(lin2.weight, w0)
+
+
+def test_balanced_subset_gives_equal_strata():
+    from forensics_plugins.blink_lrcn.train import balanced_subset
+
+    labels = np.array([0] * 50 + [1] * 10 + [1] * 30)
+    sources = np.array(["a"] * 60 + ["b"] * 30)
+    idx = balanced_subset(labels, sources, np.random.default_rng(0))
+    strata = {(s, int(y)) for s, y in zip(sources[idx], labels[idx])}
+    assert len(idx) == 30 and len(strata) == 3
 
 
 # ----------------------------------------------------------------------------- the detector
@@ -378,3 +477,38 @@ def test_shipped_model_on_real_eye_crops():
         correct += int(((p_cnn >= 0.5) == (label == "closed")).sum())
         total += len(paths)
     assert correct / total > 0.85
+
+
+def _install_calibrated(tmp_path, metrics):
+    from forensics.api import write_model_card
+    from forensics.models import builtin_models_dir
+
+    d = tmp_path / "models" / "blink_lrcn"
+    d.mkdir(parents=True)
+    shutil.copy(builtin_models_dir() / "blink_lrcn" / "lrcn.safetensors", d / "lrcn.safetensors")
+    (d / "blink_calibrator.json").write_text(json.dumps({"feature": "low_blink_surprise", "coef": 1.0,
+                                                         "intercept": -1.0, "calibrated": True}))
+    write_model_card(d, {"name": "blink_lrcn", "version": "test", "metrics": metrics,
+                         "files": {"weights": {"path": "lrcn.safetensors"},
+                                   "calibrator": {"path": "blink_calibrator.json"}}})
+    return d
+
+
+@pytest.mark.parametrize("ci, votes", [([0.1, 0.45], False), ([0.3, 0.8], False), ([0.62, 0.9], True)])
+def test_detector_votes_only_when_the_interval_excludes_chance(tmp_path, monkeypatch, detector, ci, votes):
+    from forensics.models import builtin_models_dir
+
+    if not (builtin_models_dir() / "blink_lrcn" / "lrcn.safetensors").is_file():
+        pytest.skip("no shipped blink weights")
+    m = {"auc": float(np.mean(ci)), "auc_ci95": ci, "n_test": 33, "n_test_positive": 23, "n_test_negative": 10,
+         "kind": "in-source"}
+    _install_calibrated(tmp_path, m)
+    monkeypatch.setenv("FORENSICS_MODELS_PATH", str(tmp_path / "models"))
+    blinks = [f for start in (30, 90, 150) for f in (start, start + 1, start + 2)]
+    f = detector.analyze(_item(), FakeMedia(fake_analysis(12.0, 15.0, blink_frames=blinks), 12.0))
+    if votes:
+        assert f.status.value == "ran" and 0 <= f.probability <= 1
+    else:
+        assert f.status.value == "inconclusive" and f.probability is None
+        assert f.reason.startswith("does not vote") and f"{ci[0]:.2f}" in f.reason
+        assert 0 <= f.details["vote"]["probability_if_it_voted"] <= 1 and f.score is not None

@@ -5,8 +5,9 @@ both eyes are cut out of the aligned face, an LRCN (small CNN per frame → LSTM
 gives P(eye closed) per frame and the eye aspect ratio (Soukupová & Čech 2016) is
 computed as an interpretable baseline. Blinks are counted with one stated rule
 (:mod:`.blinks`), compared with human norms, and the shortage of blinks is turned
-into a probability by a calibration fitted on labelled videos (see the model card,
-whose leave-one-video-out AUC is the weight fusion gives this detector).
+into a probability by a calibration fitted on labelled videos (slope constrained to the
+method's hypothesis, so the sign comes from data). The detector votes only when the card's
+AUC has a 95 % interval that excludes 0.5; otherwise it is inconclusive with that figure.
 
 Still images are not applicable; clips with less than 10 s of visible eyes are
 inconclusive; faces whose eyes cannot be seen (profile, dark glasses) are said so.
@@ -54,7 +55,7 @@ def blink_rule() -> dict:
 
 class BlinkDetector(Detector):
     name = "blink_lrcn"
-    version = "1.0.0"
+    version = "1.1.0"
     media_kinds = ("video",)
     model_name = "blink_lrcn"
     description = ("Eye blinking: counts blinks per face with an LRCN eye-state network and the eye aspect ratio, "
@@ -125,19 +126,20 @@ class BlinkDetector(Detector):
             return self.inconclusive("blinks measured, but the blink score has not been calibrated on labelled videos "
                                      "(train with --videos)", card=card, score=score, summary=summary,
                                      details=details, artifacts=artifacts)
+        from forensics.api import useful_level
+
         p = cal.probability(score)
         details["calibration"] = cal.to_json()
-        auc = (card.error_rate() or {}).get("auc")
         summary += (f" Low-blink surprise {score:.2f} (−log10 of the chance that a person blinking 17 times a "
-                    f"minute blinks this little) → P(synthetic) {p:.2f}")
-        if auc is not None:
-            summary += f"; measured leave-one-video-out AUC of this mapping: {auc:.2f}"
-            if auc <= 0.5:
-                summary += (" — no better than chance on the labelled videos, so fusion gives this detector no "
-                            "weight; read the figures, not the probability")
-            elif auc < 0.6:
-                summary += " (near chance: weak evidence either way)"
-        summary += "."
+                    f"minute blinks this little)")
+        ok, figure = useful_level(card.metrics, "videos")
+        if not ok:  # a detector whose measured AUC interval includes 0.5 gets no vote (issue 17)
+            details["vote"] = {"rule": "vote only when the card's AUC 95 % interval excludes 0.5",
+                               "measured": figure, "probability_if_it_voted": round(p, 4)}
+            return self.inconclusive(f"does not vote: the blink score's measured {figure}", card=card, score=score,
+                                     summary=summary + f"; the detector does not vote ({figure}).", details=details,
+                                     artifacts=artifacts)
+        summary += f" → P(synthetic) {p:.2f}; measured {figure}."
         return self.ran(p, card=card, score=score, summary=summary, details=details, artifacts=artifacts)
 
     @staticmethod

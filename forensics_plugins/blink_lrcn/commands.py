@@ -24,6 +24,7 @@ def train_blink(
     cnn_epochs: int = typer.Option(15, help="Epochs for the per-frame CNN."),
     lstm_epochs: int = typer.Option(12, help="Epochs for the LSTM on synthetic blink sequences."),
     seed: int = typer.Option(0, help="Random seed (training is deterministic for a given seed)."),
+    cross_epochs: Optional[int] = typer.Option(None, help="Epochs of each cross-source eye-state run (one CNN per held-out source family) [default: --cnn-epochs]."),
 ) -> None:
     """Train the LRCN eye-state model (eye crops / faces labelled open or closed) and calibrate the blink detector on videos."""
     from .train import train
@@ -37,8 +38,11 @@ def train_blink(
     card = train(list(data), out or api.builtin_models_dir() / "blink_lrcn", face_dirs=list(faces),
                  open_face_dirs=list(open_faces), closed_face_dirs=list(closed_faces), video_dirs=list(videos),
                  cache_dir=cache or Path.home() / ".cache" / "forensics" / "blink_lrcn", seed=seed,
-                 cnn_epochs=cnn_epochs, lstm_epochs=lstm_epochs, command=command, echo=typer.echo)
-    typer.echo(json.dumps({"metrics": card["metrics"], "eye_state": card["eye_state_metrics"]["cnn_per_frame_heldout"]},
+                 cnn_epochs=cnn_epochs, lstm_epochs=lstm_epochs, command=command, echo=typer.echo,
+                 cross_epochs=cross_epochs)
+    es = card["eye_state_metrics"]
+    typer.echo(json.dumps({"metrics": card["metrics"], "eye_state_in_source": es["cnn_per_frame_heldout"],
+                           "eye_state_cross_source": {k: v["calibrated"] for k, v in es["cross_source"].items()}},
                           indent=2))
 
 
