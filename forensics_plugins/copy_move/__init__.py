@@ -45,7 +45,7 @@ class CopyMoveDetector(Detector):
             cal = Calibrator.from_json(json.loads(card.path("weights").read_text(encoding="utf-8")))
         except (ModelUnavailable, ValueError, KeyError) as exc:
             return self.unavailable(f"copy-move map computed, but no calibrated score: {exc}", artifacts=artifacts,
-                                    details=details, summary=summary)
+                                    score=res.score, details=details, summary=summary)
         ok, why = useful_level(card.metrics, "images")
         if not ok:
             return self.inconclusive(f"map computed; the score does not vote: {why}", card=card, score=res.score,

@@ -44,7 +44,7 @@ class NoiseDetector(Detector):
             feature = card.data.get("feature", "cooc")
         except (ModelUnavailable, ValueError, KeyError) as exc:
             return self.unavailable(f"noise maps computed, but no calibrated score: {exc}", artifacts=artifacts,
-                                    details=details)
+                                    score=res.cooc_score, details=details)
         score = res.score(feature)
         details["scored_feature"] = feature
         summary = (f"Noise σ per {res.block}-px block ranges {np.nanpercentile(res.sigma, 5):.2f}–"
