@@ -125,11 +125,12 @@ def model_card_data(name: str) -> dict | None:
         return None
 
 
-def useful_level(metrics: dict | None, what: str = "items") -> tuple[bool, str]:
+def useful_level(metrics: dict | None, what: str = "items", require: str | None = None) -> tuple[bool, str]:
     """Whether a measured figure lets a detector vote: ``(True, figure)`` only when ``metrics`` holds an AUC
     whose bootstrap 95 % interval (``auc_ci95``) lies entirely above 0.5; otherwise ``(False, why)``.
 
-    The sentence names the AUC, its interval, the counts and the data, so a detector can quote it.
+    ``require="cross"`` also demands that the figure's ``kind`` names a cross-source (or cross-method)
+    measurement. The sentence names the AUC, its interval, the counts and the data, so a detector can quote it.
     """
     m = metrics or {}
     auc, ci = m.get("auc"), m.get("auc_ci95")
@@ -142,9 +143,11 @@ def useful_level(metrics: dict | None, what: str = "items") -> tuple[bool, str]:
     if not ci or len(ci) != 2 or ci[0] is None:
         return False, f"AUC {auc:.3f}{counts}{kind}; its 95 % interval is unknown"
     fig = f"AUC {auc:.3f} (95 % CI {ci[0]:.2f}–{ci[1]:.2f}){counts}{kind}"
-    if ci[0] > 0.5:
-        return True, fig
-    return False, fig + ("; the interval includes 0.5 (chance)" if ci[1] >= 0.5 else "; below chance")
+    if ci[0] <= 0.5:
+        fig += "; the interval includes 0.5 (chance)" if ci[1] >= 0.5 else "; below chance"
+    if require and require not in str(m.get("kind") or ""):
+        return False, fig + f"; not a {require}-source figure"
+    return ci[0] > 0.5, fig
 
 
 __all__ = [

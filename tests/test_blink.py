@@ -494,14 +494,15 @@ def _install_calibrated(tmp_path, metrics):
     return d
 
 
-@pytest.mark.parametrize("ci, votes", [([0.1, 0.45], False), ([0.3, 0.8], False), ([0.62, 0.9], True)])
-def test_detector_votes_only_when_the_interval_excludes_chance(tmp_path, monkeypatch, detector, ci, votes):
+@pytest.mark.parametrize("ci, kind, votes", [([0.1, 0.45], "cross-source", False), ([0.3, 0.8], "cross-source", False),
+                                             ([0.62, 0.9], "in-source", False), ([0.62, 0.9], "cross-source", True)])
+def test_detector_votes_only_when_the_interval_excludes_chance(tmp_path, monkeypatch, detector, ci, kind, votes):
     from forensics.models import builtin_models_dir
 
     if not (builtin_models_dir() / "blink_lrcn" / "lrcn.safetensors").is_file():
         pytest.skip("no shipped blink weights")
     m = {"auc": float(np.mean(ci)), "auc_ci95": ci, "n_test": 33, "n_test_positive": 23, "n_test_negative": 10,
-         "kind": "in-source"}
+         "kind": kind}
     _install_calibrated(tmp_path, m)
     monkeypatch.setenv("FORENSICS_MODELS_PATH", str(tmp_path / "models"))
     blinks = [f for start in (30, 90, 150) for f in (start, start + 1, start + 2)]

@@ -165,6 +165,7 @@ def test_detector_on_generated_face_video(tmp_path, monkeypatch):
     ({**NOT_USEFUL, "auc_ci95": None}, "interval is unknown"),
     ({**NOT_USEFUL, "auc": 0.3, "auc_ci95": [0.1, 0.45]}, "below chance"),
     ({}, "no measured AUC"),
+    ({**USEFUL, "kind": "in-source"}, "not a cross-source figure"),
 ])
 def test_not_useful_model_is_unavailable_without_face_crops_or_weights(tmp_path, monkeypatch, metrics, words):
     """The gate is decided from card.json alone: no face analysis, no weight load, no hashing, well under 1 s."""
@@ -204,7 +205,7 @@ def test_shipped_card_states_its_interval_and_the_gate_follows_it():
         pytest.skip("no resnext_lstm model installed")
     m = data["metrics"]
     assert "auc_ci95" in m and m.get("kind")
-    ok, figure = useful_level(m, "held-out videos")
+    ok, figure = useful_level(m, "held-out videos", require="cross")
     gate = ResNeXtLSTMDetector().not_useful_reason()
     assert (gate is None) == ok
     if gate is not None:

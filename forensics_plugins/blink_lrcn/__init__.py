@@ -132,7 +132,7 @@ class BlinkDetector(Detector):
         details["calibration"] = cal.to_json()
         summary += (f" Low-blink surprise {score:.2f} (−log10 of the chance that a person blinking 17 times a "
                     f"minute blinks this little)")
-        ok, figure = useful_level(card.metrics, "videos")
+        ok, figure = useful_level(card.metrics, "videos", require="cross")
         if not ok:  # a detector whose measured AUC interval includes 0.5 gets no vote (issue 17)
             details["vote"] = {"rule": "vote only when the card's AUC 95 % interval excludes 0.5",
                                "measured": figure, "probability_if_it_voted": round(p, 4)}

@@ -772,7 +772,7 @@ def card_fields(card: dict) -> dict:
     from forensics.api import useful_level
 
     es, m = card["eye_state_metrics"], card.get("metrics") or {}
-    ok, figure = useful_level(m, "videos")
+    ok, figure = useful_level(m, "videos", require="cross")
     cross = es.get("cross_source") or {}
     card["title"] = "Eye-blink detector (`blink_lrcn`)"
     card["detector"] = "forensics_plugins.blink_lrcn:BlinkDetector"

@@ -84,7 +84,7 @@ class ResNeXtLSTMDetector(Detector):
         if data is None:
             return None
         metrics = data.get("metrics") or {}
-        ok, figure = useful_level(metrics, "held-out videos")
+        ok, figure = useful_level(metrics, "held-out videos", require="cross")
         if ok:
             return None
         keep = ("auc", "auc_ci95", "eer", "n_test", "n_test_positive", "n_test_negative", "dataset", "kind",

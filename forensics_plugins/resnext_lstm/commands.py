@@ -34,11 +34,12 @@ def train_resnext_lstm(
     max_minutes: Optional[float] = typer.Option(None, help="Stop training after this many minutes (the model keeps the steps done; checkpoints stay at whole epochs)."),
     self_blend: List[Path] = typer.Option([], "--self-blend", help="Folder(s) of REAL clips for a self-supervised first stage: each clip vs the clip self-blended with one mask and smooth jitter across time (repeatable)."),
     self_blend_epochs: int = typer.Option(10, help="Epochs of the self-blend stage (with --self-blend)."),
+    test_data: List[Path] = typer.Option([], "--test-data", help="Labelled videos of a source NOT in --data: the held-out figure is then cross-source (the detector votes only on such a figure) (repeatable)."),
 ) -> None:
     """Train the ResNeXt-LSTM video detector; report AUC/EER on held-out identities; write fp16 weights + card."""
     from .train import TrainConfig, train
 
-    for d in [*data, *self_blend]:
+    for d in [*data, *self_blend, *test_data]:
         if not d.is_dir():
             api.fail(f"data folder not found: {d}")
     cfg = TrainConfig(seq_len=seq_len, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
@@ -48,7 +49,8 @@ def train_resnext_lstm(
     command = api.training_command()
     card = train(data, out or api.builtin_models_dir() / "resnext_lstm", cfg, layout=layout, compression=compression,
                  device=device, checkpoint_dir=checkpoint_dir, resume=resume, cache_dir=cache_dir,
-                 max_minutes=max_minutes, command=command, echo=typer.echo, self_blend_dirs=list(self_blend))
+                 max_minutes=max_minutes, command=command, echo=typer.echo, self_blend_dirs=list(self_blend),
+                 test_dirs=list(test_data))
     typer.echo(json.dumps(card["metrics"], indent=2))
 
 

@@ -7,6 +7,11 @@ the whole sequence, so the only cue is the blending boundary and the colour / sh
 mismatch inside it, consistent over the frames, as in a face swap. Written from the paper's
 description, not from its code.
 
+The per-image pieces are those of the FWA slot's SBI generator (:mod:`forensics_plugins.fwa.sbi`: its
+mask generator and its colour / frequency / position transforms), applied with **one** random state
+per sequence so every frame gets the same mask and the same transform; when that plugin is not
+installed, a minimal local equivalent is used (:func:`deformed_mask`, :func:`transform_frame`).
+
 Per sequence (all parameters drawn once from ``rng``):
 
 * **mask**: the convex hull of the mean landmarks of the sequence (68-point, crop coordinates),
@@ -35,10 +40,22 @@ import numpy as np
 RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)  # SBI samples full blends more often
 
 
+def _sbi():
+    """The FWA slot's SBI generator module, or ``None`` when that plugin is not installed."""
+    try:
+        from forensics_plugins.fwa import sbi
+    except ImportError:
+        return None
+    return sbi if hasattr(sbi, "blend_mask") and hasattr(sbi, "colour_frequency") else None
+
+
 def hull_mask(landmarks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``(H, W)`` float32 mask, 1 inside the convex hull of ``landmarks`` (``(K, 2)``, x/y pixels)."""
     import cv2
 
+    sbi = _sbi()
+    if sbi is not None:
+        return sbi.hull_mask(tuple(size), landmarks).astype(np.float32)
     h, w = size
     m = np.zeros((h, w), np.uint8)
     pts = np.round(np.asarray(landmarks, np.float64)).astype(np.int32).reshape(-1, 1, 2)
@@ -107,13 +124,25 @@ def blend_sequence(crops: np.ndarray, landmarks: np.ndarray, rng: np.random.Gene
     """
     crops = np.asarray(crops)
     n, h, w = crops.shape[:3]
-    hull = hull_mask(np.asarray(landmarks, np.float64).reshape(n, -1, 2).mean(axis=0), (h, w))
+    mean_lm = np.asarray(landmarks, np.float64).reshape(n, -1, 2).mean(axis=0)
     p = draw_params(rng, h)
-    mask = deformed_mask(hull, rng) * p["ratio"]
+    sbi = _sbi()
+    if sbi is not None:  # the FWA slot's SBI pieces, one random state for the whole sequence
+        mask = sbi.blend_mask((h, w), mean_lm, rng, ratio=p["ratio"])
+        seeds = rng.integers(0, 2 ** 32, size=2)
+        p.update(generator="forensics_plugins.fwa.sbi", blur=0.0, sharpen=0.0, shift=[0.0, 0.0], scale=1.0,
+                 offset=[0.0, 0.0, 0.0], gain=[1.0, 1.0, 1.0])  # those come from the SBI transforms instead
+    else:
+        mask = deformed_mask(hull_mask(mean_lm, (h, w)), rng) * p["ratio"]
+        p["generator"] = "local"
     m = mask[..., None]
     out = np.empty_like(crops)
     for i in range(n):
-        src = transform_frame(crops[i], p, i / max(1, n - 1))
+        frame = crops[i]
+        if sbi is not None:  # same parameters every frame: re-seeded identically
+            frame = sbi.colour_frequency(frame, np.random.default_rng(int(seeds[0])))
+            frame = sbi.shift_source(frame, mean_lm, np.random.default_rng(int(seeds[1])))
+        src = transform_frame(frame, p, i / max(1, n - 1))
         mixed = m * src + (1.0 - m) * crops[i].astype(np.float32)
         out[i] = np.where(m > 0, np.clip(np.round(mixed), 0, 255), crops[i]).astype(np.uint8)
     return out, mask, p

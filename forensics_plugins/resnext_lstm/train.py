@@ -261,7 +261,8 @@ def self_blend_stage(model, opt, clips: list[tuple[np.ndarray, np.ndarray]], cfg
 def train(data_dirs: list[Path], out_dir: Path, cfg: TrainConfig, layout: str | None = None,
           compression: str | None = None, device: str = "auto", checkpoint_dir: Path | None = None,
           resume: bool = True, cache_dir: Path | None = None, max_minutes: float | None = None,
-          command: str = "", echo: Callable[[str], None] = print, self_blend_dirs: list[Path] = ()) -> dict:
+          command: str = "", echo: Callable[[str], None] = print, self_blend_dirs: list[Path] = (),
+          test_dirs: list[Path] = ()) -> dict:
     import torch
 
     from forensics.api import Calibrator, grouped_split, read_dataset, roc_metrics
@@ -272,6 +273,14 @@ def train(data_dirs: list[Path], out_dir: Path, cfg: TrainConfig, layout: str | 
     for d in data_dirs:
         samples += read_dataset(d, kinds=("video",), layout=layout, compression=compression)
     split = grouped_split(samples, cfg.test_fraction, cfg.seed)
+    if test_dirs:  # cross-source: train on all of --data, measure on all of --test-data (another source)
+        held = []
+        for d in test_dirs:
+            held += read_dataset(d, kinds=("video",), layout=layout, compression=compression)
+        split = ["train"] * len(samples) + ["test"] * len(held)
+        samples = samples + held
+    kind = ("cross-source (trained without the test data's source: " + ", ".join(Path(d).name for d in test_dirs)
+            + ")") if test_dirs else "in-source (held-out identities of the training data)"
     echo(f"{len(samples)} videos ({sum(s.label for s in samples)} manipulated); "
          f"split by identity: {split.count('train')} train, {split.count('test')} test")
     crops = extract(samples, cache_dir, echo)
@@ -421,8 +430,10 @@ def train(data_dirs: list[Path], out_dir: Path, cfg: TrainConfig, layout: str | 
     size_mb = (out_dir / WEIGHTS_FILE).stat().st_size / 1e6
     sources = sorted({Path(d).name for d in data_dirs})  # data set names, no machine paths
     n_test_pos, n_test_neg = int(y_test.sum()), int((1 - y_test).sum())
-    metrics["dataset"] = (f"{len(test_idx)} held-out videos ({n_test_neg} authentic, {n_test_pos} manipulated) of "
-                          f"{', '.join(sources)}, split by identity (no face in both training and test); "
+    where = (f"of {', '.join(sorted({Path(d).name for d in test_dirs}))}, a source not in training ("
+             f"{', '.join(sources)})" if test_dirs else
+             f"of {', '.join(sources)}, split by identity (no face in both training and test)")
+    metrics["dataset"] = (f"{len(test_idx)} held-out videos ({n_test_neg} authentic, {n_test_pos} manipulated) {where}; "
                           f"score = mean over up to {cfg.eval_windows} windows of {cfg.seq_len} frames")
     metrics["command"] = command
     metrics["level"] = "video"
@@ -472,7 +483,7 @@ def train(data_dirs: list[Path], out_dir: Path, cfg: TrainConfig, layout: str | 
 
     from .card import card_fields, headline_metrics
 
-    card["metrics"] = {**headline_metrics(per_item, metrics["dataset"], command), "level": "video"}
+    card["metrics"] = {**headline_metrics(per_item, metrics["dataset"], command, kind=kind), "level": "video"}
     metrics = card["metrics"]
     write_model_card(out_dir, card_fields(card))
     echo(f"held-out ({len(test_idx)} videos): AUC {metrics['auc']:.3f}, EER {metrics['eer']:.3f}, "

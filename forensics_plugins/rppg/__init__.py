@@ -145,7 +145,7 @@ class RPPGDetector(Detector):
                    + self._hr_sentence(details.get("heart_rate")))
         from forensics.api import useful_level
 
-        ok, figure = useful_level(card.metrics, "video scores")
+        ok, figure = useful_level(card.metrics, "video scores", require="cross")
         if not ok:  # a detector whose cross-source interval includes 0.5 gets no vote (issue 17)
             details["vote"] = {"rule": "vote only when the card's cross-source AUC 95 % interval excludes 0.5",
                                "measured": figure, "probability_if_it_voted": best["probability"]}

@@ -32,7 +32,7 @@ def card_fields(card: dict[str, Any]) -> dict[str, Any]:
     from forensics.api import useful_level
 
     m, t = card.get("metrics") or {}, card.get("training") or {}
-    ok, figure = useful_level(m, "video scores")
+    ok, figure = useful_level(m, "video scores", require="cross")
     card["title"] = TITLE
     card["detector"] = "forensics_plugins.rppg:RPPGDetector"
     card["method"] = METHOD
