@@ -31,6 +31,7 @@ import numpy as np
 
 
 def mcc(tp: float, fp: float, fn: float, tn: float) -> float:
+    tp, fp, fn, tn = map(float, (tp, fp, fn, tn))  # Python ints overflow NumPy's int64 here
     d = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
     return float((tp * tn - fp * fn) / d) if d > 0 else 0.0
 
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             regimes.append(regime(pair["q1"], pair["qf"]))
             by, bx, bh, bw = pair["box"]
             fill = pair["mask"][by:by + bh, bx:bx + bw].mean()
-            shapes.append("rectangular paste" if fill > 0.9 else "elliptical paste")
+            shapes.append("paste fills >= 90 % of its box (rectangles, feathered ellipses)" if fill > 0.9
+                          else "paste fills < 90 % of its box (hard-edged ellipses)")
             feats_all.append(feats)
             p_dq.append(model.probability(model.decision(feats)))
             p_ela.append(ela.probability(ela_features(decode_image(pair[key]))[0]))
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     for reg in sorted(set(regimes)):
         line(reg, regimes == reg)
     for shape in sorted(set(shapes)):
-        line(shape + " (pair label from the spliced image)", np.repeat(shapes.reshape(-1, 2)[:, 1] == shape, 2))
+        line(shape, np.repeat(shapes.reshape(-1, 2)[:, 1] == shape, 2))  # the pair's spliced image decides
     from forensics_plugins.jpeg_dq.dq import FEATURES
 
     X = np.asarray(feats_all)

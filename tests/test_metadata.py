@@ -295,3 +295,12 @@ def test_c2pa_manifest_claim_chain_and_tampering(photo, tmp_path):
     g = run(C2PADetector(), tmp_path, "tampered.jpg", bytes(tampered))
     assert any("dataHash.mismatch" in o for o in g.details["observations"])
     assert rows(g)["Validation state (c2pa-rs)"]["value"] == "Invalid"
+
+
+def test_report_shows_an_escaped_facts_table(photo, make_case, run_cli, tmp_path):
+    case = make_case({"x.jpg": jpeg_with(photo, exif_blob(software=b"<script>alert(1)</script> GIMP"))})
+    assert run_cli("analyze", case, "-o", tmp_path / "out", "-d", "metadata").exit_code == 0
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert '<table class="facts">' in html and "EXIF Software" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; GIMP" in html and "<script>alert(1)" not in html
+    assert 'class="flag"' in html
