@@ -51,7 +51,7 @@ DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "rppg_roi_vi
 CLIP = re.compile(r"^(?P<set>.+)_(?P<video>video\d+)_(?P<region>[a-z]+)$")
 CACHE = Path(os.environ.get("FORENSICS_CACHE", Path.home() / ".cache" / "forensics")) / "rppg" / "roi_traces"
 GRID = {
-    "method": ("pos", "chrom", "green"),
+    "method": ("pos", "chrom", "green", "all"),
     "window_s": (8.0, 16.0, 24.0),
     "band_hz": ((0.75, 2.5), (0.7, 3.0), (0.7, 4.0)),
     "weighting": ("snr", "equal"),
@@ -133,7 +133,10 @@ def main() -> int:
     print(f"{n_clips} clips of {len(subjects)} subjects ({time.perf_counter() - t0:.1f} s to read); "
           f"tune subjects {len(tune)}: {', '.join('/'.join(k) for k in tune)}; test subjects {len(test)}")
 
-    signals = {(k, m): subject_signals(subjects[k], m) for k in subjects for m in GRID["method"]}
+    signals = {(k, m): subject_signals(subjects[k], m) for k in subjects for m in GRID["method"] if m != "all"}
+    for k in subjects:  # "all": every method's signal of every region, fused together by quality
+        n = min(len(v) for m in ("pos", "chrom", "green") for v in signals[(k, m)].values())
+        signals[(k, "all")] = {f"{r}/{m}": v[:n] for m in ("pos", "chrom", "green") for r, v in signals[(k, m)].items()}
 
     def mae(cfg: HREstimatorConfig, keys: list) -> tuple[float, list[float]]:
         est = [estimate_heart_rate(signals[(k, cfg.method)], FS, cfg)["hr_bpm"] for k in keys]

@@ -244,6 +244,8 @@ def test_estimator_on_traces_from_skin_patches():
     t, rgb = trace_of(1.3, fps=15.0, seconds=20.0)
     est = S.estimate_from_traces(t, {"forehead": rgb, "cheek": rgb[::-1][::-1]}, S.HREstimatorConfig(method="pos"))
     assert abs(est["hr_bpm"] - 78) < 2
+    every = S.estimate_from_traces(t, {"forehead": rgb}, S.HREstimatorConfig(method="all"))
+    assert abs(every["hr_bpm"] - 78) < 2 and set(every["region_weights"]) == {f"forehead/{m}" for m in S.METHODS}
 
 
 def test_heart_rate_sentence_only_with_measured_error():

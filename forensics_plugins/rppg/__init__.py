@@ -40,9 +40,11 @@ def heart_rate(ts) -> dict | None:
     if "band_hz" in setting:
         setting["band_hz"] = tuple(setting["band_hz"])
     cfg = HREstimatorConfig(**{k: v for k, v in setting.items() if k in HREstimatorConfig.__dataclass_fields__})
-    if cfg.method not in ts.signals or not ts.regions:
+    methods = tuple(ts.signals) if cfg.method == "all" else (cfg.method,)
+    if not ts.regions or any(m not in ts.signals for m in methods):
         return None
-    est = estimate_heart_rate({r: row for r, row in zip(ts.regions, ts.signals[cfg.method])}, ts.fs, cfg)
+    sig = {(r if cfg.method != "all" else f"{r}/{m}"): row for m in methods for r, row in zip(ts.regions, ts.signals[m])}
+    est = estimate_heart_rate(sig, ts.fs, cfg)
     if figure:
         est["measured_error"] = {k: figure[k] for k in ("mae_bpm", "mae_ci95", "n_test_subjects",
                                                          "baseline_median_guess_mae_bpm", "target_met", "command")

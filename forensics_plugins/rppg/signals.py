@@ -396,7 +396,8 @@ class HREstimatorConfig:
 
     Attributes
     ----------
-    method : pulse extraction (``"pos"``, ``"chrom"`` or ``"green"``)
+    method : pulse extraction (``"pos"``, ``"chrom"``, ``"green"``, or ``"all"``: every method's signal of every
+        region, fused together like regions)
     window_s, step_s : spectral windows (a heart rate is averaged over them; longer = finer resolution,
         fewer of them)
     band_hz : the search band
@@ -528,5 +529,6 @@ def estimate_from_traces(times: dict[str, np.ndarray] | np.ndarray, traces: dict
         if keep.sum() < 8:
             continue
         _, u = resample_uniform(t[keep], np.asarray(rgb, dtype=np.float64)[keep], fs)
-        sig[k] = extract(u, fs, cfg.method)
+        for m in (METHODS if cfg.method == "all" else (cfg.method,)):
+            sig[k if cfg.method != "all" else f"{k}/{m}"] = extract(u, fs, m)
     return estimate_heart_rate(sig, fs, cfg)
