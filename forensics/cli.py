@@ -381,9 +381,12 @@ def evaluate(
     max_per_class: Optional[int] = typer.Option(None, help="Evaluate at most this many files per label and folder (seeded subset)."),
     threshold: float = typer.Option(0.5, help="Decision threshold on P(manipulated) for accuracy and the confusion matrix."),
     seed: int = typer.Option(0, help="Seed for --max-per-class subsets."),
+    group_by: Optional[str] = typer.Option(None, "--group-by", help="'source': metrics per data folder and a "
+                                           "leave-one-source-out fusion figure."),
 ) -> None:
-    """Run detectors over labelled data; print AUC, EER, accuracy, confusion matrix and ECE per detector and fused."""
-    from forensics.evaluate import format_table, roc_figure, summarise
+    """Run detectors over labelled data; print AUC (with interval), EER, accuracy, confusion matrix and ECE per
+    detector and fused; write results.json, roc.png and reliability.png (calibration)."""
+    from forensics.evaluate import format_table, reliability_figure, roc_figure, summarise
     from forensics.plots import figure_artifact
     from forensics.report import atomic_write
 
@@ -391,8 +394,10 @@ def evaluate(
         if not d.is_dir():
             fail(f"data folder not found: {d}")
     out_dir = Path(os.path.abspath(out or Path.cwd() / "evaluation"))
+    if group_by not in (None, "source"):
+        fail("--group-by must be 'source'")
     res = _run_with_progress(data, detector, max_per_class, seed)
-    summary = summarise(res, threshold)
+    summary = summarise(res, threshold, group_by=group_by)
     res["summary"] = summary
     res["command"] = " ".join(["forensics", "evaluate"] + sys.argv[2:]) if len(sys.argv) > 1 else ""
     for line in format_table(summary):
@@ -401,9 +406,17 @@ def evaluate(
         atomic_write(out_dir / "results.json", (json.dumps(res, indent=1, sort_keys=True) + "\n").encode("utf-8"))
         fig = roc_figure(summary, title=", ".join(str(d) for d in data)[-80:])
         atomic_write(out_dir / "roc.png", figure_artifact(fig, "ROC").png)
+        import numpy as np
+
+        fused = [(r["label"], r["fused"]["probability"]) for r in res["rows"]
+                 if (r.get("fused") or {}).get("probability") is not None]
+        if fused:
+            rel = reliability_figure(np.array([a for a, _ in fused]), np.array([b for _, b in fused]), "fused")
+            atomic_write(out_dir / "reliability.png", figure_artifact(rel, "reliability").png)
     except OSError as exc:
         fail(f"could not write results to {out_dir}: {exc.strerror or exc}")
-    typer.echo(f"Results: {out_dir / 'results.json'}; ROC plot: {out_dir / 'roc.png'}")
+    typer.echo(f"Results: {out_dir / 'results.json'}; ROC plot: {out_dir / 'roc.png'}; reliability diagram: "
+               f"{out_dir / 'reliability.png'}")
 
 
 @app.command()

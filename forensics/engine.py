@@ -243,7 +243,7 @@ def assemble_document(info: Any, ps: PluginSet, selected: list[LoadedDetector], 
         r = results.get(it.id)
         if r is not None:
             doc["findings"] = [f.to_json(r.artifact_files.get(f.detector)) for f in r.findings]
-            doc["verdict"] = fusion.fuse(r.findings)
+            doc["verdict"] = fusion.fuse(r.findings, kind=it.kind)
             if r.coverage is not None:  # video: whole-duration coverage, per-segment timeline, segment rule
                 doc["coverage"], doc["timeline"] = r.coverage, r.timeline
                 doc["timeline_artifacts"] = r.timeline_artifacts

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from forensics import fusion, fusion_train
-from forensics.metrics import roc_metrics, roc_points
+from forensics.metrics import expected_calibration_error, roc_metrics, roc_points
 
 Progress = Callable[[int, int, str], None]
 RESULTS_SCHEMA = "forensics-evaluation/1"
@@ -69,6 +69,8 @@ def run_dataset(data_dirs: Iterable[Path], detectors: Iterable[str] | None = Non
                     idx = sorted(rng.choice(idx, max_per_class, replace=False).tolist())
                 keep += idx
             s = [s[i] for i in sorted(keep)]
+        for x in s:
+            x.source_name = Path(d).name
         data_info.append({"folder": str(d), "layout": s[0].layout if s else layout, "files": len(s),
                           "manipulated": sum(x.label for x in s), "max_per_class": max_per_class, "seed": seed})
         samples += s
@@ -79,6 +81,7 @@ def run_dataset(data_dirs: Iterable[Path], detectors: Iterable[str] | None = Non
         media = open_media(smp.path, hashed=True)
         item = media.item
         row = {"file": smp.path.name, "path": str(smp.path), "label": smp.label, "method": smp.method,
+               "source": getattr(smp, "source_name", ""),
                "kind": item.kind, "sha256": item.hashes.sha256 if item.hashes else None, "findings": []}
         findings = []
         if item.is_media:
@@ -91,7 +94,7 @@ def run_dataset(data_dirs: Iterable[Path], detectors: Iterable[str] | None = Non
             row["error"] = "; ".join(item.messages) or f"not image or video ({item.kind})"
         row["findings"] = [_finding_row(f) for f in findings]
         if findings:
-            v = fusion.fuse(findings)
+            v = fusion.fuse(findings, kind=item.kind)
             row["fused"] = {"probability": v["probability"], "label": v["label"], "method": v["method"],
                             "rule": v.get("rule", {}).get("used")}
         rows.append(row)
@@ -112,8 +115,12 @@ def _matrix(rows: list[dict[str, Any]], names: list[str]) -> tuple[np.ndarray, n
     return P, np.array([int(r["label"]) for r in rows])
 
 
-def summarise(results: dict[str, Any], threshold: float = 0.5) -> dict[str, Any]:
-    """Metrics per detector (where it ran) and for the fused verdict (where it decided)."""
+def summarise(results: dict[str, Any], threshold: float = 0.5, group_by: str | None = None) -> dict[str, Any]:
+    """Metrics per detector (where it ran) and for the fused verdict (where it decided).
+
+    ``group_by="source"`` adds ``by_source``: the same metrics within each data folder (source), and the
+    leave-one-source-out figure of a fusion model refitted without each source and measured on it.
+    """
     rows = results["rows"]
     names = [d["name"] for d in results["detectors"]]
     P, y = _matrix(rows, names)
@@ -145,6 +152,24 @@ def summarise(results: dict[str, Any], threshold: float = 0.5) -> dict[str, Any]
         fused["three_way"] = fusion_train.decision_error_rates(y[m], fp[m])
         out["roc"]["fused"] = roc_points(y[m], fp[m])
     out["fused"] = fused
+    if group_by == "source":
+        sources = np.array([r.get("source") or "" for r in rows])
+        by: dict[str, Any] = {}
+        for src in sorted(set(sources.tolist())):
+            sm = sources == src
+            entry = {"files": int(sm.sum()), "manipulated": int(y[sm].sum()), "detectors": {}}
+            for j, nm in enumerate(names):
+                mm = sm & ~np.isnan(P[:, j])
+                if mm.sum() and len(np.unique(y[mm])) == 2:
+                    entry["detectors"][nm] = {k: v for k, v in roc_metrics(y[mm], P[mm, j], threshold).items()
+                                              if k in ("auc", "auc_ci95", "eer", "balanced_accuracy", "ece", "n_test")}
+            fm = sm & ~np.isnan(fp)
+            if fm.sum() and len(np.unique(y[fm])) == 2:
+                entry["fused"] = {k: v for k, v in roc_metrics(y[fm], fp[fm], threshold).items()
+                                  if k in ("auc", "auc_ci95", "eer", "balanced_accuracy", "ece", "n_test")}
+            by[src] = entry
+        out["by_source"] = by
+        out["leave_one_source_out"] = leave_one_source_out(P, y, names, sources)
     # files the installed fusion model was trained on: the fused figures for them are in-sample
     model, _ = fusion.load_model()
     if model is not None and model.data.get("training_sha256_prefixes"):
@@ -205,6 +230,18 @@ def format_table(summary: dict[str, Any]) -> list[str]:
     if fz.get("in_fusion_training_data"):
         lines.append(f"note: {fz['in_fusion_training_data']} of these files were in the installed fusion model's "
                      "training data; fused figures for them are in-sample")
+    if fz.get("auc_ci95"):
+        lines.append(f"fused AUC 95 % bootstrap interval {fz['auc_ci95'][0]:.3f}–{fz['auc_ci95'][1]:.3f}; "
+                     f"balanced accuracy {f(fz.get('balanced_accuracy'))}, TPR {f(fz.get('tpr'))}, FPR {f(fz.get('fpr'))}")
+    for src, e in (summary.get("by_source") or {}).items():
+        parts = [f"{nm} AUC {f(m.get('auc'))}" for nm, m in e["detectors"].items()]
+        if e.get("fused"):
+            parts.append(f"FUSED AUC {f(e['fused'].get('auc'))}")
+        lines.append(f"source {src}: {e['files']} files ({e['manipulated']} manipulated): " + (", ".join(parts) or "—"))
+    loso = summary.get("leave_one_source_out") or {}
+    for src, m in loso.get("held_out", {}).items():
+        lines.append(f"leave-one-source-out fusion, held out {src}: AUC {f(m.get('auc'))} "
+                     f"(95 % CI {m.get('auc_ci95')}), ECE {f(m.get('ece'))}, {m.get('n_test')} files")
     return lines
 
 
@@ -245,11 +282,12 @@ def substitute_out_of_fold(rows: list[dict[str, Any]]) -> dict[str, int]:
 
 def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration: str = "platt", folds: int = 5,
                  seed: int = 0, command: str = "", use_out_of_fold: bool = True, note: str = "",
-                 echo: Callable[[str], None] = print) -> dict[str, Any]:
+                 echo: Callable[[str], None] = print, bootstrap: int = 200) -> dict[str, Any]:
     """Fit the fusion model on evaluation rows and write ``fusion.json`` + card to ``out_dir``."""
     import copy
 
-    from forensics.models import write_card
+    from forensics.calibration import cross_fitted
+    from forensics.cards import write_model_card
 
     rows, detectors, data = [], {}, []
     for res in results_list:
@@ -268,7 +306,7 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
     P, y = _matrix(rows, names)
     if len(np.unique(y)) < 2:
         raise SystemExit("the fusion model needs both authentic and manipulated files")
-    model = fusion_train.fit_stacker(P, y, names, calibration, folds, seed)
+    model = fusion_train.fit_stacker(P, y, names, calibration, folds, seed, bootstrap=bootstrap)
     # record what each detector was when its outputs were collected
     for d in model["detectors"]:
         d["version"] = detectors[d["name"]]["version"]
@@ -277,16 +315,30 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
         d["model_sha256"] = shas.pop() if len(shas) == 1 else None
     model["training_sha256_prefixes"] = sorted({r["sha256"][:16] for r in rows if r.get("sha256")})
     oof = fusion_train.cross_validated(P, y, names, calibration, folds, seed)
-    metrics = roc_metrics(y, oof)
-    metrics["three_way"] = fusion_train.decision_error_rates(y, oof)
-    per_kind = {}
     kinds = np.array([r["kind"] for r in rows])
+    sources = np.array([r.get("source") or "" for r in rows])
+    ok = ~np.isnan(oof)
+    z = np.log(np.clip(oof, 1e-6, 1 - 1e-6) / (1 - np.clip(oof, 1e-6, 1 - 1e-6)))
+    model["kind_calibration"] = fusion_train.fit_kind_calibration(z[ok], y[ok], kinds[ok])
+    final = oof.copy()  # out-of-fold values after the per-kind map (itself cross-fitted)
+    for kind in model["kind_calibration"]:
+        m = ok & (kinds == kind)
+        final[m] = cross_fitted(z[m], y[m], folds=folds, seed=seed, input="raw", sign=1)
+    metrics = roc_metrics(y[ok], final[ok])
+    metrics["three_way"] = fusion_train.decision_error_rates(y[ok], final[ok])
+    metrics["kind"] = "cross-validated (in-source)"
+    per_kind = {}
     for kind in sorted(set(kinds)):
-        m = kinds == kind
+        m = ok & (kinds == kind)
         if len(np.unique(y[m])) == 2:
-            per_kind[kind] = {k: v for k, v in roc_metrics(y[m], oof[m]).items() if k in ("auc", "eer", "accuracy", "ece", "n_test")}
+            per_kind[kind] = {k: v for k, v in roc_metrics(y[m], final[m]).items()
+                              if k in ("auc", "auc_ci95", "eer", "balanced_accuracy", "tpr", "fpr", "ece", "n_test",
+                                       "n_test_positive", "n_test_negative")}
     metrics["per_kind"] = per_kind
-    desc = "; ".join(f"{d['folder']} ({d['files']} files, {d['manipulated']} manipulated"
+    per_source = leave_one_source_out(P, y, names, sources, calibration, folds, seed)
+    if per_source.get("pooled"):
+        metrics["cross_source"] = per_source["pooled"]
+    desc = "; ".join(f"{Path(d['folder']).name} ({d['files']} files, {d['manipulated']} manipulated"
                      f"{', at most ' + str(d['max_per_class']) + ' per class' if d.get('max_per_class') else ''})"
                      for d in data)
     metrics["dataset"] = (f"{folds}-fold cross-validation (calibration and stacking refitted per fold) over "
@@ -304,84 +356,120 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
         m = ~np.isnan(P[:, j])
         if m.sum() and len(np.unique(y[m])) == 2:
             per_detector[nm] = {k: v for k, v in roc_metrics(y[m], P[m, j]).items()
-                                if k in ("auc", "eer", "accuracy", "ece", "n_test")}
+                                if k in ("auc", "auc_ci95", "eer", "accuracy", "ece", "n_test")}
         else:
             per_detector[nm] = {"n_test": int(m.sum())}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / fusion.MODEL_FILE).write_text(json.dumps(model, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    reliability = reliability_figure(y[ok], final[ok], "fused (out-of-fold)")
+    from forensics.plots import figure_artifact
+
+    (out_dir / "reliability.png").write_bytes(figure_artifact(reliability, "reliability").png)
+    det_rows = "\n".join(
+        f"| `{d['name']}` {d['version']} | {d['n_ran']} | {d['calibration']['method']} | {d['weight']:+.3f} | "
+        f"{d['presence']:+.3f} | {per_detector[d['name']].get('auc', '—')} |" for d in model["detectors"])
+    src_rows = "\n".join(f"| {k} | {v.get('auc', '—')} | {v.get('auc_ci95') or '—'} | {v.get('n_test', '—')} |"
+                          for k, v in per_source.get("held_out", {}).items())
     card = {
-        "name": "fusion", "version": "1.0.0", "method": fusion.STACKED_METHOD,
-        "architecture": f"per-detector {calibration} calibration + logistic regression over [logit(calibrated p), "
-                        f"ran-indicator] per detector; pattern-balanced sample weights (even prior odds)",
-        "files": {"model": {"path": fusion.MODEL_FILE}},
+        "name": "fusion", "version": "1.1.0", "title": "Fusion: stacked, calibrated ensemble",
+        "detector": "forensics/fusion.py (inference), forensics/fusion_train.py (fitting)",
+        "method": fusion.STACKED_METHOD,
+        "summary": ("Per detector: class-balanced calibration, then a logistic regression over logit(calibrated p) "
+                    "and a ran/missing indicator (a detector that did not run contributes nothing). Sample weights "
+                    "balance authentic and manipulated files within each missingness pattern, so the fused "
+                    "probability assumes even prior odds and equals the likelihood ratio's posterior under 1:1 "
+                    "priors. Per media kind, a Platt map of the out-of-fold fused log-odds recalibrates it where "
+                    "the kind has enough validation files. "
+                    f"{len(model['bootstrap'])} bootstrap refits of the stacker give each likelihood ratio its "
+                    "interval; the validation counts bound the stated LR (Vergeer et al. 2016)."),
+        "architecture": f"per-detector {calibration} calibration + logistic stacking (C = {model['regularisation_C']})",
+        "files": {"model": {"path": fusion.MODEL_FILE}, "reliability": {"path": "reliability.png"}},
         "detectors": [{k: d[k] for k in ("name", "version", "weight", "presence", "n_ran")} for d in model["detectors"]],
         "intercept": model["intercept"],
-        "training": {"files": len(rows), "manipulated": int(y.sum()), "authentic": int((1 - y).sum()),
-                     "data": data, "folds": folds, "seed": seed, "calibration": calibration,
-                     "out_of_fold_substitutions": substituted,
-                     "evaluation_commands": [r.get("command") for r in results_list if r.get("command")],
-                     "note": note},
+        "training": {"command": command, "files": len(rows), "manipulated": int(y.sum()),
+                     "authentic": int((1 - y).sum()), "folds": folds, "seed": seed, "calibration": calibration,
+                     "note": note, "data_folders": [Path(d["folder"]).name for d in data],
+                     "out_of_fold_substitutions": json.dumps(substituted),
+                     "evaluation_commands": " ; ".join(r.get("command") for r in results_list if r.get("command"))},
+        "data": [{"name": Path(d["folder"]).name, "role": "validation (fusion)", "count": d["files"],
+                  "label": f"{d['layout']} layout ({d['manipulated']} manipulated)"} for d in data],
         "metrics": metrics,
+        "evaluations": {f"{k} (held out)": {**v, "kind": "cross-source"} for k, v in per_source.get("held_out", {}).items()},
         "per_detector_on_validation_data": per_detector,
         "fallback_metrics": fallback,
+        "sections": [
+            {"title": "Detectors and learned weights",
+             "body": "| detector | files it ran on | calibration | weight on logit | presence offset | its AUC here |\n"
+                     "|---|---|---|---|---|---|\n" + det_rows + f"\n\nIntercept: {model['intercept']:+.3f}."},
+            {"title": "Leave-one-source-out",
+             "body": ("Fusion refitted without each validation source and measured on it:\n\n| held-out source | AUC | "
+                      "95 % CI | files |\n|---|---|---|---|\n" + src_rows) if src_rows else
+                     "Only one validation source, or no source with both classes: no leave-one-source-out figure."},
+            {"title": "Reliability", "body": "`reliability.png`: observed share of manipulated files per bin of the "
+             f"out-of-fold fused probability (ECE {metrics.get('ece')})."},
+        ],
+        "limitations": [
+            f"Valid only for the detector set, versions and weights listed; anything else falls back to "
+            f"`{fusion.FALLBACK_METHOD}` (the verdict says so).",
+            "The validation files are few; intervals are wide, and stated likelihood ratios are bounded by the counts.",
+            "Detectors whose own training data overlap these files score them in-sample unless their card lists "
+            "out-of-fold predictions (substituted here where available).",
+        ],
     }
-    write_card(out_dir, card, _fusion_card_md(card, model))
-    echo(f"fusion: cross-validated AUC {metrics['auc']}, EER {metrics['eer']}, accuracy {metrics['accuracy']}, "
-         f"ECE {metrics['ece']} on {len(rows)} files; fallback rule AUC {fallback.get('auc')}; wrote {out_dir}")
+    write_model_card(out_dir, card)
+    echo(f"fusion: cross-validated AUC {metrics['auc']} (95 % CI {metrics.get('auc_ci95')}), EER {metrics['eer']}, "
+         f"ECE {metrics['ece']} on {len(rows)} files; per kind {json.dumps(per_kind)}; leave-one-source-out "
+         f"{json.dumps(per_source.get('held_out', {}))}; fallback rule AUC {fallback.get('auc')}; wrote {out_dir}")
     return card
 
 
-def _fusion_card_md(card: dict[str, Any], model: dict[str, Any]) -> str:
-    m, t, fb = card["metrics"], card["training"], card["fallback_metrics"]
-    det_lines = "\n".join(
-        f"| `{d['name']}` {d['version']} | {d['n_ran']} | {d['calibration']['method']} | {d['weight']:+.3f} | "
-        f"{d['presence']:+.3f} | {card['per_detector_on_validation_data'][d['name']].get('auc', '—')} |"
-        for d in model["detectors"])
-    data_lines = "\n".join(f"- `{d['folder']}` ({d['layout']}): {d['files']} files, {d['manipulated']} manipulated"
-                           + (f", a seeded subset of at most {d['max_per_class']} per class" if d.get('max_per_class') else "")
-                           for d in t["data"])
-    tw = m["three_way"]
-    return f"""# Model card: `fusion` (stacked, calibrated ensemble)
+def leave_one_source_out(P: np.ndarray, y: np.ndarray, names: list[str], sources: np.ndarray,
+                         calibration: str = "platt", folds: int = 5, seed: int = 0) -> dict[str, Any]:
+    """Fusion refitted without each source and measured on it; ``pooled`` is all held-out outputs together."""
+    out: dict[str, Any] = {"held_out": {}}
+    pooled_p, pooled_y = [], []
+    for src in sorted(set(sources.tolist())):
+        test = sources == src
+        train = ~test
+        if not src or len(np.unique(y[test])) < 2 or len(np.unique(y[train])) < 2 or train.sum() < 2 * folds:
+            continue
+        fm = fusion.FusionModel(fusion_train.fit_stacker(P[train], y[train], names, calibration, folds, seed))
+        p = np.array([fm.probability({nm: (None if np.isnan(P[i, j]) else float(P[i, j]))
+                                      for j, nm in enumerate(names)}) for i in np.flatnonzero(test)])
+        out["held_out"][src] = {k: v for k, v in roc_metrics(y[test], p).items()
+                                if k in ("auc", "auc_ci95", "eer", "balanced_accuracy", "ece", "n_test",
+                                         "n_test_positive", "n_test_negative")}
+        pooled_p += p.tolist()
+        pooled_y += y[test].tolist()
+    if pooled_y and len(set(pooled_y)) == 2:
+        out["pooled"] = {**roc_metrics(np.array(pooled_y), np.array(pooled_p)), "kind": "cross-source",
+                         "dataset": "leave-one-source-out over " + ", ".join(out["held_out"])}
+    return out
 
-**Rule:** `{card['method']}` — see `forensics/fusion.py`. Per detector: {t['calibration']} calibration
-(class-balanced), then a logistic regression over `logit(calibrated p)` and a ran/missing indicator.
-A detector that did not run contributes nothing (it is never imputed as 0.5). Sample weights balance
-authentic and manipulated files within each missingness pattern, so the fused probability assumes
-even prior odds. Stored as JSON (`{fusion.MODEL_FILE}`), SHA-256 in `card.json`.
 
-## Detectors and learned weights
-| detector | files it ran on | calibration | weight on logit | presence offset | its AUC here |
-|---|---|---|---|---|---|
-{det_lines}
+def reliability_figure(y: np.ndarray, p: np.ndarray, title: str, bins: int = 10):
+    """Reliability diagram: observed share of manipulated files per predicted-probability bin, with counts."""
+    from forensics.plots import figure
 
-Intercept (log-odds when no detector ran): {model['intercept']:+.3f}.
-
-## Validation data
-{data_lines}
-
-Total {t['files']} files ({t['authentic']} authentic, {t['manipulated']} manipulated).
-Produced with: {'; '.join(f'`{c}`' for c in t.get('evaluation_commands') or []) or '(run directly on --data)'}.
-{t.get('note') or ''}
-Detector outputs replaced by the out-of-fold predictions recorded in the detector's own model card
-(because its model was fitted on these files): {json.dumps(t.get('out_of_fold_substitutions') or {})}.
-
-## Measured error rate of the fused verdict
-{m['dataset']}.
-- **AUC {m['auc']}**, **EER {m['eer']}**, accuracy at 0.5 {m['accuracy']}, ECE {m['ece']}
-- confusion at 0.5: {json.dumps(m['confusion'])}
-- three-way labels: {tw['called_authentic']} "likely authentic" ({tw['called_authentic_wrong']} wrong),
-  {tw['called_manipulated']} "likely manipulated" ({tw['called_manipulated_wrong']} wrong), {tw['inconclusive']} inconclusive
-- per media kind: {json.dumps(m['per_kind'])}
-
-Fallback rule (`{fusion.FALLBACK_METHOD}`) on the same files: AUC {fb.get('auc', '—')},
-accuracy {fb.get('accuracy', '—')}, decided {fb.get('decided')} of {t['files']}.
-
-Reproduce: `{m['command']}`
-
-## Limits
-- Valid only for the detector set, versions and model weights listed above; anything else falls back to
-  `{fusion.FALLBACK_METHOD}` (the verdict says so).
-- Small validation data: the cross-validated figures have wide confidence intervals. The detectors
-  were themselves trained on data related to these files (see their cards), so per-detector figures here
-  can be optimistic.
-"""
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    fig = figure(5.0, 4.2)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot([0, 1], [0, 1], color="#999", ls="--", lw=1, label="perfect calibration")
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    xs, ys, ns = [], [], []
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            xs.append(p[m].mean())
+            ys.append(y[m].mean())
+            ns.append(int(m.sum()))
+    ax.plot(xs, ys, marker="o", color="black", label=f"{title} (ECE {expected_calibration_error(y, p):.3f})")
+    for x, yy, n in zip(xs, ys, ns):
+        ax.annotate(str(n), (x, yy), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set_xlabel("predicted P(manipulated)")
+    ax.set_ylabel("observed share manipulated")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", fontsize=8)
+    return fig

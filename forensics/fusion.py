@@ -38,6 +38,12 @@ Training (``forensics train fusion``) lives in :mod:`forensics.fusion_train`; th
 
 Labels (both rules): ``likely authentic`` if p < 0.30, ``likely manipulated`` if
 p > 0.70, ``inconclusive`` in between.
+
+Weight of evidence (both rules): the fused probability assumes even prior odds, so it is also the
+likelihood ratio ``LR = p / (1 − p)`` of "manipulated" against "authentic"; each verdict states it with its
+ENFSI (2015) verbal equivalent, a bootstrap 95 % interval (trained rule) and empirical bounds set by the
+size of the validation data (Vergeer et al. 2016): a fused probability is never stated beyond what
+``n`` validation files can support (``LR`` within ``[1 / (n_manipulated + 1), n_authentic + 1]``).
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -93,6 +99,153 @@ def calibrate(cal: dict[str, Any], p: float) -> float:
     if cal["method"] not in ("platt", "isotonic", "identity", "constant"):
         raise ValueError(f"unknown calibration method {cal['method']!r}")
     return Calibrator.from_json({"input": "logit", "eps": _EPS, **cal})(p)
+
+
+# ------------------------------------------------------------------------------ likelihood ratios
+ENFSI_SCALE = (  # ENFSI Guideline for Evaluative Reporting in Forensic Science (2015), verbal equivalents
+    (1.0, "no support for either proposition"),
+    (10.0, "weak support"),
+    (100.0, "moderate support"),
+    (1_000.0, "moderately strong support"),
+    (10_000.0, "strong support"),
+    (1_000_000.0, "very strong support"),
+    (math.inf, "extremely strong support"),
+)
+ENFSI_CITATION = ("ENFSI Guideline for Evaluative Reporting in Forensic Science, European Network of Forensic "
+                  "Science Institutes, 2015 (verbal scale of likelihood ratios)")
+PROPOSITIONS = {"manipulated": "the file was manipulated", "authentic": "the file is authentic (not manipulated)"}
+PRIOR_NOTE = ("The probability assumes even prior odds (1:1) of manipulated and authentic; the likelihood ratio does "
+              "not depend on a prior: posterior odds = prior odds × LR.")
+
+
+def verbal_equivalent(lr: float) -> tuple[str, str]:
+    """``(verbal expression, favoured proposition)`` for a likelihood ratio on the ENFSI (2015) scale.
+
+    LR 1 supports neither proposition; 2–10 weak, 10–100 moderate, 100–1,000 moderately strong,
+    1,000–10,000 strong, 10,000–1,000,000 very strong, above 1,000,000 extremely strong support. An LR
+    below 1 is read as ``1 / LR`` in favour of the other proposition. The bands are closed on the left:
+    LR = 10 is "moderate support".
+    """
+    if not lr > 0:
+        raise ValueError(f"a likelihood ratio must be positive, not {lr!r}")
+    favoured = "manipulated" if lr > 1 else "authentic" if lr < 1 else "neither"
+    x = lr if lr >= 1 else 1.0 / lr
+    if x < 2.0:
+        return ENFSI_SCALE[0][1], "neither"
+    for upper, words in ENFSI_SCALE[1:]:
+        if x < upper:
+            return f"{words} for the proposition that {PROPOSITIONS[favoured]}", favoured
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def likelihood_ratio(p: float, bounds: tuple[float, float] | None = None,
+                     samples: Iterable[float] = ()) -> dict[str, Any]:
+    """The likelihood ratio implied by a fused probability ``p`` computed under even prior odds.
+
+    With 1:1 prior odds the posterior odds equal the likelihood ratio, ``LR = p / (1 − p)``. ``bounds``
+    (``(lo, hi)``) are empirical lower/upper bounds on the LR that the validation data can support
+    (after Vergeer et al., *Forensic Sci. Int.* 2016, "empirical lower and upper bounds": with n authentic
+    validation files the data cannot demonstrate an LR above about n + 1, and symmetrically); the reported
+    LR is clipped to them and the record says so. ``samples`` are bootstrap replicates of the fused
+    probability (the fusion model refitted on resampled validation data), from which the 95 % interval
+    is taken.
+    """
+    p = min(max(float(p), 1e-12), 1 - 1e-12)
+    lr = p / (1 - p)
+    clipped = False
+    if bounds is not None:
+        lo, hi = bounds
+        if lr > hi or lr < lo:
+            lr, clipped = min(max(lr, lo), hi), True
+    reps = sorted(min(max(q, 1e-12), 1 - 1e-12) / (1 - min(max(q, 1e-12), 1 - 1e-12)) for q in samples)
+    ci = None
+    if len(reps) >= 20:
+        lo_r, hi_r = np.quantile(reps, [0.025, 0.975])
+        if bounds is not None:
+            lo_r, hi_r = min(max(lo_r, bounds[0]), bounds[1]), min(max(hi_r, bounds[0]), bounds[1])
+        ci = [round(float(lo_r), 4), round(float(hi_r), 4)]
+    words, favoured = verbal_equivalent(lr)
+    return {"lr": round(lr, 4), "log10_lr": round(math.log10(lr), 3), "ci95": ci, "verbal": words,
+            "favours": favoured, "bounds": None if bounds is None else [round(bounds[0], 6), round(bounds[1], 4)],
+            "clipped_to_bounds": clipped, "prior_note": PRIOR_NOTE, "scale": ENFSI_CITATION,
+            "interval_note": ("bootstrap of the fusion model over its validation data" if ci else
+                              "no interval: this rule has no resampled model to draw it from")}
+
+
+def validation_bounds(n_authentic: int | None, n_manipulated: int | None) -> tuple[float, float] | None:
+    """LR bounds ``(1 / (n_manipulated + 1), n_authentic + 1)`` that a validation set of this size supports."""
+    if not n_authentic or not n_manipulated:
+        return None
+    return 1.0 / (n_manipulated + 1), float(n_authentic + 1)
+
+
+def _cap_probability(p: float, bounds: tuple[float, float] | None) -> float:
+    if bounds is None:
+        return p
+    lo, hi = bounds
+    return min(max(p, lo / (1 + lo)), hi / (1 + hi))
+
+
+@dataclass
+class Contribution:
+    """One detector's part in a fused verdict (both rules fill the same fields; ``None`` where a rule has none)."""
+
+    detector: str
+    probability: float
+    calibrated_probability: float
+    calibration: str
+    weight: float
+    contribution_logit: float | None
+    auc: float | None
+    share: float | None = None  # fallback rule: weight / total weight
+    presence_offset: float | None = None  # trained rule: the learned offset for "this detector ran"
+    logit: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Missing:
+    """A detector that did not score this item, and why; it contributes nothing."""
+
+    detector: str
+    status: str
+    reason: str
+    contribution_logit: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Verdict:
+    """The fused verdict of one item: every field is always present (``None`` where it does not apply)."""
+
+    probability: float | None
+    label: str
+    reason: str
+    method: str
+    thresholds: dict[str, float]
+    contributions: list[Contribution]
+    missing: list[Missing]
+    rule: dict[str, Any] | None = None
+    error_rate: dict[str, Any] | None = None
+    intercept_logit: float | None = None
+    likelihood_ratio: dict[str, Any] | None = None
+    probability_uncapped: float | None = None
+    kind_calibration: str | None = None
+    caveat: str | None = None  # set by the engine (e.g. a partial decode)
+    timeline: dict[str, Any] | None = None  # set by the timeline step for videos
+
+    def to_json(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["contributions"] = [c.to_json() for c in self.contributions]
+        out["missing"] = [m.to_json() for m in self.missing]
+        for k in ("probability", "probability_uncapped", "intercept_logit"):
+            if out[k] is not None:
+                out[k] = round(out[k], 6)
+        return out
 
 
 # ------------------------------------------------------------------------------ the trained model
@@ -163,38 +316,62 @@ class FusionModel:
                         f"with {want[:12]}…)")
         return None
 
-    def fuse(self, findings: list[Finding]) -> dict[str, Any]:
+    def logodds(self, probs: dict[str, float | None], intercept: float, weights, presence) -> float:
+        z = self.features(probs)
+        k = len(self.detectors)
+        return float(intercept + np.dot(weights, z[:k]) + np.dot(presence, z[k:]))
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        c = self.data.get("validation_counts") or {}
+        return validation_bounds(c.get("authentic"), c.get("manipulated"))
+
+    def kind_map(self, kind: str | None) -> Calibrator | None:
+        cal = (self.data.get("kind_calibration") or {}).get(kind or "")
+        return Calibrator.from_json({"input": "raw", **cal}) if cal else None
+
+    def fuse(self, findings: list[Finding], kind: str | None = None) -> dict[str, Any]:
         low, high = self.thresholds
         got = {f.detector: f for f in findings}
         contributions, missing = [], []
         total = float(self.data["intercept"])
+        probs: dict[str, float | None] = {}
         for d in self.detectors:
             f = got[d["name"]]
             if f.status is not Status.RAN:
-                missing.append({"detector": f.detector, "status": f.status.value, "reason": f.reason,
-                                "contribution_logit": 0.0})
+                missing.append(Missing(f.detector, f.status.value, f.reason))
+                probs[d["name"]] = None
                 continue
+            probs[d["name"]] = f.probability
             q = calibrate(d["calibration"], f.probability)
             c = d["weight"] * _logit(q) + d["presence"]
             total += c
-            contributions.append({
-                "detector": f.detector, "probability": round(f.probability, 6),
-                "calibrated_probability": round(q, 6), "calibration": d["calibration"]["method"],
-                "weight": round(d["weight"], 6), "presence_offset": round(d["presence"], 6),
-                "contribution_logit": round(c, 6), "auc": (f.error_rate or {}).get("auc"),
-            })
+            contributions.append(Contribution(
+                detector=f.detector, probability=f.probability, calibrated_probability=q,
+                calibration=d["calibration"]["method"], weight=d["weight"], contribution_logit=c,
+                auc=(f.error_rate or {}).get("auc"), presence_offset=d["presence"]))
         # with no detector scoring, the intercept alone would be a verdict without evidence: none is given
-        p = _sigmoid(total) if contributions else None
-        return {
-            "probability": None if p is None else round(p, 6), "label": label_for(p, low, high),
-            "reason": "" if contributions else "no detector produced a score",
-            "method": STACKED_METHOD, "thresholds": _thresholds(low, high),
-            "intercept_logit": round(float(self.data["intercept"]), 6),
-            "contributions": contributions, "missing": missing,
-            "rule": {"used": "trained", "method": STACKED_METHOD, "why": "a trained fusion model is installed and "
-                     "matches the detectors that ran", "model": self.ref},
-            "error_rate": self.error_rate,
-        }
+        p = lr = p_raw = None
+        kc = self.kind_map(kind)
+        if contributions:
+            z = kc(total) if kc is not None else None
+            p_raw = float(z) if z is not None else _sigmoid(total)
+            p = _cap_probability(p_raw, self.bounds)
+            samples = []
+            for bs in self.data.get("bootstrap") or []:
+                zb = self.logodds(probs, bs["intercept"], bs["weights"], bs["presence"])
+                samples.append(float(kc(zb)) if kc is not None else _sigmoid(zb))
+            lr = likelihood_ratio(p_raw, self.bounds, samples)
+        return Verdict(
+            probability=p, label=label_for(p, low, high),
+            reason="" if contributions else "no detector produced a score",
+            method=STACKED_METHOD, thresholds=_thresholds(low, high),
+            contributions=contributions, missing=missing,
+            rule={"used": "trained", "method": STACKED_METHOD, "why": "a trained fusion model is installed and "
+                  "matches the detectors that ran", "model": self.ref},
+            error_rate=self.error_rate, intercept_logit=float(self.data["intercept"]), likelihood_ratio=lr,
+            probability_uncapped=p_raw, kind_calibration=(kind if kc is not None else None),
+        ).to_json()
 
 
 def _model_sha(f: Finding) -> str | None:
@@ -236,48 +413,54 @@ def weight_for(finding: Finding) -> float:
 
 def fuse_fallback(findings: list[Finding]) -> dict[str, Any]:
     """The AUC-weighted log-odds mean (``logodds-auc/1``)."""
-    contributions = []
-    missing = []
+    contributions: list[Contribution] = []
+    missing: list[Missing] = []
     total_w = 0.0
     acc = 0.0
+    counts_a, counts_m = [], []
     for f in findings:
         if f.status is not Status.RAN:
-            missing.append({"detector": f.detector, "status": f.status.value, "reason": f.reason})
+            missing.append(Missing(f.detector, f.status.value, f.reason))
             continue
         w = weight_for(f)
         lo = _logit(f.probability)
-        contributions.append({"detector": f.detector, "probability": round(f.probability, 6),
-                              "calibrated_probability": round(f.probability, 6), "calibration": "detector's own",
-                              "weight": round(w, 6), "logit": round(lo, 6), "auc": (f.error_rate or {}).get("auc")})
+        er = f.error_rate or {}
+        contributions.append(Contribution(
+            detector=f.detector, probability=f.probability, calibrated_probability=f.probability,
+            calibration="detector's own", weight=w, contribution_logit=None, auc=er.get("auc"), logit=lo))
+        if w > 0:
+            counts_a.append(er.get("n_test_negative"))
+            counts_m.append(er.get("n_test_positive"))
         total_w += w
         acc += w * lo
+    p = p_raw = lr = None
     if total_w <= 0:
         reason = ("no detector produced a score" if not contributions
                   else "the detectors that ran have no measured error rate above chance, so they carry no weight")
-        p = None
     else:
-        p = _sigmoid(acc / total_w)
         reason = ""
+        p_raw = _sigmoid(acc / total_w)
+        # the largest validation set among the weighted detectors bounds what the evidence can support
+        bounds = validation_bounds(max((c for c in counts_a if c), default=None),
+                                   max((c for c in counts_m if c), default=None))
+        p = _cap_probability(p_raw, bounds)
+        lr = likelihood_ratio(p_raw, bounds)
         for c in contributions:
-            c["share"] = round(c["weight"] / total_w, 6)
-            c["contribution_logit"] = round(c["weight"] * c["logit"] / total_w, 6)
-    return {
-        "probability": None if p is None else round(p, 6),
-        "label": label_for(p),
-        "reason": reason,
-        "method": FALLBACK_METHOD,
-        "thresholds": _thresholds(),
-        "contributions": contributions,
-        "missing": missing,
-    }
+            c.share = c.weight / total_w
+            c.contribution_logit = c.weight * c.logit / total_w
+    return Verdict(probability=p, label=label_for(p), reason=reason, method=FALLBACK_METHOD,
+                   thresholds=_thresholds(), contributions=contributions, missing=missing, likelihood_ratio=lr,
+                   probability_uncapped=p_raw).to_json()
 
 
 # ------------------------------------------------------------------------------ entry points
-def fuse(findings: list[Finding], model: FusionModel | None | str = "installed") -> dict[str, Any]:
-    """Fuse one item's findings. Returns the verdict with every detector's contribution and the rule used.
+def fuse(findings: list[Finding], model: FusionModel | None | str = "installed", kind: str | None = None) -> dict[str, Any]:
+    """Fuse one item's findings. Returns the :class:`Verdict` (as JSON) with every detector's contribution,
+    the rule used, the likelihood ratio and its ENFSI verbal equivalent.
 
     ``model``: ``"installed"`` (the registry's fusion model, if any), a :class:`FusionModel`,
-    or ``None`` (always the fallback rule).
+    or ``None`` (always the fallback rule). ``kind`` (``image`` / ``video``) selects the trained model's
+    per-media-kind recalibration where it has one.
     """
     why = ""
     if isinstance(model, str):
@@ -287,7 +470,7 @@ def fuse(findings: list[Finding], model: FusionModel | None | str = "installed")
     if model is not None:
         why = model.mismatch(findings) or ""
         if not why:
-            return model.fuse(findings)
+            return model.fuse(findings, kind=kind)
     verdict = fuse_fallback(findings)
     verdict["rule"] = {"used": "fallback", "method": FALLBACK_METHOD, "why": why,
                        "model": model.ref if model is not None else None}
@@ -305,6 +488,7 @@ def describe() -> dict[str, Any]:
     out: dict[str, Any] = {
         "method": STACKED_METHOD if model is not None else FALLBACK_METHOD,
         "fallback_method": FALLBACK_METHOD,
+        "trained_method": STACKED_METHOD,
         "doc": (__doc__ or "").strip(),
         "thresholds": _thresholds(*(model.thresholds if model else (LOW, HIGH))),
         "model": model.ref if model is not None else None,
@@ -312,6 +496,8 @@ def describe() -> dict[str, Any]:
         "detectors": model.names if model is not None else [],
         "error_rate": model.error_rate if model is not None else None,
         "fallback_error_rate": model.fallback_error_rate if model is not None else None,
+        "likelihood_ratio": {"scale": ENFSI_CITATION, "verbal_scale": [[u, w] for u, w in ENFSI_SCALE if u != math.inf]
+                             + [["above", ENFSI_SCALE[-1][1]]], "prior_note": PRIOR_NOTE},
     }
     return out
 

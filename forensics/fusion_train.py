@@ -51,7 +51,7 @@ def _pattern_weights(R: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def fit_stacker(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str = "platt", folds: int = 5,
-                seed: int = 0, C: float = 1.0) -> dict[str, Any]:
+                seed: int = 0, C: float = 1.0, bootstrap: int = 0) -> dict[str, Any]:
     """Fit calibrations + the stacking model on a matrix of detector probabilities.
 
     Parameters
@@ -59,6 +59,8 @@ def fit_stacker(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str
     P : (n, k) detector probabilities, NaN where the detector did not run
     y : (n,) labels, 1 = manipulated
     names : the k detector names
+
+    bootstrap : number of bootstrap refits of the stacker stored for likelihood-ratio intervals
 
     Returns
     -------
@@ -88,11 +90,28 @@ def fit_stacker(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str
     sw = _pattern_weights(R, y)
     lr = LogisticRegression(C=C, max_iter=2000).fit(X, y, sample_weight=sw)
     coef = lr.coef_[0]
+    # bootstrap replicates of the stacker (calibrations held fixed): the spread of the fused log-odds across
+    # them is the interval stated with each likelihood ratio
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(bootstrap):
+        idx = rng.integers(0, n, n)
+        if len(np.unique(y[idx])) < 2:
+            continue
+        w_b = _pattern_weights(R[idx], y[idx])
+        if w_b.sum() <= 0:
+            continue
+        m_b = LogisticRegression(C=C, max_iter=2000).fit(X[idx], y[idx], sample_weight=w_b)
+        boot.append({"intercept": round(float(m_b.intercept_[0]), 6),
+                     "weights": [round(float(v), 6) for v in m_b.coef_[0][:k]],
+                     "presence": [round(float(v), 6) for v in m_b.coef_[0][k:]]})
     return {
         "method": STACKED_METHOD,
         "intercept": round(float(lr.intercept_[0]), 8),
         "thresholds": _thresholds(),
         "regularisation_C": C,
+        "validation_counts": {"authentic": int((1 - y).sum()), "manipulated": int(y.sum())},
+        "bootstrap": boot,
         "detectors": [{"name": nm, "calibration": cals[j], "weight": round(float(coef[j]), 8),
                        "presence": round(float(coef[k + j]), 8), "n_ran": int(R[:, j].sum())}
                       for j, nm in enumerate(names)],
@@ -144,3 +163,21 @@ def fallback_probabilities(rows: Iterable[dict[str, Any]]) -> np.ndarray:
         v = fuse_fallback(findings)
         out.append(np.nan if v["probability"] is None else v["probability"])
     return np.array(out, dtype=float)
+
+
+def fit_kind_calibration(logodds: np.ndarray, y: np.ndarray, kinds: np.ndarray, min_per_class: int = 15) -> dict:
+    """Per media kind, a Platt map of the out-of-fold fused log-odds (only where a kind has enough of both classes).
+
+    Images and videos reach the stacker through different detectors and different error rates; one logistic
+    map per kind, fitted on out-of-fold fused log-odds, corrects the fused probability's calibration for
+    each. Kinds with fewer than ``min_per_class`` files of either class keep the stacker's own output.
+    """
+    out = {}
+    for kind in sorted(set(kinds.tolist())):
+        m = kinds == kind
+        if min(int(y[m].sum()), int((1 - y[m]).sum())) < min_per_class:
+            continue
+        cal = Calibrator.fit(logodds[m], y[m], method="platt", input="raw", sign=1)
+        if cal.method == "platt":
+            out[kind] = {"method": "platt", "a": cal.params["a"], "b": cal.params["b"], "n": int(m.sum())}
+    return out

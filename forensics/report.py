@@ -73,6 +73,17 @@ def templates_dir() -> Path:
     return Path(next(iter(forensics_templates.__path__)))
 
 
+def _lr_text(x: float | None) -> str:
+    """A likelihood ratio for people: 3 significant figures, ``1/x`` written out below 1 (``1/25`` not ``0.04``)."""
+    if x is None:
+        return "—"
+    x = float(x)
+    if x >= 1:
+        return f"{x:,.3g}" if x < 1000 else f"{x:,.0f}"
+    inv = 1 / x
+    return f"1/{inv:,.3g}" if inv < 1000 else f"1/{inv:,.0f}"
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
@@ -83,6 +94,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["pct"] = lambda p: "—" if p is None else f"{100 * float(p):.1f} %"
     env.filters["num"] = lambda x, nd=3: "—" if x is None else f"{float(x):.{nd}f}"
+    env.filters["lrnum"] = _lr_text
     env.filters["tojson_pretty"] = lambda x: json.dumps(x, indent=2, sort_keys=True, ensure_ascii=False)
     env.filters["prose"] = prose
     env.filters["nopaths"] = no_machine_paths

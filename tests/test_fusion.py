@@ -215,3 +215,70 @@ def test_out_of_fold_outputs_from_model_cards_replace_in_sample_ones(tmp_path, m
     got = [r["findings"][0]["probability"] for r in rows]
     assert got == [0.61, 0.42, 0.999, 0.999]  # c: label disagrees, z: not listed -> unchanged
     assert rows[0]["findings"][0]["probability_in_sample"] == 0.999
+
+
+# ------------------------------------------------------------------------------ likelihood ratios (issue 15)
+@pytest.mark.parametrize("lr, words, favours", [
+    (1.0, "no support for either proposition", "neither"),
+    (1.99, "no support for either proposition", "neither"),
+    (2.0, "weak support", "manipulated"),
+    (9.99, "weak support", "manipulated"),
+    (10.0, "moderate support", "manipulated"),
+    (100.0, "moderately strong support", "manipulated"),
+    (999.0, "moderately strong support", "manipulated"),
+    (1_000.0, "strong support", "manipulated"),
+    (10_000.0, "very strong support", "manipulated"),
+    (1_000_000.0, "extremely strong support", "manipulated"),
+    (1 / 10.0, "moderate support", "authentic"),
+    (1 / 2.5, "weak support", "authentic"),
+])
+def test_enfsi_verbal_scale_boundaries(lr, words, favours):
+    text, fav = fusion.verbal_equivalent(lr)
+    assert text.startswith(words) and fav == favours
+    if favours != "neither":
+        assert fusion.PROPOSITIONS[favours] in text
+
+
+def test_likelihood_ratio_from_even_prior_probability_bounds_and_interval():
+    r = fusion.likelihood_ratio(0.8)
+    assert r["lr"] == pytest.approx(4.0) and r["ci95"] is None and "even prior" in r["prior_note"]
+    # 11 authentic validation files cannot support an LR above 12
+    b = fusion.validation_bounds(11, 30)
+    capped = fusion.likelihood_ratio(0.999, b)
+    assert capped["lr"] == pytest.approx(12.0) and capped["clipped_to_bounds"]
+    with_samples = fusion.likelihood_ratio(0.8, None, samples=np.linspace(0.7, 0.9, 50))
+    lo, hi = with_samples["ci95"]
+    assert lo < 4.0 < hi
+    with pytest.raises(ValueError):
+        fusion.verbal_equivalent(0.0)
+
+
+def test_trained_verdict_carries_lr_interval_and_every_field():
+    rng = np.random.default_rng(3)
+    n = 120
+    y = rng.integers(0, 2, n)
+    P = np.column_stack([np.clip(0.5 + 0.3 * (y - 0.5) + 0.2 * rng.standard_normal(n), 0.01, 0.99),
+                         np.clip(0.5 + 0.1 * rng.standard_normal(n), 0.01, 0.99)])
+    data = fusion_train.fit_stacker(P, y, ["a", "b"], bootstrap=40)
+    assert len(data["bootstrap"]) >= 30 and data["validation_counts"]["authentic"] == int((1 - y).sum())
+    model = fusion.FusionModel(data)
+    findings = [Finding(detector="a", version="1", status=Status.RAN, probability=0.9),
+                Finding(detector="b", version="1", status=Status.NOT_APPLICABLE, reason="no face")]
+    v = model.fuse(findings)
+    for key in ("probability", "label", "contributions", "missing", "likelihood_ratio", "caveat", "timeline",
+                "intercept_logit", "probability_uncapped"):
+        assert key in v
+    lr = v["likelihood_ratio"]
+    assert lr["ci95"] is not None and lr["ci95"][0] <= lr["lr"] <= lr["ci95"][1]
+    assert v["missing"][0]["detector"] == "b" and v["contributions"][0]["share"] is None
+    n_auth = data["validation_counts"]["authentic"]
+    assert lr["lr"] <= n_auth + 1
+
+
+def test_kind_calibration_is_fitted_only_with_enough_files():
+    rng = np.random.default_rng(0)
+    z = np.concatenate([rng.normal(1, 1, 40), rng.normal(-1, 1, 40)])
+    y = np.array([1] * 40 + [0] * 40)
+    kinds = np.array(["image"] * 70 + ["video"] * 10)
+    cal = fusion_train.fit_kind_calibration(z, y, kinds)
+    assert "image" in cal and "video" not in cal and cal["image"]["a"] > 0
