@@ -59,4 +59,6 @@ def test_unknown_detector_name_is_an_error(make_case, run_cli, tmp_path):
 def test_plugins_command_lists_detectors(run_cli):
     res = run_cli("plugins")
     assert res.exit_code == 0
-    assert "ela 1.0.0" in res.output and "model:" in res.output
+    from forensics_plugins.ela import ELADetector
+
+    assert f"ela {ELADetector.version}" in res.output and "model:" in res.output
