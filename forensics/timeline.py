@@ -180,8 +180,20 @@ def apply_to_verdict(verdict: dict[str, Any] | None, timeline: list[dict[str, An
             thr = verdict.get("thresholds") or {}
             low = float(thr.get("likely_authentic_below", fusion.LOW))
             high = float(thr.get("likely_manipulated_above", fusion.HIGH))
-            verdict["probability"] = seg["probability"]
-            verdict["label"] = fusion.label_for(seg["probability"], low, high)
+            p = float(seg["probability"])
+            lr_item = verdict.get("likelihood_ratio")
+            if isinstance(lr_item, dict) and hasattr(fusion, "likelihood_ratio"):
+                # the segment's LR, clipped to the same empirical bounds; a segment maximum has no interval
+                bounds = tuple(lr_item["bounds"]) if lr_item.get("bounds") else None
+                lr = fusion.likelihood_ratio(p, bounds)
+                lr["interval_note"] = "segment maximum (max-segment/1): no interval has been measured"
+                info["item_likelihood_ratio"] = lr_item
+                verdict["likelihood_ratio"] = lr
+                if lr.get("clipped_to_bounds"):
+                    verdict["probability_uncapped"] = round(p, 6)
+                    p = lr["lr"] / (1.0 + lr["lr"])
+            verdict["probability"] = round(p, 6)
+            verdict["label"] = fusion.label_for(p, low, high)
             verdict["reason"] = ""
             info["applied"] = True
             info["why"] = (f"segment {seg['start_s']:g}–{seg['end_s']:g} s is more suspicious "

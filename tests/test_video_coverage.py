@@ -101,6 +101,8 @@ def test_clip_longer_than_20s_is_covered_and_timeline_shows_the_change(tmp_path)
     seg = v["timeline"]["most_suspicious_segment"]
     assert seg["start_s"] >= 10 and v["probability"] == pytest.approx(seg["probability"])
     assert v["label"] == "likely manipulated"
+    if v.get("likelihood_ratio"):  # the LR stated with the verdict is that of the probability stated
+        assert v["likelihood_ratio"]["lr"] == pytest.approx(v["probability"] / (1 - v["probability"]), rel=1e-3)
     assert res.document["timeline"]["segment_s"] == 5.0
     # the plot and the thumbnails are artifacts of the run, named in the item and embedded in the report
     names = [a["file"] for a in item["timeline_artifacts"]]
