@@ -63,6 +63,22 @@ def make_case(root: Path, n_images: int, n_videos: int) -> int:
     return n_images + n_videos
 
 
+def _differences(a, b, path: str = "") -> list[str]:
+    """Paths (item/.../key) where two findings documents differ."""
+    if type(a) is not type(b):
+        return [path or "/"]
+    if isinstance(a, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            out += _differences(a.get(k), b.get(k), f"{path}/{k}") if k in a and k in b else [f"{path}/{k}"]
+        return out
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return [f"{path} (length)"]
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [path]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=16)
@@ -92,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             items = json.loads(json.dumps(res.document["items"], sort_keys=True))
             rate = n / dt
             same = "" if base_items is None else ("  findings identical" if items == base_items
-                                                  else "  FINDINGS DIFFER from the in-process run")
+                                                  else "  FINDINGS DIFFER from the in-process run: "
+                                                  + ", ".join(_differences(base_items, items)[:3]))
             if base_items is None:
                 base_items, base_rate = items, rate
             print(f"workers {label:>6}: {dt:7.1f} s  {rate:6.3f} files/s  speed-up {rate / base_rate:4.2f}x{same}")
