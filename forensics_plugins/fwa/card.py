@@ -34,6 +34,30 @@ def voting(metrics: dict[str, Any] | None, what: str) -> dict[str, Any]:
     return {"votes": bool(ok), "why": f"{fig}{data}" if ok else f"not trained to a useful level: {fig}{data}"}
 
 
+def ablation_rows(card: dict[str, Any], others: list[Path]) -> dict[str, str]:
+    """A card section comparing these weights with other runs (their ``card.json``), e.g. the negatives ablation."""
+    import json
+
+    cards = [card] + [json.loads((Path(d) / "card.json").read_text(encoding="utf-8")) for d in others]
+    keys = [k for k in card.get("evaluations", {})]
+
+    def cell(m):
+        if not m or m.get("auc") is None:
+            return "n/a"
+        ci = m.get("auc_ci95")
+        return f"{m['auc']:.3f}" + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
+
+    head = "| negatives | steps | weights | " + " | ".join(keys) + " |\n|" + "---|" * (3 + len(keys)) + "\n"
+    body = "\n".join(
+        f"| {c.get('negatives')}{' (these weights)' if i == 0 else ''} | {c.get('training', {}).get('steps')} | "
+        f"`{str((c.get('files', {}).get('weights') or {}).get('sha256', ''))[:12]}` | "
+        + " | ".join(cell((c.get("evaluations") or {}).get(k)) for k in keys) + " |"
+        for i, c in enumerate(cards))
+    return {"title": "Ablation: kinds of training fakes (equal budget, same data, split and seed)",
+            "body": head + body + "\n\nAUC (95 % CI). Each row is `forensics train fwa` with the command above and "
+                    "`--negatives` changed (other rows' weights are not shipped)."}
+
+
 def card_dict(*, arch, size, negatives, steps, batch_faces, lr, seed, command, pretrained, metrics, by_kind,
               evaluations, per_file, rows, train_idx, held_idx, n_train_faces, src_count, history, train_minutes,
               cross_checks: list[Path], face_pipeline, frames_per_track, store_side, aggregation) -> dict[str, Any]:

@@ -23,10 +23,10 @@ def train_fwa(
                                                  "error rate for videos [default: the last one]."),
     image_metrics: Optional[str] = typer.Option(None, help="Cross-check (folder name) used as the error rate for "
                                                 "still images [default: the video one]."),
-    negatives: str = typer.Option("both", help="Training fakes: sbi (self-blended images), warp (Li & Lyu warps) "
+    negatives: str = typer.Option("sbi", help="Training fakes: sbi (self-blended images), warp (Li & Lyu warps) "
                                   "or both (one of the two per face)."),
     size: int = typer.Option(112, help="Network input side in pixels."),
-    steps: int = typer.Option(600, help="Training steps (each: --batch-faces real faces + as many fakes)."),
+    steps: int = typer.Option(160, help="Training steps (each: --batch-faces real faces + as many fakes)."),
     batch_faces: int = typer.Option(16, help="Real faces per step."),
     lr: float = typer.Option(5e-4, help="AdamW learning rate."),
     test_fraction: float = typer.Option(0.1, help="Share of identities held out (sources of >= 200 files)."),
@@ -34,6 +34,9 @@ def train_fwa(
                                                 "(nothing is shipped; --resume continues)."),
     exclude: List[str] = typer.Option([], help="Regex on cross-check file names to leave out (repeatable; e.g. "
                                       "FaceForensics++ ids reserved for a separate hold-out)."),
+    compare: List[Path] = typer.Option([], help="Model folder(s) of other runs (e.g. other --negatives) to tabulate "
+                                       "beside these weights in the card (repeatable)."),
+    note: List[str] = typer.Option([], help="A paragraph for the card's Notes section (repeatable)."),
     threads: int = typer.Option(1, help="CPU threads for torch (1 is fastest on a busy 2-core machine)."),
     cache: Path = typer.Option(Path.home() / ".cache" / "forensics" / "fwa-faces",
                                help="Face-crop cache folder (npz per file, keyed by SHA-256)."),
@@ -55,7 +58,7 @@ def train_fwa(
             card = train(faces, target, cross_checks=cross_check, negatives=negatives, size=size, steps=steps,
                          batch_faces=batch_faces, lr=lr, seed=seed, test_fraction=test_fraction, manifest=manifest,
                          cache_dir=cache, work_dir=work_dir, resume=resume, max_minutes=max_minutes,
-                         report_metrics=report_metrics, image_metrics=image_metrics, threads=threads, exclude=exclude,
+                         report_metrics=report_metrics, image_metrics=image_metrics, threads=threads, exclude=exclude, compare=compare, notes=note,
                          command=api.training_command(),
                          progress=lambda label, done, total: bar.update("fwa", done, total, label), log=typer.echo)
         except ValueError as exc:

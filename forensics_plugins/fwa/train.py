@@ -247,10 +247,10 @@ def train(
     faces_dirs: list[Path],
     out_dir: Path,
     cross_checks: list[Path] = (),
-    negatives: str = "both",
+    negatives: str = "sbi",
     arch: str = "efficientnet_lite0",
     size: int = 112,
-    steps: int = 600,
+    steps: int = 160,
     batch_faces: int = 16,
     lr: float = 5e-4,
     seed: int = 0,
@@ -266,6 +266,8 @@ def train(
     image_metrics: str | None = None,
     threads: int = 1,
     exclude: list[str] = (),
+    compare: list[Path] = (),
+    notes: list[str] = (),
     command: str = "",
     progress: Progress | None = None,
     log: Callable[[str], None] = print,
@@ -339,7 +341,7 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps))
     tag = f"{negatives}-{size}-b{batch_faces}-s{seed}-n{steps}"
     ckpt = work_dir / f"checkpoint-{tag}.pt"
-    start, history = 0, []
+    start, history, prior_seconds = 0, [], 0.0
     if resume and ckpt.is_file():
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
@@ -347,12 +349,13 @@ def train(
         sched.load_state_dict(state["sched"])
         start = int(state["step"])
         history = json.loads(state["history"])
+        prior_seconds = float(state.get("train_seconds", 0.0))
         log(f"resumed from a checkpoint after step {start} of {steps}")
 
     def save_ckpt(step: int) -> None:
         tmp = ckpt.with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
-                    "history": json.dumps(history)}, tmp)
+                    "history": json.dumps(history), "train_seconds": prior_seconds + time.time() - t_train}, tmp)
         os.replace(tmp, ckpt)
 
     # ---- train
@@ -389,8 +392,8 @@ def train(
                 log(f"stopped after step {step + 1} of {steps} (--max-minutes {max_minutes}); "
                     "run the same command with --resume to continue")
                 return None
-    train_minutes = round((time.time() - t_train) / 60, 1)
-    log(f"trained {steps} steps ({steps - start} in this run, {train_minutes} min)")
+    train_minutes = round((prior_seconds + time.time() - t_train) / 60, 1)
+    log(f"trained {steps} steps ({steps - start} in this run; {train_minutes} min of training in all)")
 
     # ---- ship fp16 weights, evaluate exactly those
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -443,7 +446,7 @@ def train(
     (man_path).write_text(json.dumps({"schema": "forensics.fwa.manifest/1", "seed": seed,
                                       "test_fraction": test_fraction, "roots": sorted({r["root_name"] for r in rows}),
                                       "files": rows}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    from .card import card_dict
+    from .card import ablation_rows, card_dict
 
     card = card_dict(
         arch=arch, size=size, negatives=negatives, steps=steps, batch_faces=batch_faces, lr=lr, seed=seed,
@@ -452,6 +455,10 @@ def train(
         src_count=src_count, history=history, train_minutes=train_minutes, cross_checks=[Path(d) for d in cross_checks],
         face_pipeline=face_pipeline_info(), frames_per_track=FRAMES_PER_TRACK, store_side=STORE_SIDE,
         aggregation=AGGREGATION)
+    if compare:
+        card["sections"].append(ablation_rows(card, [Path(c) for c in compare]))
+    if notes:
+        card["sections"].append({"title": "Notes", "body": "\n\n".join(notes)})
     write_model_card(out_dir, card)
     return card
 
