@@ -23,10 +23,10 @@ def labelled(tmp_path, photo):
     donor = skimage.data.chelsea()
     for i in range(6):
         host = np.roll(photo, 20 * i, axis=1)
-        camera = decode(jpeg_bytes(host, 92))
-        (root / "real" / f"r{i}.jpg").write_bytes(jpeg_bytes(camera, 85))
-        spliced, _ = make_splice(camera, donor, rng, q1=92, q2=60)
-        (root / "fake" / f"f{i}.jpg").write_bytes(jpeg_bytes(spliced, 85))
+        camera = decode(jpeg_bytes(host, 70))  # last save at a higher quality: aligned DQ visible, jpeg_dq votes
+        (root / "real" / f"r{i}.jpg").write_bytes(jpeg_bytes(camera, 90))
+        spliced, _ = make_splice(camera, donor, rng, q1=70, q2=60)
+        (root / "fake" / f"f{i}.jpg").write_bytes(jpeg_bytes(spliced, 90))
     (root / "fake" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     return root
 

@@ -138,12 +138,17 @@ class JpegDQDetector(Detector):
                                     details=details, summary=summary)
         raw = model.decision(feats)
         m = card.metrics
+        if d.used == 0:  # no aligned DQ: the score's figure for such files decides whether it votes
+            from .train import NO_DQ
+
+            m = (card.data.get("evaluations") or {}).get(NO_DQ) or {}
         ci = m.get("auc_ci95")
         if m.get("auc") is None or not ci or ci[0] <= 0.5:
             fig = (f"AUC {m['auc']:.3f} (95 % CI {ci[0]:.2f}–{ci[1]:.2f}) on {m.get('dataset', 'its test data')}"
                    if ci and m.get("auc") is not None else "no measured AUC interval")
-            return self.inconclusive(f"the calibrated score does not vote: its measured figure, {fig}, does not exclude "
-                                     "chance; the maps are shown as visual aids", card=card, score=raw,
+            why = "no aligned double quantisation was found in this file, and " if d.used == 0 else ""
+            return self.inconclusive(f"the calibrated score does not vote: {why}its measured figure, {fig}, does not "
+                                     "exclude chance; the maps are shown as visual aids", card=card, score=raw,
                                      summary=summary, details=details, artifacts=artifacts)
         return self.ran(model.probability(raw), card=card, score=raw, summary=summary, details=details,
                         artifacts=artifacts)
