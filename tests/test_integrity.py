@@ -486,3 +486,13 @@ def test_decoder_reads_only_blocks_that_match_the_intake_hashing(tmp_path):
         r.read(10)
     r.close()
     assert it.integrity == "CHANGED" and "read for decoding differ" in it.messages[-1]
+
+
+def test_seal_log_records_the_manifest_hash_outside_the_report(make_case, photo, run_cli, tmp_path):
+    root = make_case({"a.jpg": jpeg_bytes(photo)})
+    log = tmp_path / "notes" / "seals.jsonl"
+    h1 = _analyze(run_cli, root, tmp_path / "out1", "--seal-log", log)
+    h2 = _analyze(run_cli, root, tmp_path / "out2", "--seal-log", log, "--case-id", "X\nforged")
+    recs = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [r["manifest_sha256"] for r in recs] == [h1, h2] and recs[1]["case_id"] == "X\nforged"
+    assert all(r["event"] == "REPORT_SEALED" and r["signed"] is False for r in recs)
