@@ -23,7 +23,7 @@ Sections
 Usage::
 
     python benchmarks/cross_source.py [--data ../shared/data] [--cache DIR] [--model models/fwa ...]
-        [--exclude REGEX ...] [--no-engine] [--threads 2]
+        [--exclude REGEX ...] [--no-engine] [--threads 2] [--sections fwa,engine,cost]
 
 FaceForensics++ YouTube ids reserved for a separate hold-out are left out by default (``--exclude _183[_.]``).
 """
@@ -170,20 +170,47 @@ def fwa_section(model_dir: Path, data: Path, cache: Path, exclude: list[str], th
 
 
 def card_trained_on(det: str, folder: str) -> str:
+    """"in-source" when the detector's card lists ``folder`` among its training data, "cross-source" when its
+    card lists training data without it, "?" when the card names no training data."""
     from forensics.api import model_card_data
 
     card = model_card_data(det) or {}
-    text = json.dumps([d for d in (card.get("data") or []) if "train" in str(d.get("role", "")).lower()])
-    text += json.dumps((card.get("training") or {}).get("command", ""))
-    if not text.strip("[]\" "):
+    train = [d for d in (card.get("data") or []) if str(d.get("role", "")).lower().startswith("train")
+             or "training" in str(d.get("role", "")).lower()]
+    if not train:
         return "?"
-    return "in-source" if folder in text else "cross-source"
+    return "in-source" if folder in json.dumps(train) else "cross-source"
+
+
+def engine_rows(folder: Path, dets: list[str], exclude: list[re.Pattern]) -> list[dict]:
+    """Per video: label, each detector's status / probability and the fused verdict, through the same per-item
+    step as ``forensics analyze`` (:func:`forensics.engine.analyze_item`, then :func:`forensics.fusion.fuse`)."""
+    from forensics import fusion
+    from forensics.engine import analyze_item
+    from forensics.media import open_media
+    from forensics.plugins import load_plugins
+
+    selected = load_plugins().select(dets)
+    rows = []
+    for label in (0, 1):
+        for p in sorted((folder / ("fake" if label else "real")).iterdir()):
+            if not p.is_file() or any(r.search(p.name) for r in exclude):
+                continue
+            media = open_media(p, hashed=True)
+            row = {"file": p.name, "label": label, "findings": [], "fused": None}
+            if media.item.is_media:
+                r = analyze_item(media.item, selected, media=media)
+                if r.decoded and r.findings:
+                    row["findings"] = [{"detector": f.detector, "status": f.status.value, "probability": f.probability}
+                                       for f in r.findings]
+                    v = fusion.fuse(r.findings)
+                    row["fused"] = {"probability": v["probability"]}
+            rows.append(row)
+            del media
+    return rows
 
 
 def engine_section(data: Path, exclude: list[str]) -> None:
-    import tempfile
-
-    from forensics.evaluate import run_dataset
     from forensics.plugins import load_plugins
 
     d = data / "face_video"
@@ -192,19 +219,8 @@ def engine_section(data: Path, exclude: list[str]) -> None:
         return
     present = [ld.detector.name for ld in load_plugins().select(None)]
     dets = [x for x in FACE_DETECTORS if x in present]
-    ex = [re.compile(r) for r in exclude]
-    import shutil
-
-    with tempfile.TemporaryDirectory() as tmp:  # the same files minus the excluded ids (copies: evidence is never
-        # opened through a link)
-        for lab in ("real", "fake"):
-            (Path(tmp) / lab).mkdir()
-            for p in sorted((d / lab).iterdir()):
-                if p.is_file() and not any(r.search(p.name) for r in ex):
-                    shutil.copyfile(p, Path(tmp) / lab / p.name)
-        t0 = time.time()
-        res = run_dataset([Path(tmp)], detectors=dets, kinds=("video",))
-    rows = res["rows"]
+    t0 = time.time()
+    rows = engine_rows(d, dets, [re.compile(r) for r in exclude])
     print(f"\nEngine (the per-item step of `forensics analyze`) on face_video: {len(rows)} videos, "
           f"{time.time() - t0:.0f} s; detectors {', '.join(dets)} + fused verdict")
     for det in [*dets, "fused"]:
@@ -263,14 +279,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--exclude", action="append", default=None, help="regex on file names to leave out")
     ap.add_argument("--no-engine", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sections", default="fwa,engine,cost", help="comma-separated subset of fwa,engine,cost")
     a = ap.parse_args(argv)
+    sections = set(a.sections.split(","))
     exclude = a.exclude if a.exclude is not None else [r"_183[_.]"]
     print(f"data: {a.data.name} (left out: {', '.join(exclude) or 'nothing'})")
-    for m in a.model or [ROOT / "models" / "fwa"]:
-        fwa_section(m, a.data, a.cache, exclude, a.threads)
-    if not a.no_engine:
+    if "fwa" in sections:
+        for m in a.model or [ROOT / "models" / "fwa"]:
+            fwa_section(m, a.data, a.cache, exclude, a.threads)
+    if "engine" in sections and not a.no_engine:
         engine_section(a.data, exclude)
-    cost_section((a.model or [ROOT / "models" / "fwa"])[0], a.threads)
+    if "cost" in sections:
+        cost_section((a.model or [ROOT / "models" / "fwa"])[0], a.threads)
     return 0
 
 

@@ -36,7 +36,7 @@ def train_fwa(
                                       "FaceForensics++ ids reserved for a separate hold-out)."),
     compare: List[Path] = typer.Option([], help="Model folder(s) of other runs (e.g. other --negatives) to tabulate "
                                        "beside these weights in the card (repeatable)."),
-    note: List[str] = typer.Option([], help="A paragraph for the card's Notes section (repeatable)."),
+    notes: Optional[Path] = typer.Option(None, help="Markdown file whose paragraphs become the card's Notes section."),
     threads: int = typer.Option(1, help="CPU threads for torch (1 is fastest on a busy 2-core machine)."),
     cache: Path = typer.Option(Path.home() / ".cache" / "forensics" / "fwa-faces",
                                help="Face-crop cache folder (npz per file, keyed by SHA-256)."),
@@ -50,6 +50,8 @@ def train_fwa(
     for d in list(faces) + list(cross_check):
         if not d.is_dir():
             api.fail(f"folder not found: {d}")
+    if notes is not None and not notes.is_file():
+        api.fail(f"notes file not found: {notes}")
     if manifest is not None and not manifest.is_file():
         api.fail(f"manifest not found: {manifest}")
     target = out or api.builtin_models_dir() / "fwa"
@@ -58,7 +60,8 @@ def train_fwa(
             card = train(faces, target, cross_checks=cross_check, negatives=negatives, size=size, steps=steps,
                          batch_faces=batch_faces, lr=lr, seed=seed, test_fraction=test_fraction, manifest=manifest,
                          cache_dir=cache, work_dir=work_dir, resume=resume, max_minutes=max_minutes,
-                         report_metrics=report_metrics, image_metrics=image_metrics, threads=threads, exclude=exclude, compare=compare, notes=note,
+                         report_metrics=report_metrics, image_metrics=image_metrics, threads=threads, exclude=exclude, compare=compare,
+                         notes=[] if notes is None else [p.strip() for p in notes.read_text(encoding='utf-8').split('\n\n') if p.strip()],
                          command=api.training_command(),
                          progress=lambda label, done, total: bar.update("fwa", done, total, label), log=typer.echo)
         except ValueError as exc:
