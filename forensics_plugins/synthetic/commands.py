@@ -26,6 +26,21 @@ def _named(values: list[str], what: str) -> list[tuple[str, Path]]:
     return out
 
 
+def _command() -> str:
+    """The reproduction command, with the folder of every ``NAME=DIR`` value made portable too."""
+    import shlex
+    import sys
+
+    out = []
+    for a in sys.argv[1:]:
+        name, sep, folder = a.partition("=")
+        if sep and not a.startswith("-") and folder:
+            out.append(f"{name}={api.training_command([folder]).split(' ', 1)[1]}")
+        else:
+            out.append(api.training_command([a]).split(" ", 1)[1])
+    return " ".join(["forensics", *out]) if out else shlex.join(["forensics"])
+
+
 def train_synthetic(
     real: List[str] = typer.Option(..., "--real", help="Folder of REAL photos, as NAME=DIR (repeatable). A real "
                                    "source named like a --fake source is that generator's partner: held out with "
@@ -60,7 +75,7 @@ def train_synthetic(
     with api.Progress() as bar:
         try:
             card = train(fakes, reals, target, faces=list(face), sources_info=info, max_per_class=max_per_class,
-                         cache=cache, seed=seed, command=api.training_command(),
+                         cache=cache, seed=seed, command=_command(),
                          progress=lambda label, done, total: bar.update("synthetic", done, total, label),
                          log=typer.echo)
         except ValueError as exc:
@@ -72,6 +87,7 @@ def train_synthetic(
                       for d, r in card["by_domain"].items()},
         "per_generator": {g: {c: r[c]["auc"] for c in r} for g, r in card["per_generator"].items()},
         "format_baseline_within_source": {g: r["auc"] for g, r in card["format_baseline"]["within_source"].items()},
+        "in_source_cues": {g: {c: r[c]["auc"] for c in r} for g, r in card["in_source_cues"].items()},
     }, indent=2))
 
 

@@ -32,6 +32,20 @@ def _balanced(y: np.ndarray) -> np.ndarray:
     return np.where(y == 1, 0.5 / pos, 0.5 / max(1 - pos, 1e-12))
 
 
+def source_balanced(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Sample weights: each class has total weight 1/2, shared equally by the sources that hold it, so the
+    largest data set does not decide what 'generated' looks like."""
+    y = np.asarray(y).astype(int)
+    g = np.asarray(groups)
+    w = np.zeros(len(y))
+    for lab in (0, 1):
+        srcs = sorted(set(g[y == lab].tolist()), key=str)
+        for s in srcs:
+            m = (y == lab) & (g == s)
+            w[m] = 0.5 / (len(srcs) * m.sum())
+    return w * len(y)
+
+
 @dataclass
 class Linear:
     """``logit = coef · clip((x − mean) / scale, ±CLIP) + intercept``."""
@@ -43,7 +57,7 @@ class Linear:
     CLIP = 8.0
 
     @classmethod
-    def fit(cls, X: np.ndarray, y: np.ndarray, C: float) -> "Linear":
+    def fit(cls, X: np.ndarray, y: np.ndarray, C: float, weights: np.ndarray | None = None) -> "Linear":
         from sklearn.linear_model import LogisticRegression
 
         X = np.asarray(X, dtype=np.float64)
@@ -51,7 +65,7 @@ class Linear:
         scale = X.std(0)
         scale = np.where(scale > 1e-9, scale, 1.0)
         Z = np.clip((X - mean) / scale, -cls.CLIP, cls.CLIP)
-        lr = LogisticRegression(C=C, max_iter=5000, tol=1e-6).fit(Z, y, sample_weight=_balanced(y))
+        lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y, sample_weight=_balanced(y) if weights is None else weights)
         return cls(mean, scale, lr.coef_[0].astype(np.float64), float(lr.intercept_[0]))
 
     def decision(self, X: np.ndarray) -> np.ndarray:
@@ -119,7 +133,8 @@ def _folds(groups: np.ndarray, k: int) -> np.ndarray:
 
 def fit_model(X: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, C: dict[str, float] | None = None
               ) -> SyntheticModel:
-    """Fit the cue models on everything and the stacker on cross-fitted (leave-one-source-out) cue logits."""
+    """Fit the cue models on everything and the stacker on cross-fitted (leave-one-source-out) cue logits,
+    all with :func:`source_balanced` weights."""
     C = {**DEFAULT_C, **(C or {})}
     y = np.asarray(y).astype(int)
     groups = np.asarray(groups)
@@ -132,10 +147,12 @@ def fit_model(X: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, C: di
             for j, c in enumerate(CUES):
                 oof[te, j] = 0.0
             continue
+        wtr = source_balanced(y[tr], groups[tr])
         for j, c in enumerate(CUES):
-            oof[te, j] = Linear.fit(X[c][tr], y[tr], C[c]).decision(X[c][te])
-    cues = {c: Linear.fit(X[c], y, C[c]) for c in CUES}
-    stack = Linear.fit(oof, y, C["stack"])
+            oof[te, j] = Linear.fit(X[c][tr], y[tr], C[c], wtr).decision(X[c][te])
+    w = source_balanced(y, groups)
+    cues = {c: Linear.fit(X[c], y, C[c], w) for c in CUES}
+    stack = Linear.fit(oof, y, C["stack"], w)
     # the stacker's inputs are logits on a common scale: keep it unstandardised for readability
     return SyntheticModel(cues, stack, meta={"C": C})
 

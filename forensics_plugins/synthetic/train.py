@@ -32,10 +32,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from forensics.api import Calibrator, roc_metrics, sha256_file
+from forensics.api import Calibrator, roc_metrics, sha256_file, useful_level
 
 from .features import CUES, FORMAT_NAMES, RECIPE, format_features, image_features, test_view, train_view, view_rng
-from .model import DEFAULT_C, Linear, fit_model, reference_spectra
+from .model import DEFAULT_C, Linear, fit_model, reference_spectra, source_balanced
 
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 MODEL_FILE = "synthetic.json"
@@ -129,8 +129,8 @@ def extract_all(samples: list[Sample], cache: Path | None, seed: int,
 
 
 # ----------------------------------------------------------------------------------------------- measurement
-def _fit_format(F: np.ndarray, y: np.ndarray) -> Linear:
-    return Linear.fit(F, y, DEFAULT_C["format"])
+def _fit_format(F: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> Linear:
+    return Linear.fit(F, y, DEFAULT_C["format"], None if groups is None else source_balanced(y, groups))
 
 
 def _metrics(y: np.ndarray, s: np.ndarray, threshold: float = 0.5, **extra: Any) -> dict[str, Any]:
@@ -157,7 +157,7 @@ def leave_one_generator_out(X: dict[str, np.ndarray], F: np.ndarray, y: np.ndarr
         for c in CUES:
             scores[c].append(cl[c])
         scores["stacked"].append(m.stack.decision(np.stack([cl[c] for c in CUES], axis=1)))
-        scores["format"].append(_fit_format(F[tr], y[tr]).decision(F[te]))
+        scores["format"].append(_fit_format(F[tr], y[tr], src[tr]).decision(F[te]))
         ys.append(y[te])
         folds.append(np.array([g] * int(te.sum())))
         log(f"  held out {g}: stacked AUC {roc_metrics(y[te], scores['stacked'][-1], ci_resamples=0)['auc']:.3f}")
@@ -166,6 +166,27 @@ def leave_one_generator_out(X: dict[str, np.ndarray], F: np.ndarray, y: np.ndarr
                          "(--real NAME=DIR next to --fake NAME=DIR) and at least one other source to train on")
     return {"y": np.concatenate(ys), "fold": np.concatenate(folds),
             "scores": {k: np.concatenate(v) for k, v in scores.items()}}
+
+
+def within_source_cues(X: dict[str, np.ndarray], y: np.ndarray, src: np.ndarray, seed: int) -> dict[str, Any]:
+    """In-source reference: 5-fold AUC of each cue alone inside each paired source (train view to fit, test
+    view to score). Not the stated figure: it shows what a cue can do on a generator it has seen."""
+    out: dict[str, Any] = {}
+    rng = np.random.default_rng(seed)
+    for g in sorted(set(src.tolist())):
+        m = src == g
+        if len(np.unique(y[m])) < 2:
+            continue
+        idx = np.flatnonzero(m)
+        fold = rng.permutation(len(idx)) % 5
+        out[g] = {}
+        for c in CUES:
+            s = np.zeros(len(idx))
+            for k in range(5):
+                te, tr = idx[fold == k], idx[fold != k]
+                s[fold == k] = Linear.fit(X[f"train_{c}"][tr], y[tr], DEFAULT_C[c]).decision(X[f"test_{c}"][te])
+            out[g][c] = roc_metrics(y[idx], s)
+    return out
 
 
 def within_source_format(F: np.ndarray, y: np.ndarray, src: np.ndarray, seed: int) -> dict[str, Any]:
@@ -229,11 +250,17 @@ def train(fakes: list[tuple[str, Path]], reals: list[tuple[str, Path]], out_dir:
     p_cal = cal.apply(sc["stacked"])
     held = sorted(set(fold.tolist()))
     data_name = ", ".join(held)
+    # AUC, its interval and the EER from the raw stacked scores (a calibrator that became the constant 0.5
+    # because the scores rank backwards must not turn a below-chance AUC into "0.5"); threshold figures
+    # (accuracy, TPR/FPR, ECE) from the calibrated probabilities.
+    raw = roc_metrics(yl, sc["stacked"])
     headline = _metrics(yl, p_cal, kind="cross-source",
                         dataset=(f"leave-one-generator-out over {len(held)} generators ({data_name}): each measured "
                                  "on its generated images vs its real photos, unseen in training, after common-size "
                                  "shrink (shorter side ≤ 512), 0.5x resize and JPEG q75; scores of all folds pooled"),
                         command=command)
+    headline.update({k: raw[k] for k in ("auc", "auc_ci95", "eer")})
+    headline["calibrator"] = cal.to_json()
     evaluations: dict[str, Any] = {}
     by_domain = {}
     for dom, members in (("faces", [g for g in held if g in face_set]),
@@ -243,8 +270,7 @@ def train(fakes: list[tuple[str, Path]], reals: list[tuple[str, Path]], out_dir:
         m = np.isin(fold, members)
         by_domain[dom] = {"generators": members}
         for k in ("stacked", *CUES, "format"):
-            r = _metrics(yl[m], sc[k][m] if k != "stacked" else p_cal[m], kind="cross-source",
-                         generators=members)
+            r = _metrics(yl[m], sc[k][m], kind="cross-source", generators=members)
             by_domain[dom][k] = r
             evaluations[f"LOGO {dom}: {'detector (stacked)' if k == 'stacked' else k + (' baseline' if k == 'format' else ' cue')}"] = r
     per_generator = {}
@@ -260,6 +286,10 @@ def train(fakes: list[tuple[str, Path]], reals: list[tuple[str, Path]], out_dir:
     within = within_source_format(F, y, src, seed)
     for g, r in within.items():
         evaluations[f"format baseline within {g} (5-fold)"] = {**r, "kind": "in-source"}
+    in_source = within_source_cues(X, y, src, seed)
+    for g, r in in_source.items():
+        for c in CUES:
+            evaluations[f"{c} cue within {g} (5-fold, seen generator)"] = {**r[c], "kind": "in-source"}
 
     # shipped model: every source's training view
     final = fit_model({c: X[f"train_{c}"] for c in CUES}, y, src)
@@ -293,13 +323,13 @@ def train(fakes: list[tuple[str, Path]], reals: list[tuple[str, Path]], out_dir:
         "summary": (f"Leave-one-generator-out AUC {headline['auc']:.3f} (95 % CI {headline['auc_ci95'][0]:.2f}–"
                     f"{headline['auc_ci95'][1]:.2f}) on {headline['n_test']} files; format-only baseline "
                     f"{pooled_cues['format']['auc']:.3f} under the same protocol."),
-        "status": ("votes (calibrated cross-source)" if headline["auc_ci95"][0] > 0.5 else
-                   "does not vote: the cross-source AUC interval includes 0.5 (findings are inconclusive)"),
+        "status": ("votes (calibrated cross-source)" if useful_level(headline, "images")[0] else
+                   f"does not vote (findings are inconclusive, with the maps): {useful_level(headline, 'images')[1]}"),
         "architecture": (f"Input: the image shrunk (never enlarged) to a shorter side of at most 512 px, then its "
                          f"central crop of at most 256×256 px. Cues: spectral ({X['train_spectral'].shape[1]} features), residual "
                          f"({X['train_residual'].shape[1]}), probe (1280-d pooled EfficientNet-Lite0 features, "
                          f"frozen; weights {lite0_info()['package']}, SHA-256 {lite0_info()['sha256'][:16]}…). Each "
-                         f"cue: standardised L2 logistic regression (C = "
+                         f"cue: standardised L2 logistic regression, source-balanced sample weights (C = "
                          f"{', '.join(f'{c} {DEFAULT_C[c]}' for c in CUES)}). Stacker: logistic regression over the "
                          f"three cue logits fitted on leave-one-source-out logits (weights {stack_w}). Platt "
                          "calibration on the pooled leave-one-generator-out scores. All parameters in one JSON file."),
@@ -308,6 +338,8 @@ def train(fakes: list[tuple[str, Path]], reals: list[tuple[str, Path]], out_dir:
         "per_generator": per_generator,
         "by_domain": by_domain,
         "format_baseline": {"features": FORMAT_NAMES, "logo": pooled_cues["format"], "within_source": within},
+        "in_source_cues": {g: {c: {"auc": r[c]["auc"], "auc_ci95": r[c]["auc_ci95"]} for c in CUES}
+                           for g, r in in_source.items()},
         "cues": list(CUES),
         "data": data,
         "backbone": lite0_info(),
