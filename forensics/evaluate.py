@@ -58,6 +58,7 @@ def run_dataset(data_dirs: Iterable[Path], detectors: Iterable[str] | None = Non
     selected = ps.select(list(detectors) if detectors else None)
     samples = []
     data_info = []
+    source_of: dict[str, str] = {}  # file -> the data folder (source) it came from
     for d in data_dirs:
         s = read_dataset(Path(d), kinds=tuple(kinds), layout=layout)
         if max_per_class:
@@ -70,7 +71,7 @@ def run_dataset(data_dirs: Iterable[Path], detectors: Iterable[str] | None = Non
                 keep += idx
             s = [s[i] for i in sorted(keep)]
         for x in s:
-            x.source_name = Path(d).name
+            source_of[str(x.path)] = Path(d).name
         data_info.append({"folder": str(d), "layout": s[0].layout if s else layout, "files": len(s),
                           "manipulated": sum(x.label for x in s), "max_per_class": max_per_class, "seed": seed})
         samples += s
@@ -81,7 +82,7 @@ def run_dataset(data_dirs: Iterable[Path], detectors: Iterable[str] | None = Non
         media = open_media(smp.path, hashed=True)
         item = media.item
         row = {"file": smp.path.name, "path": str(smp.path), "label": smp.label, "method": smp.method,
-               "source": getattr(smp, "source_name", ""),
+               "source": source_of.get(str(smp.path), ""),
                "kind": item.kind, "sha256": item.hashes.sha256 if item.hashes else None, "findings": []}
         findings = []
         if item.is_media:

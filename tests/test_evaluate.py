@@ -59,3 +59,21 @@ def test_evaluate_errors_are_one_line(tmp_path, run_cli):
     assert r.exit_code == 2 and "not a recognised labelled data set" in r.output
     r = run_cli("evaluate", "--data", tmp_path / "missing")
     assert r.exit_code == 2 and "not found" in r.output
+
+
+@pytest.mark.slow
+def test_group_by_source_and_reliability_diagram(labelled, tmp_path, run_cli):
+    import shutil
+
+    second = tmp_path / "data2"
+    shutil.copytree(labelled, second)
+    (second / "fake" / "broken.jpg").unlink()
+    out = tmp_path / "eval"
+    r = run_cli("evaluate", "--data", labelled, "--data", second, "-d", "jpeg_dq", "--group-by", "source", "-o", out)
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "results.json").read_text(encoding="utf-8"))["summary"]
+    assert set(s["by_source"]) == {"data", "data2"}
+    assert s["by_source"]["data2"]["files"] == 12
+    assert "source data2:" in r.output
+    assert (out / "reliability.png").read_bytes().startswith(b"\x89PNG")
+    assert run_cli("evaluate", "--data", labelled, "--group-by", "colour").exit_code == 2
