@@ -40,7 +40,8 @@ def _ms(f, repeat: int) -> tuple[float, object]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2: the target machine)")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2: the target machine); "
+                    "on a machine shared with other jobs, also try 1 (sleeping worker threads wake up late)")
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args(argv)
 
