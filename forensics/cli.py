@@ -344,10 +344,9 @@ def train_fusion_cmd(
             if not d.is_dir():
                 fail(f"data folder not found: {d}")
         loaded.append(_run_with_progress(data, detector, max_per_class, seed))
-    command = ("forensics train fusion " + " ".join(f"--data {d}" for d in data or [])
-               + "".join(f" --results {r}" for r in results or []) + "".join(f" -d {x}" for x in detector or [])
-               + (f" --max-per-class {max_per_class}" if max_per_class else "")
-               + f" --calibration {calibration} --folds {folds} --seed {seed}" + ("" if out_of_fold else " --no-out-of-fold"))
+    from forensics.repro import training_command
+
+    command = training_command()  # the one builder: every option kept, no machine paths
     card = train_fusion(loaded, out or builtin_models_dir() / "fusion", calibration=calibration, folds=folds,
                         seed=seed, command=command, use_out_of_fold=out_of_fold, note=note, echo=typer.echo)
     typer.echo(json.dumps(card["metrics"], indent=2))
@@ -399,7 +398,9 @@ def evaluate(
     res = _run_with_progress(data, detector, max_per_class, seed)
     summary = summarise(res, threshold, group_by=group_by)
     res["summary"] = summary
-    res["command"] = " ".join(["forensics", "evaluate"] + sys.argv[2:]) if len(sys.argv) > 1 else ""
+    from forensics.repro import training_command
+
+    res["command"] = training_command()  # portable: data folders as $DATA/..., every option kept
     for line in format_table(summary):
         typer.echo(line)
     try:
