@@ -71,7 +71,16 @@ from forensics.faces import (
     invert_affine,
 )
 from forensics.faces import pipeline_info as face_pipeline_info
-from forensics.forgeries import decode_image, jpeg_bytes, load_rgb, make_copy_move, make_splice
+from forensics.forgeries import (
+    builtin_photos,
+    decode_image,
+    jpeg_bytes,
+    list_images,
+    load_rgb,
+    make_copy_move,
+    make_splice,
+    sample_hosts,
+)
 from forensics.hookspecs import hookimpl
 from forensics.media import Frame, MediaAccess, MediaError, VideoInfo, open_media
 from forensics.metrics import bootstrap_ci, equal_error_rate, expected_calibration_error, roc_metrics
@@ -157,7 +166,7 @@ __all__ = [
     "Frame", "MediaAccess", "MediaError", "ModelCard", "ModelUnavailable", "NoFaceError", "Progress", "Status",
     "VideoInfo", "align_face", "bootstrap_ci", "builtin_models_dir", "cross_fitted", "decode_image", "draw_landmarks",
     "equal_error_rate", "evenly_spaced", "evidence_bytes", "evidence_file", "expected_calibration_error", "face_analysis", "face_analysis_for_file", "face_pipeline_info",
-    "fail", "figure", "figure_artifact", "hookimpl", "jpeg_bytes", "load_card", "load_rgb", "make_copy_move", "make_splice", "logit", "open_media", "progress",
+    "fail", "figure", "figure_artifact", "builtin_photos", "hookimpl", "list_images", "sample_hosts", "jpeg_bytes", "load_card", "load_rgb", "make_copy_move", "make_splice", "logit", "open_media", "progress",
     "reproduction", "roc_metrics", "safe_text", "sha256_file", "sigmoid", "track", "training_command",
     "write_model_card", "model_card_data", "useful_level",
 ]

@@ -8,8 +8,45 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
+from typing import Iterable
 
 import numpy as np
+
+IMAGE_EXT = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"})
+
+
+def list_images(dirs: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
+    """Every still image (by extension) below one folder or several, recursively, sorted."""
+    if isinstance(dirs, (str, os.PathLike)):
+        dirs = [dirs]
+    out: list[Path] = []
+    for d in dirs:
+        for root, _dirs, files in os.walk(d):
+            out += [Path(root) / f for f in files if os.path.splitext(f)[1].lower() in IMAGE_EXT]
+    return sorted(out)
+
+
+def builtin_photos(names: Iterable[str]) -> list[Path]:
+    """Paths of the named public-domain sample photos that ship with scikit-image (those present)."""
+    import skimage.data
+
+    base = Path(skimage.data.__file__).parent
+    return [base / n for n in names if (base / n).exists()]
+
+
+def sample_hosts(dirs: Iterable[Path], max_per_dir: int, seed: int,
+                 builtin: Iterable[str] = ()) -> list[tuple[str, Path]]:
+    """``(source name, path)`` of authentic host photos: the named scikit-image photos, then up to ``max_per_dir``
+    per folder (a seeded sample, kept in sorted order)."""
+    out: list[tuple[str, Path]] = [("scikit-image", p) for p in builtin_photos(builtin)]
+    for d in dirs:
+        files = list_images(d)
+        if len(files) > max_per_dir:
+            pick = np.random.default_rng(seed).permutation(len(files))[:max_per_dir]
+            files = sorted(files[i] for i in pick)
+        out += [(Path(d).name, p) for p in files]
+    return out
 
 
 def load_rgb(path: str | os.PathLike, max_side: int = 640) -> np.ndarray:
@@ -184,4 +221,4 @@ def make_copy_move(rgb: np.ndarray, rng: np.random.Generator, *, area: tuple[flo
     return out, mask, info
 
 
-__all__ = ["load_rgb", "jpeg_bytes", "decode_image", "make_splice", "make_copy_move"]
+__all__ = ["IMAGE_EXT", "list_images", "builtin_photos", "sample_hosts", "load_rgb", "jpeg_bytes", "decode_image", "make_splice", "make_copy_move"]

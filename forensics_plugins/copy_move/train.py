@@ -10,7 +10,6 @@ never fitted (cross-source).
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -24,12 +23,12 @@ from forensics.api import (
     load_rgb,
     make_copy_move,
     roc_metrics,
+    sample_hosts,
     write_model_card,
 )
 
 from .cmfd import DENSE_MAX_SIDE, G2NN_RATIO, KEYPOINT_MAX_SIDE, detect_copy_move, pixel_scores
 
-IMAGE_EXT = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
 # scikit-image's bundled public-domain photos; astronaut, coffee and chelsea are left out: the demo is made from them.
 BUILTIN = ("rocket.jpg", "camera.png", "moon.png", "coins.png", "motorcycle_left.png", "motorcycle_right.png",
            "hubble_deep_field.jpg", "retina.jpg", "ihc.png", "brick.png", "grass.png", "gravel.png", "page.png",
@@ -41,28 +40,9 @@ NO_REAL_SET = ("No real copy-move set was measured (no cross-source figure yet):
                "masks). Pass such a set with --real DIR (real/, fake/, masks/) to measure it.")
 
 
-def list_images(d: Path) -> list[Path]:
-    out = []
-    for root, _dirs, files in os.walk(d):
-        out += [Path(root) / f for f in files if os.path.splitext(f)[1].lower() in IMAGE_EXT]
-    return sorted(out)
-
-
 def hosts(dirs: Iterable[Path], max_per_dir: int, include_builtin: bool, seed: int) -> list[tuple[str, Path]]:
     """``(source name, path)`` of the host photos: up to ``max_per_dir`` per folder (a seeded, sorted sample)."""
-    out: list[tuple[str, Path]] = []
-    if include_builtin:
-        import skimage.data
-
-        base = Path(skimage.data.__file__).parent
-        out += [("scikit-image", base / n) for n in BUILTIN if (base / n).exists()]
-    for d in dirs:
-        files = list_images(d)
-        if len(files) > max_per_dir:
-            pick = np.random.default_rng(seed).permutation(len(files))[:max_per_dir]
-            files = sorted(files[i] for i in pick)
-        out += [(d.name, p) for p in files]
-    return out
+    return sample_hosts(dirs, max_per_dir, seed, builtin=BUILTIN if include_builtin else ())
 
 
 def forge(host: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:

@@ -18,16 +18,15 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 
+from forensics.api import builtin_photos, jpeg_bytes, list_images, load_rgb, make_splice, roc_metrics, write_model_card
 from forensics.api import decode_image as decode
-from forensics.api import jpeg_bytes, load_rgb, make_splice, roc_metrics, write_model_card
 
 from .ela import FEATURES, Calibrator, features
 
-IMAGE_EXT = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
 # scikit-image's bundled photos used for training; astronaut/coffee/chelsea are kept
 # out because the demo case is made from them.
 BUILTIN_TRAINING = ("rocket.jpg", "hubble_deep_field.jpg", "motorcycle_left.png", "motorcycle_right.png",
@@ -65,19 +64,8 @@ def make_double_pair(host: np.ndarray, donor: np.ndarray, rng: np.random.Generat
     return jpeg_bytes(camera, qf), jpeg_bytes(spliced, qf)
 
 
-def list_images(dirs: Iterable[Path]) -> list[Path]:
-    out = []
-    for d in dirs:
-        for root, _dirs, files in os.walk(d):
-            out += [Path(root) / f for f in files if os.path.splitext(f)[1].lower() in IMAGE_EXT]
-    return sorted(out)
-
-
 def builtin_images() -> list[Path]:
-    import skimage.data
-
-    base = Path(skimage.data.__file__).parent
-    return [base / n for n in BUILTIN_TRAINING if (base / n).exists()]
+    return builtin_photos(BUILTIN_TRAINING)
 
 
 def build_dataset(paths: list[Path], per_image: int, seed: int, echo: Callable[[str], None],

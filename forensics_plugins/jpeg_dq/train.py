@@ -17,16 +17,25 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import numpy as np
 
-from forensics.api import Calibrator, decode_image, jpeg_bytes, load_rgb, make_splice, roc_metrics, write_model_card
+from forensics.api import (
+    Calibrator,
+    builtin_photos,
+    decode_image,
+    jpeg_bytes,
+    list_images,
+    load_rgb,
+    make_splice,
+    roc_metrics,
+    write_model_card,
+)
 
 from . import dq
 
 NO_DQ = "cross-source, no aligned DQ found in the file"  # the evaluation the detector's second gate reads
-IMAGE_EXT = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
 # scikit-image photos; astronaut, coffee and chelsea are left out because the demo case is made from them.
 BUILTIN = ("rocket.jpg", "hubble_deep_field.jpg", "motorcycle_left.png", "motorcycle_right.png", "ihc.png",
            "retina.jpg", "color.png", "immunohistochemistry.png", "page.png", "brick.png", "grass.png", "gravel.png")
@@ -38,19 +47,8 @@ KNOWN_SOURCES = {
 }
 
 
-def list_images(dirs: Iterable[Path]) -> list[Path]:
-    out = []
-    for d in dirs:
-        for root, _dirs, files in os.walk(d):
-            out += [Path(root) / f for f in files if os.path.splitext(f)[1].lower() in IMAGE_EXT]
-    return sorted(out)
-
-
 def builtin_images() -> list[Path]:
-    import skimage.data
-
-    base = Path(skimage.data.__file__).parent
-    return [base / n for n in BUILTIN if (base / n).exists()]
+    return builtin_photos(BUILTIN)
 
 
 def make_pair(host: np.ndarray, donor: np.ndarray, rng: np.random.Generator) -> dict:

@@ -11,7 +11,6 @@ and every figure in the card is measured on the held-out hosts only.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Callable, Iterable
@@ -25,39 +24,21 @@ from forensics.api import (
     load_rgb,
     make_splice,
     roc_metrics,
+    sample_hosts,
     write_model_card,
 )
 
 from .noise import MAX_SIDE, analyse_noise
 
-IMAGE_EXT = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
 BUILTIN = ("rocket.jpg", "camera.png", "moon.png", "coins.png", "motorcycle_left.png", "motorcycle_right.png",
            "hubble_deep_field.jpg", "retina.jpg", "ihc.png", "brick.png", "grass.png", "gravel.png", "page.png",
            "text.png")
 FEATURES = ("wavelet", "cooc")
 
 
-def list_images(d: Path) -> list[Path]:
-    out = []
-    for root, _dirs, files in os.walk(d):
-        out += [Path(root) / f for f in files if os.path.splitext(f)[1].lower() in IMAGE_EXT]
-    return sorted(out)
-
-
 def hosts(dirs: Iterable[Path], max_per_dir: int, include_builtin: bool, seed: int) -> list[tuple[str, Path]]:
-    out: list[tuple[str, Path]] = []
-    if include_builtin:
-        import skimage.data
-
-        base = Path(skimage.data.__file__).parent
-        out += [("scikit-image", base / n) for n in BUILTIN if (base / n).exists()]
-    for d in dirs:
-        files = list_images(d)
-        if len(files) > max_per_dir:
-            pick = np.random.default_rng(seed).permutation(len(files))[:max_per_dir]
-            files = sorted(files[i] for i in pick)
-        out += [(d.name, p) for p in files]
-    return out
+    """``(source name, path)`` of the host photos: up to ``max_per_dir`` per folder (a seeded, sorted sample)."""
+    return sample_hosts(dirs, max_per_dir, seed, builtin=BUILTIN if include_builtin else ())
 
 
 def make_pair(host: np.ndarray, donor: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
