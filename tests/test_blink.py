@@ -249,7 +249,7 @@ def test_tiny_train_then_infer(tmp_path, monkeypatch):
     _write_synthetic_eye_folder(data)
     out = tmp_path / "models" / "blink_lrcn"
     card = train([data], out, seed=0, cnn_epochs=4, lstm_epochs=3, sequences=60, seq_len=40, variants=2,
-                 echo=lambda m: None)
+                 echo=lambda m: None, epoch_size=100)
     assert (out / "lrcn.safetensors").stat().st_size < 20 * 1024 * 1024
     assert card["eye_state_metrics"]["cnn_per_frame_heldout"]["auc"] > 0.9
     assert card["detector_level"]["calibrated"] is False and card["metrics"] == {}
@@ -311,6 +311,59 @@ def test_augment_is_deterministic_and_keeps_format():
     assert np.array_equal(a, b) and a.shape == eye.shape and a.dtype == np.uint8
     assert not np.array_equal(a, augment(eye, np.random.default_rng(4)))
     assert set(AUGMENT_MODES) == {"ir_like", "blur", "low_light", "low_res"}
+    colour = np.stack([eye, np.clip(eye.astype(int) + 40, 0, 255).astype(np.uint8), eye // 2], -1)
+    c1 = augment(eye, np.random.default_rng(5), colour=colour)
+    assert np.array_equal(c1, augment(eye, np.random.default_rng(5), colour=colour))
+    assert c1.shape == eye.shape and c1.dtype == np.uint8
+
+
+def test_channel_mix_jpeg_and_low_res():
+    from forensics_plugins.blink_lrcn.train import LOW_RES_PX, channel_mix, jpeg, low_res
+
+    eye = _eye()
+    grey3 = np.repeat(eye[..., None], 3, -1)
+    # grey input: any weights summing to one give the same grey back
+    for k in range(5):
+        assert np.abs(channel_mix(grey3, np.random.default_rng(k)).astype(int) - eye).max() <= 1
+    # colour input: deterministic for a seed, in range, and the weights vary between draws
+    colour = np.zeros(eye.shape + (3,), np.uint8)
+    colour[..., 0] = 200  # pure red
+    outs = [channel_mix(colour, np.random.default_rng(k)) for k in range(40)]
+    assert np.array_equal(outs[0], channel_mix(colour, np.random.default_rng(0)))
+    vals = np.array([o.mean() for o in outs])
+    assert all(o.shape == eye.shape and o.dtype == np.uint8 for o in outs)
+    assert vals.min() < 120 and (vals >= 0.6 * 200 - 1).sum() >= 10  # red-dominant (NIR-like) draws are common
+    j = jpeg(eye, np.random.default_rng(0))
+    assert j.shape == eye.shape and j.dtype == np.uint8 and not np.array_equal(j, eye)
+    # low resolution: the down-sampled side lies in LOW_RES_PX (measured by how many distinct rows survive)
+    assert LOW_RES_PX == (8, 16)
+    noise = np.random.default_rng(1).integers(0, 256, eye.shape).astype(np.uint8)
+    for k in range(10):
+        lr = low_res(noise, np.random.default_rng(k))
+        assert lr.shape == eye.shape and _hf_energy(lr) < 0.8 * _hf_energy(noise)
+
+
+def test_sampling_weights_balance_classes_and_sources():
+    from forensics_plugins.blink_lrcn.train import sampling_weights
+
+    labels = np.array([0] * 900 + [0] * 100 + [1] * 50)
+    sources = np.array(["big"] * 900 + ["small"] * 100 + ["c"] * 50)
+    w = sampling_weights(labels, sources)
+    assert w.sum() == pytest.approx(1.0)
+    assert w[labels == 1].sum() == pytest.approx(0.5)  # both classes equally likely
+    big, small = w[sources == "big"].sum(), w[sources == "small"].sum()
+    assert big / small == pytest.approx(3.0)  # sqrt(900) / sqrt(100)
+
+
+def test_state_metrics_give_an_accuracy_interval_over_images():
+    from forensics_plugins.blink_lrcn.train import _state_metrics
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(rng.integers(0, 2, 100), 2)
+    p = np.where(rng.random(200) < 0.9, y, 1 - y) * 0.8 + 0.1
+    m = _state_metrics(y, p, np.repeat(np.arange(100), 2))
+    lo, hi = m["accuracy_ci95"]
+    assert lo < m["accuracy"] < hi and hi - lo < 0.2 and m["n_images"] == 100 and m["n_test"] == 200
 
 
 def test_augment_modes_do_what_they_say():

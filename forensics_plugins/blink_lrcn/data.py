@@ -42,6 +42,7 @@ class EyeSamples:
     sources: np.ndarray  # (N,) str: which folder
     ear: np.ndarray  # (N,) float: EAR of that eye (nan for eye-crop sources)
     counts: dict = field(default_factory=dict)  # per source: images found / used / skipped
+    colour: np.ndarray | None = None  # (N, S, S, 3) uint8, same geometry as ``crops`` (grey sources: replicated)
 
     @staticmethod
     def concat(parts: list["EyeSamples"]) -> "EyeSamples":
@@ -49,7 +50,7 @@ class EyeSamples:
         if not parts:
             s = EYE_CROP_SIZE
             return EyeSamples(np.zeros((0, s, s), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                              np.zeros(0, dtype="<U64"), np.zeros(0))
+                              np.zeros(0, dtype="<U64"), np.zeros(0), colour=np.zeros((0, s, s, 3), np.uint8))
         offset, groups = 0, []
         for p in parts:
             groups.append(p.groups + offset)
@@ -59,7 +60,12 @@ class EyeSamples:
             counts.update(p.counts)
         return EyeSamples(np.concatenate([p.crops for p in parts]), np.concatenate([p.labels for p in parts]),
                           np.concatenate(groups), np.concatenate([p.sources for p in parts]),
-                          np.concatenate([p.ear for p in parts]), counts)
+                          np.concatenate([p.ear for p in parts]), counts,
+                          np.concatenate([p.colour_or_grey() for p in parts]))
+
+    def colour_or_grey(self) -> np.ndarray:
+        """``colour`` when stored, else the grey crops replicated to three channels."""
+        return self.colour if self.colour is not None else np.repeat(self.crops[..., None], 3, axis=-1)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -155,7 +161,7 @@ def load_face_folder(folder: Path, label: int, source: str, cache_dir: Path | No
     their label says nothing about what the eye crop shows.
     """
     paths = list_images(folder)
-    crops, ears, groups = [], [], []
+    crops, colours, ears, groups = [], [], [], []
     no_face = hidden = 0
     for i, p in enumerate(paths):
         af = aligned_face(p, cache_dir)
@@ -170,16 +176,19 @@ def load_face_folder(folder: Path, label: int, source: str, cache_dir: Path | No
             hidden += 1
             continue
         e = eye_crops(crop, crop_lm)
+        ec = eye_crops(crop, crop_lm, colour=True)
         r, l = ear_pair(crop_lm)
         crops += [e[0], e[1]]
+        colours += [ec[0], ec[1]]
         ears += [r, l]
         groups += [i, i]
     n = len(groups)
     stack = np.stack(crops) if crops else np.zeros((0, EYE_CROP_SIZE, EYE_CROP_SIZE), np.uint8)
+    cstack = np.stack(colours) if colours else np.zeros((0, EYE_CROP_SIZE, EYE_CROP_SIZE, 3), np.uint8)
     return EyeSamples(stack, np.full(n, label, np.int64), np.asarray(groups, np.int64), np.full(n, source, dtype="<U64"),
                       np.asarray(ears, np.float64),
                       {source: {"images": len(paths), "used": n // 2, "no_face": no_face, "eyes_not_visible": hidden,
-                                "kind": "face images (both eyes)"}})
+                                "kind": "face images (both eyes)"}}, cstack)
 
 
 def collect(eye_dirs: Iterable[Path] = (), face_dirs: Iterable[Path] = (), open_face_dirs: Iterable[Path] = (),

@@ -95,25 +95,29 @@ def eye_crop_matrices(landmarks: np.ndarray, size: int = EYE_CROP_SIZE,
 
 
 def eye_crops(image: np.ndarray, landmarks: np.ndarray, size: int = EYE_CROP_SIZE,
-              scale: float = EYE_CROP_SCALE) -> np.ndarray:
+              scale: float = EYE_CROP_SCALE, colour: bool = False) -> np.ndarray:
     """Both eyes as upright grey crops, ``(2, size, size)`` uint8 (image-left eye first).
 
     ``image`` is RGB ``HxWx3`` or grey ``HxW`` uint8 and ``landmarks`` the 68 points in
     that image's coordinates (for the shared face pipeline: ``obs.crop`` with
     ``obs.crop_landmarks``). Pixels outside the image are filled by edge replication.
+    With ``colour=True`` (training only: the channel-mixing augmentation needs the colour)
+    an RGB image gives ``(2, size, size, 3)`` with exactly the same geometry.
     """
     import cv2
 
-    img = np.asarray(image)
-    grey = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY) if img.ndim == 3 else np.ascontiguousarray(img)
-    out = np.empty((2, size, size), dtype=np.uint8)
+    img = np.ascontiguousarray(np.asarray(image))
+    if colour and img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    src_full = img if colour else (cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img)
+    out = np.empty((2, size, size, 3) if colour else (2, size, size), dtype=np.uint8)
     for k, m in enumerate(eye_crop_matrices(landmarks, size, scale)):
         # area-like downsampling: pre-blur when shrinking a lot, then bilinear warp
         shrink = 1.0 / max(np.sqrt(abs(np.linalg.det(m[:, :2]))), 1e-6)
-        src = grey
+        src = src_full
         if shrink > 1.5:
             sigma = 0.5 * (shrink - 1.0)
-            src = cv2.GaussianBlur(grey, (0, 0), sigma)
+            src = cv2.GaussianBlur(src_full, (0, 0), sigma)
         out[k] = cv2.warpAffine(src, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return out
 
