@@ -149,6 +149,30 @@ def test_frames_are_spread_over_the_whole_track_in_time():
     assert evenly_timed(obs[:10], 32) == obs[:10]
 
 
+
+def test_videos_are_scored_over_whole_duration_tracks():
+    """A video's scored frames come from the whole-duration tracks (sparse frames too), not only the dense window."""
+    from types import SimpleNamespace
+
+    from forensics_plugins.fwa.data import FRAMES_PER_TRACK, evenly_timed, scored_tracks
+
+    crop = np.zeros((8, 8, 3), np.uint8)
+
+    def ob(t, with_crop=True):
+        return SimpleNamespace(time_s=t, crop=crop if with_crop else None)
+
+    dense = [ob(i / 30) for i in range(600)]  # 20 s dense window
+    sparse = [ob(20.0 + i, with_crop=i % 2 == 0) for i in range(1, 101)]  # 1 frame/s to 120 s, half without crops
+    whole = SimpleNamespace(track_id=3, crop_observations=[o for o in dense + sparse if o.crop is not None])
+    window = SimpleNamespace(track_id=0, crop_observations=dense)
+    video = SimpleNamespace(is_image=False, tracks=[window], video_tracks=[whole])
+    (tid, obs), = scored_tracks(video)
+    assert tid == 3 and all(o.crop is not None for o in obs)
+    picked = [o.time_s for o in evenly_timed(obs, FRAMES_PER_TRACK)]
+    assert max(picked) >= 118.0 and sum(t > 20.0 for t in picked) >= 20
+    image = SimpleNamespace(is_image=True, tracks=[window], video_tracks=[whole])
+    assert scored_tracks(image)[0][0] == 0
+
 # ---------------------------------------------------------------- model loading
 
 

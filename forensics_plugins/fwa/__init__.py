@@ -1,8 +1,8 @@
 """FWA detector plugin: face blending artefacts, trained on Self-Blended Images (Shiohara & Yamasaki, CVPR 2022)
 and face-warping artefacts (Li & Lyu, CVPR Workshops 2019).
 
-Reads the shared face tracks (:func:`forensics.api.face_analysis`), scores up to 32 frames evenly spaced over
-each face track with a CNN trained on real faces only (:mod:`.train`), reports per-frame scores
+Reads the shared face tracks (:func:`forensics.api.face_analysis`; for a video the whole-duration tracks, dense
+windows and the sparse frames between them), scores up to 32 frames evenly spaced in time over each face track with a CNN trained on real faces only (:mod:`.train`), reports per-frame scores
 (``details["frame_scores"]``) and a per-face class-activation heat map. A model whose cross-source AUC interval
 includes 0.5 (the card's ``voting``) makes the detector inconclusive: no probability, the figure instead.
 """
@@ -79,7 +79,7 @@ class FWADetector(Detector):
         import torch
 
         torch.manual_seed(0)
-        scores = score_tracks(model, arch, size, fa.tracks, FRAMES_PER_TRACK, with_cam=True)
+        scores = score_tracks(model, arch, size, fa, FRAMES_PER_TRACK, with_cam=True)
         best = max(scores, key=lambda s: s.score)
         p = best.score
         artifacts = self._artifacts(scores, fa)

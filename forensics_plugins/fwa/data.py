@@ -2,7 +2,8 @@
 
 Every file goes through the shared face pipeline (:func:`forensics.api.face_analysis_for_file`, the
 same code the detector sees at analysis time; crops stored without landmarks are re-detected). For
-each face track, up to :data:`FRAMES_PER_TRACK` observations evenly spaced in time over the whole track
+each whole-duration face track (:func:`scored_tracks`: ``video_tracks`` for a video, dense and sparse frames
+alike), up to :data:`FRAMES_PER_TRACK` observations evenly spaced in time over the whole track
 (:func:`evenly_timed`) are kept: the aligned crop (downscaled to :data:`STORE_SIDE` px) with its 68 landmarks in crop
 coordinates and the frame time. The cache file name is the SHA-256 of the file's *content* plus the
 pipeline / cache version, so renamed or copied files hit the same entry and edited files miss it.
@@ -55,7 +56,8 @@ def media_files(root: Path) -> list[Path]:
 
 
 def cache_key(digest: str, video: bool = False) -> str:
-    tag = f"{CACHE_VERSION}|{digest}" + ("|frames evenly spaced in time" if video else "")
+    # videos: crops from the whole-duration tracks (images are unchanged, so their entries stay valid)
+    tag = f"{CACHE_VERSION}|{digest}" + ("|frames evenly spaced in time|whole-duration tracks" if video else "")
     return hashlib.sha256(tag.encode()).hexdigest()[:40] + ".npz"
 
 
@@ -87,11 +89,23 @@ def shrink(crop: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return small, ((lm + 0.5) * s - 0.5).astype(np.float32)
 
 
+def scored_tracks(fa) -> list[tuple[int, list]]:
+    """``[(track_id, observations with a crop), ...]``: the face tracks this detector scores.
+
+    A video's tracks are the pipeline's *whole-duration* ``video_tracks`` (dense windows and the sparse frames
+    between them), so a long video is scored over its whole length, not only inside the dense windows; only
+    observations whose aligned crop was kept are used. A still image has one observation per face.
+    """
+    src = fa.tracks if fa.is_image or not fa.video_tracks else fa.video_tracks
+    out = [(tr.track_id, tr.crop_observations) for tr in src]
+    return [(i, obs) for i, obs in out if obs]
+
+
 def faces_from_analysis(fa, k: int = FRAMES_PER_TRACK) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``[(crops, landmarks, times), ...]`` per track of a FaceAnalysis (``k`` evenly spaced observations)."""
+    """``[(crops, landmarks, times), ...]`` per scored track of a FaceAnalysis (``k`` evenly spaced observations)."""
     tracks = []
-    for tr in fa.tracks:
-        obs = evenly_timed(tr.observations, k)
+    for _, observations in scored_tracks(fa):
+        obs = evenly_timed(observations, k)
         pairs = [shrink(o.crop, o.crop_landmarks) for o in obs]
         tracks.append((np.stack([c for c, _ in pairs]), np.stack([lm for _, lm in pairs]),
                        np.array([float(o.time_s) for o in obs], dtype=np.float64)))

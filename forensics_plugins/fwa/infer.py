@@ -5,7 +5,8 @@ Aggregation rule (stated in findings and the model card)
 * each face observation gets P(manipulated) = sigmoid(logit) of the network on its face crop (the aligned
   crop at :data:`.data.STORE_SIDE` px, cut to the landmarks' box plus a fixed margin, resized to the input size);
 * a face track's score is the **mean** P over up to :data:`FRAMES_PER_TRACK` frames evenly spaced in time over
-  the whole track (as Shiohara & Yamasaki average frame predictions over the video);
+  the whole track (as Shiohara & Yamasaki average frame predictions over the video); a video's tracks are the
+  pipeline's whole-duration tracks (:func:`.data.scored_tracks`), so frames come from the whole video;
 * the item's score is the **maximum** over its face tracks (one manipulated face is enough); a still image
   is one frame per face.
 """
@@ -18,11 +19,11 @@ import numpy as np
 
 from forensics.api import FaceObservation
 
-from .data import FRAMES_PER_TRACK, evenly_timed, shrink
+from .data import FRAMES_PER_TRACK, evenly_timed, scored_tracks, shrink
 from .warp import cut_roi, roi_box
 
-AGGREGATION = (f"per face track: mean P(manipulated) over up to {FRAMES_PER_TRACK} frames evenly spaced in time "
-               "over the whole track; item: maximum over face tracks")
+AGGREGATION = (f"per face track (followed over the whole video): mean P(manipulated) over up to {FRAMES_PER_TRACK} "
+               "frames evenly spaced in time over the whole track; item: maximum over face tracks")
 
 
 def sigmoid(x):
@@ -65,18 +66,19 @@ class TrackScore:
         return aggregate_track(self.probabilities)
 
 
-def score_tracks(model, arch: str, size: int, tracks, frames_per_track: int = FRAMES_PER_TRACK,
+def score_tracks(model, arch: str, size: int, fa, frames_per_track: int = FRAMES_PER_TRACK,
                  with_cam: bool = False) -> list[TrackScore]:
-    """Score every track of a :class:`forensics.api.FaceAnalysis` (``tracks`` = ``fa.tracks``)."""
+    """Score every face track of a :class:`forensics.api.FaceAnalysis` (:func:`.data.scored_tracks`: the
+    whole-duration tracks of a video)."""
     from .model import predict
 
     out = []
-    for tr in tracks:
-        obs = evenly_timed(tr.observations, frames_per_track)
+    for track_id, observations in scored_tracks(fa):
+        obs = evenly_timed(observations, frames_per_track)
         inputs = np.stack([roi_input(o.crop, o.crop_landmarks, size)[0] for o in obs])
         res = predict(model, arch, inputs, with_cam=with_cam)
         logits, cams = res if with_cam else (res, None)
-        out.append(TrackScore(track_id=tr.track_id, frame_indices=[o.frame_index for o in obs],
+        out.append(TrackScore(track_id=track_id, frame_indices=[o.frame_index for o in obs],
                               times=[float(o.time_s) for o in obs], probabilities=sigmoid(logits).tolist(),
                               observations=obs, cams=cams, inputs=inputs if with_cam else None))
     return out
