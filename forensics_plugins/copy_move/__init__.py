@@ -1,5 +1,6 @@
-"""Copy-move detector plugin: SIFT/g2NN keypoints + RANSAC (Amerini et al. 2011) and a dense Zernike field
-(Cozzolino et al. 2015), with the duplicated regions as a mask and match lines on the image."""
+"""Copy-move detector plugin: candidate transforms from SIFT/g2NN keypoints (Amerini et al. 2011) and block matching
+(Fridrich et al. 2003), each verified by a dense difference map (after Pan & Lyu 2010), with the duplicated regions as
+a mask and match lines on the image."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from forensics.api import Artifact, Calibrator, Detector, Finding, ModelUnavailable, hookimpl, useful_level
 
-from .cmfd import DENSE_MAX_SIDE, KEYPOINT_MAX_SIDE, CopyMoveResult, detect_copy_move
+from .cmfd import KEYPOINT_MAX_SIDE, SIFT_MIN_SIDE, CopyMoveResult, detect_copy_move
 from .figures import mask_png, match_figure, overlay_figure
 
 MAX_MEGAPIXELS = 100
@@ -17,15 +18,17 @@ MAX_MEGAPIXELS = 100
 
 class CopyMoveDetector(Detector):
     name = "copy_move"
-    version = "1.0.0"
+    version = "2.0.0"
     media_kinds = ("image",)
     model_name = "copy_move"
     description = "Copy-move: finds regions of the image that were copied and pasted elsewhere in the same image."
-    method = ("SIFT keypoints matched with the g2NN test, agglomerative clustering and RANSAC affine estimation "
-              "(Amerini, Ballan, Caldelli, Del Bimbo & Serra, IEEE TIFS 2011), localised by warping (Pan & Lyu, "
-              "IEEE TIFS 2010); plus a dense field of rotation-invariant Zernike moments with nearest neighbours, "
-              "PatchMatch propagation and dense linear fitting (Cozzolino, Poggi & Verdoliva, IEEE TIFS 2015). "
-              "Score: share of the image marked as copied, calibrated by Platt scaling on generated copy-moves.")
+    method = ("Candidate copy transforms from SIFT keypoints (small images upscaled) matched with the g2NN test, "
+              "displacement voting and sequential RANSAC of similarity transforms (Amerini, Ballan, Caldelli, Del "
+              "Bimbo & Serra, IEEE TIFS 2011), and from near-identical blocks voting for a shift (Fridrich, Soukal & "
+              "Lukas, DFRWS 2003); each candidate verified and localised by a dense map of where the image agrees "
+              "with its warped copy distinctly better than with the copy moved 2 px (after Pan & Lyu, IEEE TIFS "
+              "2010), periodic patterns rejected. Score: share of the image in the largest verified region, "
+              "calibrated by Platt scaling on generated copy-moves.")
 
     def analyze(self, item, media) -> Finding:
         info = media.image_info()
@@ -57,12 +60,13 @@ class CopyMoveDetector(Detector):
     def summary(res: CopyMoveResult) -> str:
         if not res.mask.any():
             return (f"No copied region found ({res.keypoints} SIFT keypoints, {len(res.matches)} g2NN matches, "
-                    "no consistent transform; dense field: no coherent offset region).")
+                    f"{res.candidates} candidate transforms, none verified by the difference map).")
         parts = [f"{100 * res.share:.2f} % of the image is marked as copied (source and target)"]
         if res.transforms:
-            t = max(res.transforms, key=lambda t: len(t.src)).describe(res.scale)
-            parts.append(f"{len(res.transforms)} keypoint transform(s); the strongest has {t['inliers']} RANSAC inliers, "
-                         f"rotation {t['rotation_deg']}°, scale {t['scale']}, shift {t['translation_px']} px")
+            t = max(res.transforms, key=lambda t: t.support).describe(res.scale)
+            parts.append(f"{len(res.transforms)} verified transform(s); the largest ({t['method']}, {t['inliers']} "
+                         f"keypoint inliers) has rotation {t['rotation_deg']}°, scale {t['scale']}, shift "
+                         f"{t['translation_px']} px")
         if res.dense_pairs:
             parts.append(f"dense field: {res.dense_pairs} pixels with a coherent copy offset")
         return "; ".join(parts) + ". Similar genuine objects (windows, tiles, crowds) can also match: check the figure."
@@ -72,10 +76,12 @@ class CopyMoveDetector(Detector):
         return {
             "size": [int(rgb.shape[1]), int(rgb.shape[0])],
             "working_scale": round(res.scale, 5),
-            "keypoint_max_side": KEYPOINT_MAX_SIDE,
-            "dense_max_side": DENSE_MAX_SIDE,
+            "analysis_max_side": KEYPOINT_MAX_SIDE,
+            "sift_min_side": SIFT_MIN_SIDE,
             "keypoints": res.keypoints,
             "g2nn_matches": int(len(res.matches)),
+            "candidates": res.candidates,
+            "largest_verified_share": round(res.best_support, 6),
             "transforms": [t.describe(res.scale) for t in res.transforms],
             "dense_pixels": res.dense_pairs,
             "marked_share": round(res.share, 6),
@@ -91,7 +97,7 @@ class CopyMoveDetector(Detector):
                              "accepted transform (thick, one colour per transform), drawn source → target."),
             Artifact(title="Copy-move mask", png=overlay_figure(rgb, res), slug="copy-move-overlay",
                      caption="Regions found duplicated (source and target), outlined in red over the image: "
-                             "keypoint transforms and the dense Zernike field merged."),
+                             "every verified transform's target and, mapped back, its source."),
             Artifact(title="Copy-move mask (binary)", png=mask_png(res, rgb.shape[:2]), slug="copy-move-mask",
                      caption="The same mask at the image's size: white = marked as copied."),
         ]

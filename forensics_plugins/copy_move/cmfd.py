@@ -1,22 +1,29 @@
-"""Copy-move forgery detection: SIFT keypoints (g2NN, clustering, RANSAC) plus a dense Zernike-moment field.
+"""Copy-move forgery detection: candidate transforms from SIFT keypoints and from the image's own autocorrelation,
+each verified and localised by a dense correlation map.
 
-Two published, training-free methods whose masks are merged:
+Published, training-free methods, combined:
 
 * **Keypoints** (Amerini et al., "A SIFT-based forensic method for copy-move attack detection and transformation
-  recovery", IEEE TIFS 6(3), 2011): SIFT descriptors matched against the same image with the generalised 2-nearest-
-  neighbour test (g2NN), matched points grouped by agglomerative (Ward) clustering, an affine transform estimated by
-  RANSAC for every pair of clusters. Each accepted transform is then localised by warping the image with it and
-  keeping the seeded, connected pixels whose neighbourhood agrees with its warped copy (after Pan & Lyu, IEEE TIFS
-  2010).
+  recovery", IEEE TIFS 6(3), 2011): SIFT descriptors (RootSIFT) matched against the same image with the generalised
+  2-nearest-neighbour test (g2NN); small images are upscaled first so that a portrait of 200-300 px still yields
+  keypoints. Matches give candidate transforms two ways: displacement voting (a plain copy moves every match by the
+  same vector) and sequential RANSAC of a similarity transform (rotated / scaled copies).
+* **Autocorrelation** (after Zhang, Feng & Su, "A new approach for detecting copy-move forgery in digital images",
+  IEEE ICCS 2008, who locate the shift with phase correlation): the band-passed, locally whitened image correlated
+  with itself by FFT has a peak at the shift of a copied region, even where the region is flat and holds only sensor
+  noise and no keypoint; its strongest peaks are candidate translations.
+* **Verification and localisation** (Pan & Lyu, "Region duplication detection using image feature matching", IEEE
+  TIFS 5(4), 2010; Amerini et al., "Copy-move forgery detection and localization by means of robust clustering with
+  J-Linkage", Signal Processing: Image Communication 28(6), 2013): for every candidate the band-passed image is
+  warped by it and a local zero-mean normalised cross-correlation (ZNCC) map against the image is thresholded; the
+  connected, large enough regions that agree are the target, and mapped back they are the source.
 * **Dense field** (Cozzolino, Poggi & Verdoliva, "Efficient dense-field copy-move forgery detection", IEEE TIFS
-  10(11), 2015): rotation-invariant Zernike-moment magnitudes of a disc around every pixel, nearest neighbour at least
-  ``min_offset`` away, offset field verified by dense linear fitting (a local affine fit of the offsets: a copied
-  region has a smooth offset field, chance matches do not), matched pairs checked from both ends. Finds copies of
-  low-texture regions where few keypoints exist; our nearest-neighbour search is an exact k-d tree instead of the
-  paper's PatchMatch.
+  10(11), 2015): rotation-invariant Zernike-moment magnitudes with PatchMatch propagation and dense linear fitting,
+  kept as :func:`dense_field` (optional: ``detect_copy_move(..., dense=True)``).
 
-Cost is bounded: keypoints work on the image scaled to at most ``KEYPOINT_MAX_SIDE`` pixels on its long side, the dense
-field at most ``DENSE_MAX_SIDE``. Plain functions over NumPy arrays; deterministic.
+The raw score is ``log10`` of the share of the image in the largest verified region of any candidate (floor 1e-5),
+so an image with no copy still gets a graded score. Cost is bounded: the analysis runs on the image scaled to at
+most ``KEYPOINT_MAX_SIDE`` pixels on its long side. Plain functions over NumPy arrays; deterministic.
 
 Example
 -------
@@ -35,30 +42,47 @@ from typing import Any
 
 import numpy as np
 
-KEYPOINT_MAX_SIDE = 1024
+KEYPOINT_MAX_SIDE = 1024  # analysis resolution: long side at most this (larger images are reduced)
+SIFT_MIN_SIDE = 512  # SIFT runs on the image upscaled so its short side is at least this ...
+SIFT_MAX_UPSCALE = 3.0  # ... by at most this factor
 DENSE_MAX_SIDE = 384
-G2NN_RATIO = 0.65  # Amerini et al. use 0.5; 0.65 found more small copies with no more false alarms (10 hosts)
+G2NN_RATIO = 0.65
 KNN = 10
-MIN_KEYPOINT_DISTANCE = 12  # px at keypoint resolution: matches closer than this are the same structure
-MIN_INLIERS = 6
-RANSAC_THRESHOLD = 3.0
-ZERNIKE_RADIUS = 7
-MIN_OFFSET = 16  # px at dense resolution (Cozzolino et al. use a minimum offset to skip trivial self-matches)
-FIT_RESIDUAL = 0.5  # mean squared residual (px^2) of the local linear fit of the offset field
-MIN_AREA_SHARE = 0.0015  # a detected region must cover at least this share of the image (each side)
-MAX_PAIRS = 16  # cluster pairs tried with RANSAC, largest first
+MIN_KEYPOINT_DISTANCE = 12  # px (analysis resolution): matches closer than this are the same structure
+MIN_OFFSET = 16  # px (analysis resolution): smallest copy shift searched / accepted (below: resampling grids)
+MIN_INLIERS = 4
+RANSAC_THRESHOLD = 3.0  # px (analysis resolution)
+MAX_RANSAC = 5  # similarity transforms sought one after another
+MAX_VOTES = 6  # displacement-vote candidates
+BLOCK = 7  # block matching: block side (px)
+BLOCK_MIN_STD = 1.5  # blocks flatter than this (grey levels) are not matched
+BLOCK_CORR = 0.9
+SSD_SIGMA = 2.0  # Gaussian window (px) of the local squared difference
+SSD_STEP = 2.0  # px: the transform moved this far either way must match clearly worse ...
+SSD_RATIO = 0.3  # ... the difference at the transform must be under this share of the one 2 px off
+SSD_FLOOR = 0.25  # grey levels^2 added to both (flat, clipped areas match anything)
+SSD_MAX = 64.0  # grey levels^2: a copy differs from its source by less than this (8 levels rms)
+PERIODIC_SHARE = 0.3  # share of a region agreeing under the transform applied twice: a periodic pattern
+MIN_AREA_SHARE = 0.0015  # a verified target region must cover at least this share of the image
+MIN_AREA_PX = 48
 MAX_TRANSFORMS = 6
-DENSE_RATIO = 0.2  # a dense match must be this much closer than the pixel's own neighbourhood (a copy, not texture)
+FIT_RESIDUAL = 0.5
+ZERNIKE_RADIUS = 7
+DENSE_RATIO = 0.2
+DENSE_MIN_OFFSET = 16  # px at dense resolution (Cozzolino et al. use a minimum offset to skip trivial self-matches)
 
 
 @dataclass
 class Transform:
-    """One accepted copy: an affine map (2x3, working pixels) from source to target and its keypoint inliers."""
+    """One accepted copy: an affine map (2x3, analysis pixels) from source to target, its keypoint inliers (none for
+    an autocorrelation candidate) and the share of the image its verified target region covers."""
 
     affine: np.ndarray
-    src: np.ndarray  # N x 2 (x, y) inlier points, working resolution
+    src: np.ndarray  # N x 2 (x, y) inlier points, analysis resolution
     dst: np.ndarray
     method: str = "keypoints"
+    support: float = 0.0  # share of the image in the verified target region
+    ratio: float = 1.0  # mean difference ratio over it (0 = identical copy; see agreement)
 
     def describe(self, scale: float) -> dict[str, Any]:
         A = self.affine[:, :2]
@@ -66,19 +90,22 @@ class Transform:
         angle = float(np.degrees(np.arctan2(A[1, 0], A[0, 0])))
         t = self.affine[:, 2] / scale
         return {"method": self.method, "inliers": int(len(self.src)), "scale": round(s, 3),
-                "rotation_deg": round(angle, 1), "translation_px": [round(float(t[0]), 1), round(float(t[1]), 1)]}
+                "rotation_deg": round(angle, 1), "translation_px": [round(float(t[0]), 1), round(float(t[1]), 1)],
+                "target_share": round(self.support, 5), "difference_ratio": round(self.ratio, 3)}
 
 
 @dataclass
 class CopyMoveResult:
-    mask: np.ndarray  # bool, working resolution (keypoint scale)
-    scale: float  # working / original
+    mask: np.ndarray  # bool, analysis resolution
+    scale: float  # analysis / original
     transforms: list[Transform] = field(default_factory=list)
     matches: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # all g2NN matches (x1, y1, x2, y2)
     dense_mask: np.ndarray | None = None
     keypoint_mask: np.ndarray | None = None
     keypoints: int = 0
     dense_pairs: int = 0
+    candidates: int = 0
+    best_support: float = 0.0  # share of the image in the largest agreeing region of any candidate
 
     @property
     def share(self) -> float:
@@ -87,8 +114,8 @@ class CopyMoveResult:
 
     @property
     def score(self) -> float:
-        """The raw detection score: ``log10`` of the share of the image marked (floor 1e-4)."""
-        return float(np.log10(max(self.share, 1e-4)))
+        """The raw detection score: ``log10`` of the largest verified region's share of the image (floor 1e-5)."""
+        return float(np.log10(max(self.best_support, self.share / 2, 1e-5)))
 
     def mask_at(self, shape: tuple[int, int]) -> np.ndarray:
         """The mask resized (nearest) to ``shape`` = (height, width) of the original image."""
@@ -129,142 +156,243 @@ def _remove_small(mask: np.ndarray, min_px: int) -> np.ndarray:
     return keep[lab]
 
 
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    return ndimage.binary_fill_holes(mask)
+
+
 # ----------------------------------------------------------------------------------------------- keypoints
-def sift_matches(gray8: np.ndarray, max_features: int = 6000) -> tuple[np.ndarray, np.ndarray, int]:
-    """g2NN self-matches of SIFT keypoints: ``(P, Q, n_keypoints)`` with ``P``, ``Q`` = N x 2 (x, y)."""
+def sift_matches(gray8: np.ndarray, max_features: int = 5000) -> tuple[np.ndarray, np.ndarray, int]:
+    """g2NN self-matches of SIFT keypoints: ``(P, Q, n_keypoints)`` with ``P``, ``Q`` = N x 2 (x, y) in ``gray8``'s
+    pixels. Small images are upscaled (cubic) for the detector so they yield enough keypoints."""
     import cv2
 
     cv2.setRNGSeed(0)
-    sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=0.02)
-    kps, desc = sift.detectAndCompute(gray8, None)
+    h, w = gray8.shape
+    u = float(np.clip(SIFT_MIN_SIDE / min(h, w), 1.0, SIFT_MAX_UPSCALE))
+    img = gray8 if u == 1.0 else cv2.resize(gray8, (round(w * u), round(h * u)), interpolation=cv2.INTER_CUBIC)
+    sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=0.015)
+    kps, desc = sift.detectAndCompute(img, None)
     n = len(kps)
     if desc is None or n < 3:
         return np.zeros((0, 2)), np.zeros((0, 2)), n
-    pts = np.array([k.pt for k in kps], dtype=np.float64)
+    pts = np.array([k.pt for k in kps], dtype=np.float64) * (np.array([w, h]) / np.array(img.shape[::-1]))
     desc = desc.astype(np.float32)
     desc = np.sqrt(desc / (np.abs(desc).sum(1, keepdims=True) + 1e-7))  # RootSIFT (Arandjelovic & Zisserman 2012)
-    k = min(KNN + 1, n)
-    from scipy.spatial import cKDTree
+    k = min(KNN, n - 1)
+    import torch  # exact k-nearest neighbours: a blocked matrix product and top-k (unit vectors: d^2 = 2 - 2 cos)
 
-    dist, idx = cKDTree(desc).query(desc, k=k)
-    pairs = set()
-    for i in range(n):
-        other = idx[i] != i  # the point itself (not always column 0: an exact copy ties with it at distance 0)
-        d, j = dist[i][other][: k - 1], idx[i][other][: k - 1]
-        for m in range(len(d) - 1):
-            ratio = d[m] / d[m + 1] if d[m + 1] > 0 else 0.0  # two exact copies: both distances are 0
-            if ratio > G2NN_RATIO:
-                break
-            jm = int(j[m])
-            if np.hypot(*(pts[i] - pts[jm])) >= MIN_KEYPOINT_DISTANCE:
-                pairs.add((min(i, jm), max(i, jm)))
-    if not pairs:
+    D = torch.from_numpy(desc)
+    d2 = np.empty((n, k), np.float32)
+    jj = np.empty((n, k), np.int64)
+    for lo in range(0, n, 2048):
+        sim = D[lo:lo + 2048] @ D.T
+        r = torch.arange(sim.shape[0])
+        sim[r, r + lo] = -2.0  # not the point itself
+        v, i = torch.topk(sim, k, dim=1, sorted=True)
+        jj[lo:lo + len(v)] = i.numpy()
+        d2[lo:lo + len(v)] = np.maximum(2 - 2 * v.numpy(), 0)
+    d = np.sqrt(d2)
+    # g2NN: accept the m-th neighbour while every ratio d_i / d_(i+1) up to it is below the threshold
+    ratio = np.where(d[:, 1:] > 0, d[:, :-1] / np.maximum(d[:, 1:], 1e-12), 0.0)
+    ok = np.cumprod(ratio <= G2NN_RATIO, axis=1).astype(bool)
+    ii, mm = np.nonzero(ok)
+    jm = jj[ii, mm]
+    far = np.hypot(*(pts[ii] - pts[jm]).T) >= MIN_KEYPOINT_DISTANCE
+    ii, jm = ii[far], jm[far]
+    if not len(ii):
         return np.zeros((0, 2)), np.zeros((0, 2)), n
-    ij = np.array(sorted(pairs))
+    ij = np.unique(np.stack([np.minimum(ii, jm), np.maximum(ii, jm)], 1), axis=0)
     return pts[ij[:, 0]], pts[ij[:, 1]], n
 
 
-def _plausible(A: np.ndarray, min_shift: float) -> bool:
+def _plausible(A: np.ndarray) -> bool:
     L = A[:, :2]
     det = np.linalg.det(L)
-    if not 0.3 ** 2 <= abs(det) <= 3.0 ** 2:
+    if not 0.4 ** 2 <= abs(det) <= 2.5 ** 2 or det < 0:
         return False
     sv = np.linalg.svd(L, compute_uv=False)
-    if sv[0] / max(sv[1], 1e-9) > 2.0:  # strongly anisotropic: not a copy, a chance alignment
-        return False
-    return True
+    return bool(sv[0] / max(sv[1], 1e-9) <= 1.5)  # strongly anisotropic: a chance alignment, not a copy
 
 
-def keypoint_transforms(P: np.ndarray, Q: np.ndarray, diag: float) -> list[Transform]:
-    """Cluster matched points (Ward linkage) and fit a RANSAC affine per pair of clusters (Amerini et al. 2011)."""
-    import cv2
-    from scipy.cluster.hierarchy import fcluster, linkage
+def _translation(t: np.ndarray) -> np.ndarray:
+    return np.array([[1.0, 0.0, t[0]], [0.0, 1.0, t[1]]])
 
-    if len(P) < MIN_INLIERS:
+
+def vote_translations(P: np.ndarray, Q: np.ndarray, max_out: int = MAX_VOTES) -> list[Transform]:
+    """Displacement voting: matches of a plain copy all move by the same vector (greedy, most votes first)."""
+    if len(P) < 2:
         return []
-    pts = np.vstack([P, Q])
-    n = len(P)
-    if len(pts) > 4000:  # bound the O(n^2) linkage; keep the first (deterministic order)
-        keep = np.arange(n)[:2000]
-        P, Q, n = P[keep], Q[keep], len(keep)
-        pts = np.vstack([P, Q])
-    Z = linkage(pts, method="ward")
-    lab = fcluster(Z, t=0.25 * diag, criterion="distance")
-    a, b = lab[:n], lab[n:]
-    out: list[Transform] = []
-    used = np.zeros(n, dtype=bool)
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    keys, counts = np.unique(np.stack([lo, hi], 1), axis=0, return_counts=True)
-    order = np.lexsort((keys[:, 1], keys[:, 0], -counts))  # most matches first (cost bound: MAX_PAIRS tried)
-    for ca, cb in keys[order][:MAX_PAIRS]:
-        if len(out) >= MAX_TRANSFORMS:
+    from scipy.spatial import cKDTree
+
+    d = Q - P
+    flip = (d[:, 0] < 0) | ((d[:, 0] == 0) & (d[:, 1] < 0))  # one orientation per match
+    src, dst = np.where(flip[:, None], Q, P), np.where(flip[:, None], P, Q)
+    d = dst - src
+    tree = cKDTree(d)
+    free = np.ones(len(d), bool)
+    out = []
+    nb = tree.query_ball_point(d, r=1.5)
+    while len(out) < max_out:
+        counts = np.array([free[i] * free[nb[i]].sum() for i in range(len(d))])
+        i = int(np.argmax(counts))
+        if counts[i] < 2:
             break
-        sel = ((a == ca) & (b == cb)) | ((a == cb) & (b == ca))
-        sel &= ~used
-        if sel.sum() < MIN_INLIERS:
-            continue
-        # orient every match from cluster ca to cluster cb (for ca == cb the stored order is kept)
-        flip = (a == cb) & (b == ca) & (ca != cb)
-        src = np.where(flip[:, None], Q, P)[sel]
-        dst = np.where(flip[:, None], P, Q)[sel]
-        A, inl = cv2.estimateAffine2D(src.astype(np.float32), dst.astype(np.float32), method=cv2.RANSAC,
-                                      ransacReprojThreshold=RANSAC_THRESHOLD, maxIters=2000, confidence=0.995,
-                                      refineIters=10)
-        if A is None:
-            continue
-        inl = inl.ravel().astype(bool)
-        if inl.sum() < MIN_INLIERS or not _plausible(A, MIN_KEYPOINT_DISTANCE):
-            continue
-        s_in, d_in = src[inl], dst[inl]
-        # inliers must be spread out (a copy of a region, not one repeated corner)
-        if np.ptp(s_in, axis=0).max() < 8 or np.ptp(d_in, axis=0).max() < 8:
-            continue
-        out.append(Transform(A.astype(np.float64), s_in, d_in))
-        idx = np.flatnonzero(sel)
-        used[idx[inl]] = True
+        sel = np.array(nb[i])[free[nb[i]]]
+        free[sel] = False
+        out.append(Transform(_translation(d[sel].mean(0)), src[sel], dst[sel], method="keypoints (vote)"))
     return out
 
 
-def localise(gray: np.ndarray, t: Transform, diff_threshold: float = 7.0) -> np.ndarray | None:
-    """Pixels of source and target explained by the transform: seeded regions near the inliers where the image and
-    its warped copy agree. ``None`` when they agree on too little of the inliers' hull (a chance transform)."""
+def ransac_transforms(P: np.ndarray, Q: np.ndarray, max_out: int = MAX_RANSAC) -> list[Transform]:
+    """Sequential RANSAC (MAGSAC++) of similarity transforms over the matches taken in both orientations."""
+    import cv2
+
+    n = len(P)
+    if n < MIN_INLIERS:
+        return []
+    src, dst = np.vstack([P, Q]).astype(np.float32), np.vstack([Q, P]).astype(np.float32)
+    free = np.ones(n, bool)
+    out = []
+    for _ in range(max_out):
+        idx = np.flatnonzero(np.concatenate([free, free]))
+        if len(idx) < 2 * MIN_INLIERS:
+            break
+        cv2.setRNGSeed(0)
+        A, inl = cv2.estimateAffinePartial2D(src[idx], dst[idx], method=cv2.RANSAC,
+                                             ransacReprojThreshold=RANSAC_THRESHOLD, maxIters=2000, confidence=0.995,
+                                             refineIters=10)
+        if A is None or inl is None:
+            break
+        inl = inl.ravel().astype(bool)
+        if inl.sum() < MIN_INLIERS:
+            break
+        used = idx[inl] % n
+        free[used] = False
+        s_in, d_in = src[idx[inl]], dst[idx[inl]]
+        if not _plausible(A) or np.ptp(s_in, axis=0).max() < 6:
+            continue
+        out.append(Transform(A.astype(np.float64), s_in.astype(np.float64), d_in.astype(np.float64)))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- block matching
+def block_shifts(gray: np.ndarray, max_out: int = MAX_VOTES, min_offset: float = MIN_OFFSET,
+                 max_rows: int = 90_000) -> list[tuple[np.ndarray, int]]:
+    """Shift vectors voted for by near-identical blocks (Fridrich, Soukal & Lukas, "Detection of copy-move forgery in
+    digital images", DFRWS 2003): every ``BLOCK`` x ``BLOCK`` block (mean removed, on a grid with step 1 or 2) is
+    matched with its most similar block at least ``min_offset`` away (sorted-projection neighbours), matches that
+    agree closely (correlation > ``BLOCK_CORR``) vote for their shift; ``[(shift (dx, dy), votes), ...]``, the most
+    voted first, one of each ± pair. Works where a copy has no keypoint (flat skin, sky) as long as it holds noise or
+    texture, but only for plain (translated) copies."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    H, W = gray.shape
+    b = BLOCK
+    if min(H, W) < 4 * b:
+        return []
+    step = 1 if (H - b + 1) * (W - b + 1) <= max_rows else int(np.ceil(np.sqrt((H - b + 1) * (W - b + 1) / max_rows)))
+    win = sliding_window_view(gray, (b, b))[::step, ::step]
+    gy, gx = np.mgrid[0:win.shape[0], 0:win.shape[1]] * step
+    X = win.reshape(-1, b * b).astype(np.float32)
+    X = X - X.mean(1, keepdims=True)
+    energy = np.einsum("ij,ij->i", X, X)
+    keep = energy > (BLOCK_MIN_STD ** 2) * b * b  # flat blocks match anything
+    if keep.sum() < 50:
+        return []
+    X, e = X[keep], energy[keep]
+    px, py = gx.ravel()[keep].astype(np.float64), gy.ravel()[keep].astype(np.float64)
+    nn, found = sorted_neighbours(X, px, py, min_offset, projections=3, window=8)
+    d = X - X[nn]
+    corr = 1 - np.einsum("ij,ij->i", d, d) / (e + e[nn])  # 1 = identical, 0 = unrelated (for equal energies)
+    good = found & (corr > BLOCK_CORR)
+    if good.sum() < 3:
+        return []
+    dx, dy = (px[nn] - px)[good], (py[nn] - py)[good]
+    flip = (dy < 0) | ((dy == 0) & (dx < 0))
+    dx, dy = np.where(flip, -dx, dx), np.where(flip, -dy, dy)
+    keys, counts = np.unique(np.stack([dx, dy], 1).astype(np.int64), axis=0, return_counts=True)
+    order = np.lexsort((keys[:, 1], keys[:, 0], -counts))
+    out: list[tuple[np.ndarray, int]] = []
+    for i in order:
+        if counts[i] < 3 or len(out) >= max_out:
+            break
+        if any(np.abs(keys[i] - o).max() <= 2 for o, _ in out):
+            continue
+        out.append((keys[i].astype(np.float64), int(counts[i])))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- verification
+def difference_map(gray: np.ndarray, A: np.ndarray, sigma: float = SSD_SIGMA) -> tuple[np.ndarray, np.ndarray]:
+    """Local mean squared difference (Gaussian window) between the image and the image warped by ``A`` (source ->
+    target), and where it is defined (inside the warp, source and target at least ``MIN_OFFSET`` apart)."""
     import cv2
 
     H, W = gray.shape
-    A = t.affine
+    w = cv2.warpAffine(gray, A, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    inside = cv2.warpAffine(np.ones((H, W), np.uint8), A, (W, H), flags=cv2.INTER_NEAREST,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    inside = cv2.erode(inside, np.ones((5, 5), np.uint8)) > 0
+    d = cv2.GaussianBlur((gray - w) ** 2, (0, 0), sigma)
     Ainv = cv2.invertAffineTransform(A)
-    warped = cv2.warpAffine(gray, A, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=-1e4)
-    valid = warped > -1e3
-    diff = cv2.GaussianBlur(np.abs(gray - np.where(valid, warped, 0)), (0, 0), 2.0)
-    mean = cv2.GaussianBlur(gray, (0, 0), 3.0)
-    std = np.sqrt(np.maximum(cv2.GaussianBlur(gray * gray, (0, 0), 3.0) - mean * mean, 0))
-    agree = valid & (diff < diff_threshold) & (std > 2.5)
-    # a pixel and its source must be at least the minimum distance apart
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     sx = Ainv[0, 0] * xx + Ainv[0, 1] * yy + Ainv[0, 2]
     sy = Ainv[1, 0] * xx + Ainv[1, 1] * yy + Ainv[1, 2]
-    agree &= np.hypot(sx - xx, sy - yy) >= MIN_KEYPOINT_DISTANCE
-    hull = np.zeros((H, W), np.uint8)
-    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(t.dst).astype(np.int32)), 1)
-    hull_area = max(int(hull.sum()), 1)
-    textured_hull = hull.astype(bool) & (std > 4.0)
-    agreement = float(agree[textured_hull].mean()) if textured_hull.any() else 0.0
-    if agreement < 0.25 and len(t.src) < 25:
-        return None
-    margin = int(max(32, np.sqrt(hull_area), 0.08 * np.hypot(H, W)))
-    near = cv2.dilate(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))) > 0
-    agree = cv2.morphologyEx((agree & near).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    n, lab = cv2.connectedComponents(agree, connectivity=8)
-    seeds = np.round(t.dst).astype(int)
-    seeds = seeds[(seeds[:, 0] >= 0) & (seeds[:, 0] < W) & (seeds[:, 1] >= 0) & (seeds[:, 1] < H)]
-    hit = np.unique(lab[seeds[:, 1], seeds[:, 0]])
-    hit = hit[hit > 0]
-    target = np.isin(lab, hit)
-    target = cv2.morphologyEx(target.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8)).astype(bool)
-    if target.sum() < 0.5 * MIN_AREA_SHARE * H * W:  # agreement too sparse to outline: the inliers' hull
-        target = hull.astype(bool)
-    source = cv2.warpAffine(target.astype(np.uint8), Ainv, (W, H), flags=cv2.INTER_NEAREST).astype(bool)
-    return target | source
+    return d, inside & (np.hypot(sx - xx, sy - yy) >= MIN_OFFSET)
+
+
+def _shifted(A: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    B = A.copy()
+    B[:, 2] += (dx, dy)
+    return B
+
+
+def _compose(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """The affine map ``x -> A(B(x))``."""
+    return np.hstack([A[:, :2] @ B[:, :2], (A[:, :2] @ B[:, 2] + A[:, 2])[:, None]])
+
+
+def agreement(gray: np.ndarray, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels where the image agrees with its copy under ``A`` distinctly: the local difference at ``A`` is under
+    ``SSD_RATIO`` times the smallest difference with ``A`` moved ``SSD_STEP`` px either way (a dense analogue of the
+    2NN ratio test: smooth shading or coarse texture agrees with any small shift of itself, a copy at one place) and
+    under ``SSD_MAX``. Returns (agree, ratio)."""
+    d0, ok = difference_map(gray, A)
+    near = np.min([difference_map(gray, _shifted(A, dx, dy))[0]
+                   for dx, dy in ((SSD_STEP, 0), (-SSD_STEP, 0), (0, SSD_STEP), (0, -SSD_STEP))], axis=0)
+    ratio = (d0 + SSD_FLOOR) / (near + SSD_FLOOR)
+    return ok & (ratio < SSD_RATIO) & (d0 < SSD_MAX), ratio
+
+
+def verify(gray: np.ndarray, t: Transform, min_px: int) -> tuple[np.ndarray, float, float]:
+    """The target region of ``t``: connected pixels that agree with the warped copy (:func:`agreement`), cleaned;
+    with the largest agreeing region's share of the image and the mean difference ratio over the kept target.
+    A region that also agrees under the transform applied twice is a periodic pattern (tiles, bricks, fabric, a
+    resampled JPEG grid), not a copy, and is dropped, as are regions under ``min_px``."""
+    import cv2
+
+    agree, ratio = agreement(gray, t.affine)
+    agree = cv2.morphologyEx(agree.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(agree, connectivity=8)
+    if n <= 1:
+        return np.zeros(gray.shape, bool), 0.0, 1.0
+    areas = stats[1:, cv2.CC_STAT_AREA].astype(float)
+    if areas.max() >= min_px / 2:
+        rep, _ = agreement(gray, _compose(t.affine, t.affine))
+        rep_share = np.bincount(lab.ravel(), weights=rep.ravel(), minlength=n)[1:] / np.maximum(areas, 1)
+        areas = np.where(rep_share > PERIODIC_SHARE, 0, areas)
+    keep = np.zeros(n, bool)
+    keep[1:] = areas >= min_px
+    best = float(areas.max()) / gray.size
+    target = keep[lab]
+    if not target.any():
+        return target, best, 1.0
+    target = cv2.morphologyEx(target.astype(np.uint8), cv2.MORPH_CLOSE,
+                              cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))) > 0
+    target = _fill_holes(target)
+    return target, best, float(ratio[target].mean())
 
 
 # ----------------------------------------------------------------------------------------------- dense field
@@ -372,7 +500,7 @@ def _propagate(F: np.ndarray, off: np.ndarray, dist: np.ndarray, valid: np.ndarr
             cand = off[ny, nx]
             ty, tx = yy + cand[..., 1], xx + cand[..., 0]
             ok = valid & valid[ny, nx] & (ty >= 0) & (ty < H) & (tx >= 0) & (tx < W)
-            ok &= np.hypot(cand[..., 0], cand[..., 1]) >= MIN_OFFSET
+            ok &= np.hypot(cand[..., 0], cand[..., 1]) >= DENSE_MIN_OFFSET
             ty, tx = np.where(ok, ty, 0), np.where(ok, tx, 0)
             d = np.einsum("hwc,hwc->hw", F - F[ty, tx], F - F[ty, tx])
             better = ok & (d < dist)
@@ -404,7 +532,7 @@ def dense_field(gray: np.ndarray, max_side: int = DENSE_MAX_SIDE) -> tuple[np.nd
     ys, xs = np.nonzero(valid)
     if len(ys) > 50:
         nn, ok = sorted_neighbours(F[ys, xs].astype(np.float64), xs.astype(np.float64), ys.astype(np.float64),
-                                   MIN_OFFSET)
+                                   DENSE_MIN_OFFSET)
         off[ys[ok], xs[ok], 0] = xs[nn[ok]] - xs[ok]
         off[ys[ok], xs[ok], 1] = ys[nn[ok]] - ys[ok]
         dd = F[ys, xs] - F[ys[nn], xs[nn]]
@@ -437,10 +565,29 @@ def dense_field(gray: np.ndarray, max_side: int = DENSE_MAX_SIDE) -> tuple[np.nd
     return up, s, n_pairs
 
 
-# ----------------------------------------------------------------------------------------------- both
+# ----------------------------------------------------------------------------------------------- all together
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.abs(a[:, :2] - b[:, :2]).max() < 0.03 and np.abs(a[:, 2] - b[:, 2]).max() < 2.0)
+
+
+def candidate_transforms(gray: np.ndarray, P: np.ndarray, Q: np.ndarray) -> list[Transform]:
+    """Keypoint votes, keypoint RANSAC and autocorrelation peaks, duplicates (and each one's inverse) removed."""
+    import cv2
+
+    cands = vote_translations(P, Q) + ransac_transforms(P, Q)
+    cands += [Transform(_translation(s), np.zeros((0, 2)), np.zeros((0, 2)), method="blocks")
+              for s, _ in block_shifts(gray)]
+    out: list[Transform] = []
+    for c in cands:
+        inv = np.vstack([cv2.invertAffineTransform(c.affine)])
+        if not any(_same(c.affine, o.affine) or _same(inv, o.affine) for o in out):
+            out.append(c)
+    return out
+
+
 def detect_copy_move(rgb: np.ndarray, keypoint_max_side: int = KEYPOINT_MAX_SIDE,
-                     dense_max_side: int = DENSE_MAX_SIDE, dense: bool = True) -> CopyMoveResult:
-    """Run both methods on an RGB (or grey) uint8 image and merge their masks (at keypoint working resolution)."""
+                     dense_max_side: int = DENSE_MAX_SIDE, dense: bool = False) -> CopyMoveResult:
+    """Find copied regions of an RGB (or grey) uint8 image; the mask is at analysis resolution (``result.scale``)."""
     import cv2
 
     a = np.asarray(rgb)
@@ -454,20 +601,32 @@ def detect_copy_move(rgb: np.ndarray, keypoint_max_side: int = KEYPOINT_MAX_SIDE
     H, W = gray.shape
     gray8 = np.clip(np.round(gray), 0, 255).astype(np.uint8)
     P, Q, nkp = sift_matches(gray8)
-    transforms = keypoint_transforms(P, Q, float(np.hypot(H, W)))
+    cands = candidate_transforms(gray, P, Q)
+    min_px = max(MIN_AREA_PX, int(MIN_AREA_SHARE * H * W))
+    mask = np.zeros((H, W), bool)
     kmask = np.zeros((H, W), bool)
-    kept = []
-    for t in transforms:
-        m = localise(gray, t)
-        if m is not None:
-            kmask |= m
-            kept.append(t)
-    transforms = kept
-    dmask, _, n_pairs = dense_field(gray, dense_max_side) if dense else (np.zeros((H, W), bool), 1.0, 0)
-    mask = _remove_small(kmask | dmask, max(16, int(MIN_AREA_SHARE * H * W)))
+    kept: list[Transform] = []
+    best = 0.0
+    for t in cands:
+        target, b, ratio = verify(gray, t, min_px)
+        best = max(best, b)
+        if not target.any() or len(kept) >= MAX_TRANSFORMS:
+            continue
+        source = cv2.warpAffine(target.astype(np.uint8), cv2.invertAffineTransform(t.affine), (W, H),
+                                flags=cv2.INTER_NEAREST) > 0
+        t.support, t.ratio = float(target.mean()), ratio
+        kept.append(t)
+        mask |= target | source
+        if t.method.startswith("keypoints"):
+            kmask |= target | source
+    dmask, n_pairs = np.zeros((H, W), bool), 0
+    if dense:
+        dmask, _, n_pairs = dense_field(gray, dense_max_side)
+        mask |= dmask
     matches = np.hstack([P, Q]) if len(P) else np.zeros((0, 4))
-    return CopyMoveResult(mask=mask, scale=scale, transforms=transforms, matches=matches, dense_mask=dmask,
-                          keypoint_mask=kmask, keypoints=nkp, dense_pairs=n_pairs)
+    return CopyMoveResult(mask=mask, scale=scale, transforms=kept, matches=matches, dense_mask=dmask,
+                          keypoint_mask=kmask, keypoints=nkp, dense_pairs=n_pairs, candidates=len(cands),
+                          best_support=best)
 
 
 def pixel_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -483,6 +642,7 @@ def pixel_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {"f1": f1, "mcc": float(mcc), "iou": tp / (tp + fp + fn) if (tp + fp + fn) else 1.0}
 
 
-__all__ = ["CopyMoveResult", "Transform", "detect_copy_move", "dense_field", "keypoint_transforms", "localise",
-           "pixel_scores", "sift_matches", "zernike_features", "to_gray", "resize_max",
-           "KEYPOINT_MAX_SIDE", "DENSE_MAX_SIDE"]
+__all__ = ["CopyMoveResult", "Transform", "block_shifts", "candidate_transforms",
+           "agreement", "difference_map", "detect_copy_move", "dense_field", "pixel_scores", "ransac_transforms", "sift_matches",
+           "verify", "vote_translations", "zernike_features", "to_gray", "resize_max", "KEYPOINT_MAX_SIDE",
+           "DENSE_MAX_SIDE"]
