@@ -27,6 +27,9 @@ def train_blink(
     cross_epochs: Optional[int] = typer.Option(None, help="Epochs of each cross-source eye-state run (one CNN per held-out source family) [default: --cnn-epochs]."),
     epoch_size: int = typer.Option(4000, help="Class- and source-balanced draws per CNN epoch (bounds training time "
                                    "whatever the data size; 0: one pass over the data)."),
+    ema: float = typer.Option(0.0, help="Exponential moving average of the CNN weights, decay per step (0: off)."),
+    open_min_ear: float = typer.Option(0.15, help="--open-faces (open label assumed, not checked): skip faces whose "
+                                       "mean eye aspect ratio is below this (likely mid-blink); 0: keep all."),
 ) -> None:
     """Train the LRCN eye-state model (eye crops / faces labelled open or closed) and calibrate the blink detector on videos."""
     from .train import train
@@ -41,7 +44,8 @@ def train_blink(
                  open_face_dirs=list(open_faces), closed_face_dirs=list(closed_faces), video_dirs=list(videos),
                  cache_dir=cache or Path.home() / ".cache" / "forensics" / "blink_lrcn", seed=seed,
                  cnn_epochs=cnn_epochs, lstm_epochs=lstm_epochs, command=command, echo=typer.echo,
-                 cross_epochs=cross_epochs, epoch_size=epoch_size or None)
+                 cross_epochs=cross_epochs, epoch_size=epoch_size or None, ema=ema,
+                 open_min_ear=open_min_ear or None)
     es = card["eye_state_metrics"]
     typer.echo(json.dumps({"metrics": card["metrics"], "eye_state_in_source": es["cnn_per_frame_heldout"],
                            "eye_state_cross_source": {k: v["calibrated"] for k, v in es["cross_source"].items()}},

@@ -154,15 +154,17 @@ def aligned_face(path: Path, cache_dir: Path | None) -> tuple[np.ndarray, np.nda
 
 
 def load_face_folder(folder: Path, label: int, source: str, cache_dir: Path | None,
-                     echo: Callable[[str], None] = print) -> EyeSamples:
+                     echo: Callable[[str], None] = print, min_ear: float | None = None) -> EyeSamples:
     """Both eyes of every face found in ``folder``, labelled ``label``.
 
     Faces whose eyes fail :func:`eye_visibility` (profile, dark glasses) are skipped:
-    their label says nothing about what the eye crop shows.
+    their label says nothing about what the eye crop shows. With ``min_ear`` (for folders whose open-eye
+    label is assumed, e.g. portraits, not checked per image), faces whose mean eye aspect ratio from the
+    landmarks is below it are skipped too: most are caught mid-blink or squinting, so the label is doubtful.
     """
     paths = list_images(folder)
     crops, colours, ears, groups = [], [], [], []
-    no_face = hidden = 0
+    no_face = hidden = low_ear = 0
     for i, p in enumerate(paths):
         af = aligned_face(p, cache_dir)
         if (i + 1) % 200 == 0:
@@ -175,9 +177,12 @@ def load_face_folder(folder: Path, label: int, source: str, cache_dir: Path | No
         if eye_visibility(crop_lm, crop, crop_lm) is not None:
             hidden += 1
             continue
+        r, l = ear_pair(crop_lm)
+        if min_ear is not None and not np.nanmean([r, l]) >= min_ear:
+            low_ear += 1
+            continue
         e = eye_crops(crop, crop_lm)
         ec = eye_crops(crop, crop_lm, colour=True)
-        r, l = ear_pair(crop_lm)
         crops += [e[0], e[1]]
         colours += [ec[0], ec[1]]
         ears += [r, l]
@@ -188,12 +193,14 @@ def load_face_folder(folder: Path, label: int, source: str, cache_dir: Path | No
     return EyeSamples(stack, np.full(n, label, np.int64), np.asarray(groups, np.int64), np.full(n, source, dtype="<U64"),
                       np.asarray(ears, np.float64),
                       {source: {"images": len(paths), "used": n // 2, "no_face": no_face, "eyes_not_visible": hidden,
+                                **({"label_doubtful_low_ear": low_ear, "min_ear": min_ear} if min_ear is not None
+                                   else {}),
                                 "kind": "face images (both eyes)"}}, cstack)
 
 
 def collect(eye_dirs: Iterable[Path] = (), face_dirs: Iterable[Path] = (), open_face_dirs: Iterable[Path] = (),
             closed_face_dirs: Iterable[Path] = (), cache_dir: Path | None = None,
-            echo: Callable[[str], None] = print) -> EyeSamples:
+            echo: Callable[[str], None] = print, open_min_ear: float | None = None) -> EyeSamples:
     """All labelled eye samples from the given folders (see the module docstring)."""
     parts = []
     for d in eye_dirs:
@@ -203,7 +210,7 @@ def collect(eye_dirs: Iterable[Path] = (), face_dirs: Iterable[Path] = (), open_
         for folder, lab in labelled_folders(Path(d)):
             parts.append(load_face_folder(folder, lab, _name(folder), cache_dir, echo))
     for d in open_face_dirs:
-        parts.append(load_face_folder(Path(d), 0, _name(Path(d)), cache_dir, echo))
+        parts.append(load_face_folder(Path(d), 0, _name(Path(d)), cache_dir, echo, min_ear=open_min_ear))
     for d in closed_face_dirs:
         parts.append(load_face_folder(Path(d), 1, _name(Path(d)), cache_dir, echo))
     return EyeSamples.concat(parts)

@@ -31,21 +31,23 @@ from .eyes import EYE_CROP_SIZE
 
 FEATURE_DIM = 64
 HIDDEN = 32
+WIDTHS = (16, 32, 64)  # channels of the three conv blocks
 
 
 class EyeCNN(nn.Module):
     """Per-frame feature extractor: (N, 1, 32, 32) → (N, 64)."""
 
-    def __init__(self, feature_dim: int = FEATURE_DIM) -> None:
+    def __init__(self, feature_dim: int = FEATURE_DIM, widths: tuple[int, int, int] = WIDTHS) -> None:
         super().__init__()
 
         def block(cin: int, cout: int) -> list[nn.Module]:
             return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
                     nn.MaxPool2d(2)]
 
-        self.features = nn.Sequential(*block(1, 16), *block(16, 32), *block(32, 64))
+        a, b, c = widths
+        self.features = nn.Sequential(*block(1, a), *block(a, b), *block(b, c))
         side = EYE_CROP_SIZE // 8
-        self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * side * side, feature_dim), nn.ReLU(inplace=True))
+        self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(c * side * side, feature_dim), nn.ReLU(inplace=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x))
@@ -58,9 +60,9 @@ class LRCN(nn.Module):
     both ``(B, T)``: the LSTM's and the CNN-only per-frame logits of "eye closed".
     """
 
-    def __init__(self, feature_dim: int = FEATURE_DIM, hidden: int = HIDDEN) -> None:
+    def __init__(self, feature_dim: int = FEATURE_DIM, hidden: int = HIDDEN, widths: tuple[int, int, int] = WIDTHS) -> None:
         super().__init__()
-        self.cnn = EyeCNN(feature_dim)
+        self.cnn = EyeCNN(feature_dim, widths)
         self.frame_head = nn.Linear(feature_dim, 1)
         self.lstm = nn.LSTM(feature_dim, hidden, batch_first=True)
         self.seq_head = nn.Linear(hidden, 1)
@@ -97,8 +99,11 @@ def save_weights(model: LRCN, path: Path) -> None:
 def load_weights(path: Path) -> LRCN:
     from safetensors.torch import load_file
 
-    model = LRCN()
-    model.load_state_dict(load_file(str(path)))
+    state = load_file(str(path))
+    # the conv widths are read from the tensors' shapes (blocks of 4 modules: conv, BN, ReLU, pool)
+    widths = tuple(int(state[f"cnn.features.{4 * i}.weight"].shape[0]) for i in range(3))
+    model = LRCN(widths=widths)
+    model.load_state_dict(state)
     model.eval()
     return model
 

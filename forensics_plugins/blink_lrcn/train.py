@@ -275,13 +275,14 @@ def sampling_weights(labels: np.ndarray, sources: np.ndarray) -> np.ndarray:
 def train_cnn(model, crops: np.ndarray, labels: np.ndarray, epochs: int, seed: int,
               echo: Callable[[str], None] = print, batch: int = 128, lr: float = 2e-3,
               colour: np.ndarray | None = None, sources: np.ndarray | None = None, epoch_size: int | None = None,
-              val: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict:
+              val: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, ema: float = 0.0) -> dict:
     """Train ``model.cnn`` + ``model.frame_head`` as a per-frame open/closed classifier.
 
     With ``sources`` an epoch is ``epoch_size`` draws from :func:`sampling_weights` (class- and source-balanced,
     bounded whatever the data size); otherwise a pass over the data with a class-weighted loss. With
     ``val = (crops, labels, sources)`` (a validation split, never the measured source) the weights of the epoch
-    with the lowest source-balanced validation loss are kept. Returns the selection record."""
+    with the lowest source-balanced validation loss are kept. With ``ema`` > 0 the weights validated and kept are
+    an exponential moving average (that decay per step) of the trained ones. Returns the selection record."""
     import torch
     from torch import nn
 
@@ -301,8 +302,9 @@ def train_cnn(model, crops: np.ndarray, labels: np.ndarray, epochs: int, seed: i
         pos = max(float(labels.mean()), 1e-3)
         loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor((1 - pos) / pos))
     y_all = torch.from_numpy(labels.astype(np.float32))
-    best = {"epoch": None, "val_loss": None, "history": []}
+    best = {"epoch": None, "val_loss": None, "history": [], "ema": ema}
     best_state = None
+    avg = {k: v.detach().clone() for k, v in model.state_dict().items()} if ema > 0 else None
     for ep in range(epochs):
         model.train()
         order = rng.choice(len(labels), n_epoch, p=draw_p) if sources is not None else rng.permutation(len(labels))
@@ -318,7 +320,17 @@ def train_cnn(model, crops: np.ndarray, labels: np.ndarray, epochs: int, seed: i
             opt.step()
             sched.step()
             tot += loss.item() * len(idx)
+            if avg is not None:
+                with torch.no_grad():
+                    for k, v in model.state_dict().items():
+                        if v.dtype.is_floating_point:
+                            avg[k].mul_(ema).add_(v, alpha=1 - ema)
+                        else:
+                            avg[k].copy_(v)
         msg = f"  CNN epoch {ep + 1}/{epochs}: loss {tot / len(order):.4f}"
+        if avg is not None:
+            live = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            model.load_state_dict(avg)
         if val is not None:
             vl = validation_loss(model, *val)
             best["history"].append(round(vl, 4))
@@ -326,6 +338,10 @@ def train_cnn(model, crops: np.ndarray, labels: np.ndarray, epochs: int, seed: i
                 best.update(epoch=ep + 1, val_loss=round(vl, 4))
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             msg += f", validation loss {vl:.4f}"
+        if avg is not None:
+            if ep == epochs - 1 and best_state is None:
+                best_state = {k: v.detach().clone() for k, v in avg.items()}
+            model.load_state_dict(live)
         echo(msg + f" ({time.time() - t0:.1f} s)")
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -396,15 +412,25 @@ def frame_logits(model, crops: np.ndarray, batch: int = 512) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def calibrate_frame_head(model, samples, mask: np.ndarray, seed: int) -> dict:
-    """Platt on the CNN's frame logits over a source-balanced subset of ``mask`` (the calibration split)."""
+CALIBRATION_VIEWS = 2  # augmented views per calibration crop, besides the crop itself
+
+
+def calibrate_frame_head(model, samples, mask: np.ndarray, seed: int, views: int = CALIBRATION_VIEWS) -> dict:
+    """Platt on the CNN's frame logits over a source-balanced subset of ``mask`` (the calibration split): every
+    crop as it is plus ``views`` augmented copies (IR-like, blur, low light, low resolution, JPEG, channel
+    mixing), so the threshold is fitted across capture conditions instead of on the training sources' own look."""
     idx = np.flatnonzero(mask)
     if len(idx) < 4 or len(set(samples.labels[idx].tolist())) < 2:
         return {"method": "none", "applied": False, "note": "calibration split too small or one class only"}
     sub = idx[balanced_subset(samples.labels[idx], samples.sources[idx], np.random.default_rng(seed + 7))]
-    out = calibrate_linear(model.frame_head, frame_logits(model, samples.crops[sub]), samples.labels[sub])
+    rng = np.random.default_rng(seed + 11)
+    colour = samples.colour[sub] if samples.colour is not None else None
+    x = np.concatenate([samples.crops[sub]] + [augment_batch(samples.crops[sub], rng, colour) for _ in range(views)])
+    out = calibrate_linear(model.frame_head, frame_logits(model, x), np.tile(samples.labels[sub], views + 1))
     out["n"] = int(len(sub))
-    out["split"] = "held-out groups of the training sources, equal count per (source, label)"
+    out["views"] = views + 1
+    out["split"] = (f"held-out groups of the training sources, equal count per (source, label), each crop as is and "
+                    f"under {views} random augmentations")
     return out
 
 
@@ -430,7 +456,8 @@ def _state_metrics(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = Non
 
 
 def cross_source_eye_state(samples, epochs: int, seed: int, holdout: float,
-                           echo: Callable[[str], None] = print, epoch_size: int | None = None) -> dict:
+                           echo: Callable[[str], None] = print, epoch_size: int | None = None,
+                           ema: float = 0.0, widths: tuple[int, int, int] | None = None) -> dict:
     """Eye state on a source family never seen in training (nor in calibration).
 
     For each family F with both classes (``source_families``): a fresh CNN is trained on the other families'
@@ -449,11 +476,11 @@ def cross_source_eye_state(samples, epochs: int, seed: int, holdout: float,
         echo(f"cross-source eye state: train on {sorted(set(fam[pool].tolist()))} ({int(tr.sum())} crops), "
              f"measure on '{held}' ({int((~pool).sum())} crops)")
         _set_seed(seed)
-        model = LRCN()
+        model = LRCN(widths=widths) if widths else LRCN()
         t0 = time.time()
         selection = train_cnn(model, samples.crops[tr], samples.labels[tr], epochs, seed, echo,
                               colour=samples.colour[tr], sources=samples.sources[tr], epoch_size=epoch_size,
-                              val=(samples.crops[cal], samples.labels[cal], samples.sources[cal]))
+                              val=(samples.crops[cal], samples.labels[cal], samples.sources[cal]), ema=ema)
         p_raw = frame_probabilities(model, samples.crops[~pool])
         calib = calibrate_frame_head(model, samples, cal, seed)
         p = frame_probabilities(model, samples.crops[~pool])
@@ -672,7 +699,7 @@ def train(eye_dirs: list[Path], out_dir: Path, face_dirs: list[Path] = (), open_
           seed: int = 0, cnn_epochs: int = 20, lstm_epochs: int = 12, sequences: int = 3000, seq_len: int = 90,
           variants: int = 8, holdout: float = 0.2, threads: int = 1, command: str | None = None,
           echo: Callable[[str], None] = print, cross_epochs: int | None = None, epoch_size: int | None = 4000,
-          bank_max: int = 3000) -> dict:
+          bank_max: int = 3000, ema: float = 0.0, open_min_ear: float | None = None) -> dict:
     """Train the LRCN, measure it on held-out data, calibrate on videos, write ``out_dir`` (weights + card)."""
     import torch
 
@@ -684,7 +711,7 @@ def train(eye_dirs: list[Path], out_dir: Path, face_dirs: list[Path] = (), open_
     # One thread: on a shared 2-core machine two OpenMP threads were ~10x slower per step (barrier spinning).
     torch.set_num_threads(threads)
     echo("collecting eye samples")
-    samples = collect(eye_dirs, face_dirs, open_face_dirs, closed_face_dirs, cache_dir, echo)
+    samples = collect(eye_dirs, face_dirs, open_face_dirs, closed_face_dirs, cache_dir, echo, open_min_ear)
     if len(samples) < 20 or len(set(samples.labels.tolist())) < 2:
         raise SystemExit(f"need open and closed eye samples, found {len(samples)} "
                          f"({int((samples.labels == 0).sum())} open, {int((samples.labels == 1).sum())} closed)")
@@ -695,7 +722,7 @@ def train(eye_dirs: list[Path], out_dir: Path, face_dirs: list[Path] = (), open_
     echo(f"{len(samples)} eye samples ({int((samples.labels == 1).sum())} closed); "
          f"{int(tr.sum())} train / {int(cal.sum())} calibration / {int(test.sum())} held out")
     t_cross = time.time()
-    cross = cross_source_eye_state(samples, cross_epochs or cnn_epochs, seed, holdout, echo, epoch_size)
+    cross = cross_source_eye_state(samples, cross_epochs or cnn_epochs, seed, holdout, echo, epoch_size, ema)
     cross_seconds = time.time() - t_cross
 
     _set_seed(seed)  # before the model exists: its initial weights come from this seed
@@ -703,7 +730,7 @@ def train(eye_dirs: list[Path], out_dir: Path, face_dirs: list[Path] = (), open_
     echo("stage 1: CNN (per-frame eye state)")
     selection = train_cnn(model, samples.crops[tr], samples.labels[tr], cnn_epochs, seed, echo,
                           colour=samples.colour[tr], sources=samples.sources[tr], epoch_size=epoch_size,
-                          val=(samples.crops[cal], samples.labels[cal], samples.sources[cal]))
+                          val=(samples.crops[cal], samples.labels[cal], samples.sources[cal]), ema=ema)
     p_test_raw = frame_probabilities(model, samples.crops[test])
     frame_calibration = calibrate_frame_head(model, samples, cal, seed)
     p_test = frame_probabilities(model, samples.crops[test])
@@ -876,6 +903,10 @@ def train(eye_dirs: list[Path], out_dir: Path, face_dirs: list[Path] = (), open_
                                     "sources weighted by the square root of their size)" if epoch_size else
                                     "one pass over the training split per epoch, class-weighted loss")
     card["training"]["epoch_size"] = epoch_size
+    card["training"]["weight_ema_decay"] = ema
+    card["training"]["open_faces_min_ear"] = open_min_ear
+    card["training"]["epoch_selection"] = ("epoch with the lowest source-balanced validation loss on the calibration "
+                                           "split (never the measured source)")
     card["training"]["lstm_bank_max_crops"] = bank_max
     card["training"]["command"] = command
     from forensics.api import write_model_card
@@ -921,7 +952,7 @@ def card_fields(card: dict) -> dict:
     card["data"] = [{"name": s, "role": "eye-state training / calibration / held-out", "count": c.get("used"),
                      "source": "project shared data (per-file source repository and path in its MANIFEST.csv)",
                      "licence": "research use (no commercial licence)",
-                     "label": "folder name (open / closed)"} for s, c in counts.items()]
+                     "label": _label_note(c)} for s, c in counts.items()]
     for v in card["training"]["sources"].get("videos", []):
         card["data"].append({"name": v, "role": "detector-level calibration (leave one video out)",
                              "source": "project shared data: FaceForensics++ c40 clips", "count": m.get("n_test"),
@@ -953,6 +984,13 @@ def card_fields(card: dict) -> dict:
         sections.append({"title": title.strip(), "body": body.strip()})
     card["sections"] = sections
     return card
+
+
+def _label_note(c: dict) -> str:
+    if c.get("min_ear") is not None:
+        return (f"open eyes assumed (real portraits / face crops, not checked per image); faces with mean EAR < "
+                f"{c['min_ear']} skipped ({c.get('label_doubtful_low_ear', 0)})")
+    return "folder name (open / closed)"
 
 
 def _ci(ci) -> str:
@@ -1012,6 +1050,9 @@ def model_card_markdown(card: dict) -> str:
     ]
     for src, c in tr["samples"].items():
         extra = "" if "no_face" not in c else f"; {c['no_face']} without a detected face, {c['eyes_not_visible']} with eyes not visible (skipped)"
+        if c.get("label_doubtful_low_ear"):
+            extra += (f"; {c['label_doubtful_low_ear']} skipped as doubtful open-eye labels (mean EAR < "
+                      f"{c['min_ear']}: likely mid-blink)")
         lines.append(f"- `{src}` ({c['kind']}): {c['images']} images, {c['used']} used{extra}")
     lines += [
         f"- {tr['n_eye_samples']} eye samples: {tr['n_train']} for training, {tr['n_heldout']} held out "
