@@ -1,29 +1,31 @@
-"""Copy-move forgery detection: candidate transforms from SIFT keypoints and from the image's own autocorrelation,
-each verified and localised by a dense correlation map.
+"""Copy-move forgery detection: candidate transforms from keypoints, dense Zernike matches and block matching, each
+verified and localised by a dense difference map.
 
 Published, training-free methods, combined:
 
 * **Keypoints** (Amerini et al., "A SIFT-based forensic method for copy-move attack detection and transformation
   recovery", IEEE TIFS 6(3), 2011): SIFT descriptors (RootSIFT) matched against the same image with the generalised
-  2-nearest-neighbour test (g2NN); small images are upscaled first so that a portrait of 200-300 px still yields
-  keypoints. Matches give candidate transforms two ways: displacement voting (a plain copy moves every match by the
-  same vector) and sequential RANSAC of a similarity transform (rotated / scaled copies).
-* **Autocorrelation** (after Zhang, Feng & Su, "A new approach for detecting copy-move forgery in digital images",
-  IEEE ICCS 2008, who locate the shift with phase correlation): the band-passed, locally whitened image correlated
-  with itself by FFT has a peak at the shift of a copied region, even where the region is flat and holds only sensor
-  noise and no keypoint; its strongest peaks are candidate translations.
-* **Verification and localisation** (Pan & Lyu, "Region duplication detection using image feature matching", IEEE
-  TIFS 5(4), 2010; Amerini et al., "Copy-move forgery detection and localization by means of robust clustering with
-  J-Linkage", Signal Processing: Image Communication 28(6), 2013): for every candidate the band-passed image is
-  warped by it and a local zero-mean normalised cross-correlation (ZNCC) map against the image is thresholded; the
-  connected, large enough regions that agree are the target, and mapped back they are the source.
-* **Dense field** (Cozzolino, Poggi & Verdoliva, "Efficient dense-field copy-move forgery detection", IEEE TIFS
-  10(11), 2015): rotation-invariant Zernike-moment magnitudes with PatchMatch propagation and dense linear fitting,
-  kept as :func:`dense_field` (optional: ``detect_copy_move(..., dense=True)``).
+  2-nearest-neighbour test (g2NN). Small images are upscaled first and the contrast threshold is nearly off, so that
+  a 192-300 px portrait still yields keypoints. Matches give candidate transforms two ways: displacement voting (a
+  plain copy moves every match by the same vector) and sequential RANSAC of a similarity transform (rotated or
+  scaled copies).
+* **Dense matches** (Cozzolino, Poggi & Verdoliva, "Efficient dense-field copy-move forgery detection", IEEE TIFS
+  10(11), 2015): rotation-invariant Zernike-moment magnitudes of a disc around every pixel, nearest neighbour at
+  least ``DENSE_MIN_OFFSET`` away (sorted projections instead of the paper's PatchMatch), kept where distinctive;
+  they feed the same RANSAC, for rotated copies of regions without keypoints.
+* **Blocks** (Fridrich, Soukal & Lukas, "Detection of copy-move forgery in digital images", DFRWS 2003): near-
+  identical 7x7 blocks vote for their shift; finds plain copies of flat skin or sky that hold only noise.
+* **Verification and localisation** (after Pan & Lyu, "Region duplication detection using image feature matching",
+  IEEE TIFS 5(4), 2010): the image is warped by each candidate; a pixel agrees where the local squared difference
+  to the warped copy is well below the difference with the copy moved 2 px (a dense ratio test: smooth shading
+  agrees with any shift of itself, a copy at one place). Connected, thick, large enough regions that agree are the
+  target; mapped back they are the source. Regions that also agree under the transform applied twice (periodic
+  patterns, resampled JPEG grids) are dropped.
 
-The raw score is ``log10`` of the share of the image in the largest verified region of any candidate (floor 1e-5),
-so an image with no copy still gets a graded score. Cost is bounded: the analysis runs on the image scaled to at
-most ``KEYPOINT_MAX_SIDE`` pixels on its long side. Plain functions over NumPy arrays; deterministic.
+The raw score is ``log10`` of the share of the image in the largest verified region of any candidate (floor 1e-5).
+Cost is bounded: the analysis runs on the image scaled to at most ``KEYPOINT_MAX_SIDE`` pixels on its long side,
+SIFT on at most ``5000`` keypoints, the dense matches at most ``DENSE_MAX_SIDE``. Plain functions over NumPy
+arrays; deterministic.
 
 Example
 -------
@@ -45,6 +47,7 @@ import numpy as np
 KEYPOINT_MAX_SIDE = 1024  # analysis resolution: long side at most this (larger images are reduced)
 SIFT_MIN_SIDE = 512  # SIFT runs on the image upscaled so its short side is at least this ...
 SIFT_MAX_UPSCALE = 3.0  # ... by at most this factor
+SIFT_CONTRAST = 0.0005  # OpenCV's default is 0.04; nearly none: small portraits need every keypoint
 DENSE_MAX_SIDE = 384
 G2NN_RATIO = 0.65
 KNN = 10
@@ -65,17 +68,18 @@ SSD_MAX = 64.0  # grey levels^2: a copy differs from its source by less than thi
 PERIODIC_SHARE = 0.3  # share of a region agreeing under the transform applied twice: a periodic pattern
 MIN_AREA_SHARE = 0.0015  # a verified target region must cover at least this share of the image
 MIN_AREA_PX = 48
+MIN_REGION_STD = 2.0  # px: a verified region must be this thick (std along its minor axis; ~9 px wide)
 MAX_TRANSFORMS = 6
-FIT_RESIDUAL = 0.5
 ZERNIKE_RADIUS = 7
 DENSE_RATIO = 0.2
+DENSE_MIN_INLIERS = 30  # RANSAC inliers needed among the dense Zernike matches
 DENSE_MIN_OFFSET = 16  # px at dense resolution (Cozzolino et al. use a minimum offset to skip trivial self-matches)
 
 
 @dataclass
 class Transform:
-    """One accepted copy: an affine map (2x3, analysis pixels) from source to target, its keypoint inliers (none for
-    an autocorrelation candidate) and the share of the image its verified target region covers."""
+    """One accepted copy: an affine map (2x3, analysis pixels) from source to target, its RANSAC / vote inliers (none
+    for a block candidate) and the share of the image its verified target region covers."""
 
     affine: np.ndarray
     src: np.ndarray  # N x 2 (x, y) inlier points, analysis resolution
@@ -147,15 +151,6 @@ def resize_max(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     return out, out.shape[1] / w
 
 
-def _remove_small(mask: np.ndarray, min_px: int) -> np.ndarray:
-    import cv2
-
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    keep = np.zeros(n, dtype=bool)
-    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_px
-    return keep[lab]
-
-
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
     from scipy import ndimage
 
@@ -172,7 +167,7 @@ def sift_matches(gray8: np.ndarray, max_features: int = 5000) -> tuple[np.ndarra
     h, w = gray8.shape
     u = float(np.clip(SIFT_MIN_SIDE / min(h, w), 1.0, SIFT_MAX_UPSCALE))
     img = gray8 if u == 1.0 else cv2.resize(gray8, (round(w * u), round(h * u)), interpolation=cv2.INTER_CUBIC)
-    sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=0.015)
+    sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=SIFT_CONTRAST)
     kps, desc = sift.detectAndCompute(img, None)
     n = len(kps)
     if desc is None or n < 3:
@@ -245,19 +240,20 @@ def vote_translations(P: np.ndarray, Q: np.ndarray, max_out: int = MAX_VOTES) ->
     return out
 
 
-def ransac_transforms(P: np.ndarray, Q: np.ndarray, max_out: int = MAX_RANSAC) -> list[Transform]:
+def ransac_transforms(P: np.ndarray, Q: np.ndarray, max_out: int = MAX_RANSAC,
+                      min_inliers: int = MIN_INLIERS) -> list[Transform]:
     """Sequential RANSAC (MAGSAC++) of similarity transforms over the matches taken in both orientations."""
     import cv2
 
     n = len(P)
-    if n < MIN_INLIERS:
+    if n < min_inliers:
         return []
     src, dst = np.vstack([P, Q]).astype(np.float32), np.vstack([Q, P]).astype(np.float32)
     free = np.ones(n, bool)
     out = []
     for _ in range(max_out):
         idx = np.flatnonzero(np.concatenate([free, free]))
-        if len(idx) < 2 * MIN_INLIERS:
+        if len(idx) < 2 * min_inliers:
             break
         cv2.setRNGSeed(0)
         A, inl = cv2.estimateAffinePartial2D(src[idx], dst[idx], method=cv2.RANSAC,
@@ -266,7 +262,7 @@ def ransac_transforms(P: np.ndarray, Q: np.ndarray, max_out: int = MAX_RANSAC) -
         if A is None or inl is None:
             break
         inl = inl.ravel().astype(bool)
-        if inl.sum() < MIN_INLIERS:
+        if inl.sum() < min_inliers:
             break
         used = idx[inl] % n
         free[used] = False
@@ -366,10 +362,25 @@ def agreement(gray: np.ndarray, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ok & (ratio < SSD_RATIO) & (d0 < SSD_MAX), ratio
 
 
+def _minor_std(lab: np.ndarray, n: int) -> np.ndarray:
+    """Per component (labels 1..n-1): the standard deviation of its pixel coordinates along its minor axis."""
+    yy, xx = np.indices(lab.shape)
+    lab = lab.ravel()
+
+    def acc(w):
+        return np.bincount(lab, weights=w.ravel().astype(np.float64), minlength=n)[1:]
+
+    c = np.maximum(acc(np.ones(lab.shape)), 1)
+    mx, my = acc(xx) / c, acc(yy) / c
+    sxx, syy, sxy = acc(xx * xx) / c - mx * mx, acc(yy * yy) / c - my * my, acc(xx * yy) / c - mx * my
+    lam = (sxx + syy) / 2 - np.sqrt(((sxx - syy) / 2) ** 2 + sxy ** 2)
+    return np.sqrt(np.maximum(lam, 0))
+
+
 def verify(gray: np.ndarray, t: Transform, min_px: int) -> tuple[np.ndarray, float, float]:
     """The target region of ``t``: connected pixels that agree with the warped copy (:func:`agreement`), cleaned;
     with the largest agreeing region's share of the image and the mean difference ratio over the kept target.
-    A region that also agrees under the transform applied twice is a periodic pattern (tiles, bricks, fabric, a
+    Thin strips (parallel edges, stripes) are dropped. A region that also agrees under the transform applied twice is a periodic pattern (tiles, bricks, fabric, a
     resampled JPEG grid), not a copy, and is dropped, as are regions under ``min_px``."""
     import cv2
 
@@ -379,6 +390,7 @@ def verify(gray: np.ndarray, t: Transform, min_px: int) -> tuple[np.ndarray, flo
     if n <= 1:
         return np.zeros(gray.shape, bool), 0.0, 1.0
     areas = stats[1:, cv2.CC_STAT_AREA].astype(float)
+    areas = np.where(_minor_std(lab, n) < MIN_REGION_STD, 0, areas)  # thin strips: parallel edges, stripes
     if areas.max() >= min_px / 2:
         rep, _ = agreement(gray, _compose(t.affine, t.affine))
         rep_share = np.bincount(lab.ravel(), weights=rep.ravel(), minlength=n)[1:] / np.maximum(areas, 1)
@@ -431,35 +443,6 @@ def zernike_features(gray: np.ndarray, radius: int = ZERNIKE_RADIUS) -> np.ndarr
     return np.stack(feats, axis=-1)
 
 
-def _linear_fit_residual(off: np.ndarray, valid: np.ndarray, win: int = 7) -> np.ndarray:
-    """Mean squared residual of a local affine fit (per window) of an offset field (H x W x 2), vectorised."""
-    import cv2
-
-    H, W = valid.shape
-    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
-    v = valid.astype(np.float64)
-
-    def box(a):
-        return cv2.boxFilter(a, -1, (win, win), normalize=False, borderType=cv2.BORDER_CONSTANT)
-
-    xc, yc = xx - xx.mean(), yy - yy.mean()
-    basis = [v, xc * v, yc * v]  # v is 0/1, so basis[i] * basis[j] = v * phi_i * phi_j
-    G = np.empty((H, W, 3, 3))
-    for i in range(3):
-        for j in range(i, 3):
-            G[..., i, j] = G[..., j, i] = box(basis[i] * basis[j])
-    G += np.eye(3) * 1e-6
-    Ginv = np.linalg.inv(G)
-    res = np.zeros((H, W))
-    for c in range(2):
-        d = off[..., c] * v
-        b = np.stack([box(d), box(d * xc), box(d * yc)], axis=-1)
-        beta = np.einsum("hwij,hwj->hwi", Ginv, b)
-        res += box(d * d) - np.einsum("hwi,hwi->hw", beta, b)
-    n = np.maximum(box(v), 1)
-    return np.where(box(v) >= win * win * 0.6, res / n, np.inf)
-
-
 def sorted_neighbours(X: np.ndarray, px: np.ndarray, py: np.ndarray, min_offset: float, projections: int = 3,
                       window: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Approximate nearest neighbour of every feature row at least ``min_offset`` pixels away.
@@ -488,81 +471,43 @@ def sorted_neighbours(X: np.ndarray, px: np.ndarray, py: np.ndarray, min_offset:
     return best_j, np.isfinite(best_d)
 
 
-def _propagate(F: np.ndarray, off: np.ndarray, dist: np.ndarray, valid: np.ndarray, iterations: int = 6) -> None:
-    """PatchMatch-style propagation (Barnes et al. 2009, as used by Cozzolino et al. 2015), in place and vectorised:
-    every pixel tries the offsets of its 8 neighbours and keeps one that matches better."""
-    H, W, _ = F.shape
-    yy, xx = np.mgrid[0:H, 0:W]
-    for _ in range(iterations):
-        changed = 0
-        for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)):
-            ny, nx = np.clip(yy + dy, 0, H - 1), np.clip(xx + dx, 0, W - 1)
-            cand = off[ny, nx]
-            ty, tx = yy + cand[..., 1], xx + cand[..., 0]
-            ok = valid & valid[ny, nx] & (ty >= 0) & (ty < H) & (tx >= 0) & (tx < W)
-            ok &= np.hypot(cand[..., 0], cand[..., 1]) >= DENSE_MIN_OFFSET
-            ty, tx = np.where(ok, ty, 0), np.where(ok, tx, 0)
-            d = np.einsum("hwc,hwc->hw", F - F[ty, tx], F - F[ty, tx])
-            better = ok & (d < dist)
-            off[better] = cand[better]
-            dist[better] = d[better]
-            changed += int(better.sum())
-        if changed == 0:
-            break
-
-
-def dense_field(gray: np.ndarray, max_side: int = DENSE_MAX_SIDE) -> tuple[np.ndarray, float, int]:
-    """Dense copy-move mask (at ``gray``'s scale, upsampled from the dense grid) and the number of verified pixels."""
+def zernike_matches(gray: np.ndarray, max_side: int = DENSE_MAX_SIDE,
+                    max_pairs: int = 4000) -> tuple[np.ndarray, np.ndarray]:
+    """Dense rotation-invariant matches (Cozzolino, Poggi & Verdoliva 2015): every pixel's Zernike-moment magnitudes
+    matched with the most similar pixel at least ``DENSE_MIN_OFFSET`` away, kept where the match is much closer than
+    the pixel's own neighbourhood (``DENSE_RATIO``); ``(P, Q)`` in ``gray``'s pixels, at most ``max_pairs`` (an even,
+    deterministic subsample). They seed RANSAC for rotated or scaled copies of regions without keypoints."""
     import cv2
 
-    H0, W0 = gray.shape
     g, s = resize_max(gray, max_side)
     H, W = g.shape
     r = ZERNIKE_RADIUS
     if min(H, W) < 6 * r:
-        return np.zeros((H0, W0), bool), s, 0
+        return np.zeros((0, 2)), np.zeros((0, 2))
     f = zernike_features(g)
     mean = cv2.blur(g, (2 * r + 1,) * 2)
     std = np.sqrt(np.maximum(cv2.blur(g * g, (2 * r + 1,) * 2) - mean * mean, 0))
-    valid = std > 3.0  # flat, featureless discs match everything: Cozzolino et al. exclude them too
+    valid = std > 3.0
     valid[:r], valid[-r:], valid[:, :r], valid[:, -r:] = False, False, False, False
-    F = (f / (f[valid].std(axis=0) + 1e-6) if valid.sum() > 50 else f).astype(np.float32)
-    off = np.zeros((H, W, 2), dtype=np.int64)
-    dist = np.full((H, W), np.inf, dtype=np.float32)
+    if valid.sum() < 50:
+        return np.zeros((0, 2)), np.zeros((0, 2))
+    F = (f / (f[valid].std(axis=0) + 1e-6)).astype(np.float32)
     ys, xs = np.nonzero(valid)
-    if len(ys) > 50:
-        nn, ok = sorted_neighbours(F[ys, xs].astype(np.float64), xs.astype(np.float64), ys.astype(np.float64),
-                                   DENSE_MIN_OFFSET)
-        off[ys[ok], xs[ok], 0] = xs[nn[ok]] - xs[ok]
-        off[ys[ok], xs[ok], 1] = ys[nn[ok]] - ys[ok]
-        dd = F[ys, xs] - F[ys[nn], xs[nn]]
-        dist[ys[ok], xs[ok]] = np.einsum("ij,ij->i", dd, dd)[ok]
-        _propagate(F, off, dist, valid)
-    # distinctiveness (a dense analogue of the 2NN ratio test): the match must be much closer than the features a
-    # few pixels away; in random texture every match is about as far as the neighbourhood
-    local = np.full((H, W), np.inf, dtype=np.float32)
+    X = F[ys, xs]
+    nn, ok = sorted_neighbours(X.astype(np.float64), xs.astype(np.float64), ys.astype(np.float64), DENSE_MIN_OFFSET,
+                               projections=3, window=8)
+    dd = X - X[nn]
+    dist = np.einsum("ij,ij->i", dd, dd)
     acc = np.zeros((H, W), dtype=np.float32)
     for dy, dx in ((0, 3), (3, 0), (0, -3), (-3, 0)):
         sh = np.roll(F, (dy, dx), axis=(0, 1))
         acc += np.einsum("hwc,hwc->hw", F - sh, F - sh)
-    local = acc / 4
-    has = valid & np.isfinite(dist) & (dist < DENSE_RATIO * local)
-    res = _linear_fit_residual(off.astype(np.float64), has, win=9)
-    coherent = has & (res < FIT_RESIDUAL)
-    coherent = cv2.morphologyEx(coherent.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
-    min_px = max(32, int(MIN_AREA_SHARE * H * W))
-    coherent = _remove_small(coherent, min_px)
-    # both ends: a pixel stays only if the pixel it points to is also coherent and points back
-    yy, xx = np.mgrid[0:H, 0:W]
-    tx = np.clip(xx + off[..., 0], 0, W - 1)
-    ty = np.clip(yy + off[..., 1], 0, H - 1)
-    back = np.hypot(off[ty, tx, 0] + off[..., 0], off[ty, tx, 1] + off[..., 1]) <= 2.0
-    pairs = _remove_small(coherent & coherent[ty, tx] & back, min_px)
-    n_pairs = int(pairs.sum())
-    grid = cv2.dilate(pairs.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (r + 1, r + 1)))
-    grid = cv2.morphologyEx(grid, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
-    up = cv2.resize(grid, (W0, H0), interpolation=cv2.INTER_NEAREST).astype(bool)
-    return up, s, n_pairs
+    good = np.flatnonzero(ok & (dist < DENSE_RATIO * acc[ys, xs] / 4))
+    if len(good) > max_pairs:
+        good = good[np.linspace(0, len(good) - 1, max_pairs).astype(int)]
+    P = np.stack([xs[good], ys[good]], 1) / s
+    Q = np.stack([xs[nn[good]], ys[nn[good]]], 1) / s
+    return P.astype(np.float64), Q.astype(np.float64)
 
 
 # ----------------------------------------------------------------------------------------------- all together
@@ -570,13 +515,19 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.abs(a[:, :2] - b[:, :2]).max() < 0.03 and np.abs(a[:, 2] - b[:, 2]).max() < 2.0)
 
 
-def candidate_transforms(gray: np.ndarray, P: np.ndarray, Q: np.ndarray) -> list[Transform]:
-    """Keypoint votes, keypoint RANSAC and autocorrelation peaks, duplicates (and each one's inverse) removed."""
+def candidate_transforms(gray: np.ndarray, P: np.ndarray, Q: np.ndarray, dense: bool = True,
+                         blocks: bool = True) -> list[Transform]:
+    """Keypoint votes, keypoint RANSAC, dense-match RANSAC and block votes; duplicates (and inverses) removed."""
     import cv2
 
     cands = vote_translations(P, Q) + ransac_transforms(P, Q)
-    cands += [Transform(_translation(s), np.zeros((0, 2)), np.zeros((0, 2)), method="blocks")
-              for s, _ in block_shifts(gray)]
+    if dense:
+        zp, zq = zernike_matches(gray)
+        cands += [Transform(t.affine, t.src, t.dst, method="dense Zernike")
+                  for t in ransac_transforms(zp, zq, max_out=MAX_RANSAC, min_inliers=DENSE_MIN_INLIERS)]
+    if blocks:
+        cands += [Transform(_translation(s), np.zeros((0, 2)), np.zeros((0, 2)), method="blocks")
+                  for s, _ in block_shifts(gray)]
     out: list[Transform] = []
     for c in cands:
         inv = np.vstack([cv2.invertAffineTransform(c.affine)])
@@ -585,9 +536,10 @@ def candidate_transforms(gray: np.ndarray, P: np.ndarray, Q: np.ndarray) -> list
     return out
 
 
-def detect_copy_move(rgb: np.ndarray, keypoint_max_side: int = KEYPOINT_MAX_SIDE,
-                     dense_max_side: int = DENSE_MAX_SIDE, dense: bool = False) -> CopyMoveResult:
-    """Find copied regions of an RGB (or grey) uint8 image; the mask is at analysis resolution (``result.scale``)."""
+def detect_copy_move(rgb: np.ndarray, keypoint_max_side: int = KEYPOINT_MAX_SIDE, dense: bool = True,
+                     blocks: bool = True) -> CopyMoveResult:
+    """Find copied regions of an RGB (or grey) uint8 image; the mask is at analysis resolution (``result.scale``).
+    ``dense`` / ``blocks``: also seek candidates among dense Zernike matches / by block matching."""
     import cv2
 
     a = np.asarray(rgb)
@@ -601,10 +553,11 @@ def detect_copy_move(rgb: np.ndarray, keypoint_max_side: int = KEYPOINT_MAX_SIDE
     H, W = gray.shape
     gray8 = np.clip(np.round(gray), 0, 255).astype(np.uint8)
     P, Q, nkp = sift_matches(gray8)
-    cands = candidate_transforms(gray, P, Q)
+    cands = candidate_transforms(gray, P, Q, dense=dense, blocks=blocks)
     min_px = max(MIN_AREA_PX, int(MIN_AREA_SHARE * H * W))
     mask = np.zeros((H, W), bool)
     kmask = np.zeros((H, W), bool)
+    dmask = np.zeros((H, W), bool)
     kept: list[Transform] = []
     best = 0.0
     for t in cands:
@@ -619,13 +572,11 @@ def detect_copy_move(rgb: np.ndarray, keypoint_max_side: int = KEYPOINT_MAX_SIDE
         mask |= target | source
         if t.method.startswith("keypoints"):
             kmask |= target | source
-    dmask, n_pairs = np.zeros((H, W), bool), 0
-    if dense:
-        dmask, _, n_pairs = dense_field(gray, dense_max_side)
-        mask |= dmask
+        else:
+            dmask |= target | source
     matches = np.hstack([P, Q]) if len(P) else np.zeros((0, 4))
     return CopyMoveResult(mask=mask, scale=scale, transforms=kept, matches=matches, dense_mask=dmask,
-                          keypoint_mask=kmask, keypoints=nkp, dense_pairs=n_pairs, candidates=len(cands),
+                          keypoint_mask=kmask, keypoints=nkp, dense_pairs=int(dmask.sum()), candidates=len(cands),
                           best_support=best)
 
 
@@ -643,6 +594,6 @@ def pixel_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 __all__ = ["CopyMoveResult", "Transform", "block_shifts", "candidate_transforms",
-           "agreement", "difference_map", "detect_copy_move", "dense_field", "pixel_scores", "ransac_transforms", "sift_matches",
-           "verify", "vote_translations", "zernike_features", "to_gray", "resize_max", "KEYPOINT_MAX_SIDE",
+           "agreement", "difference_map", "detect_copy_move", "pixel_scores", "ransac_transforms", "sift_matches",
+           "verify", "vote_translations", "zernike_features", "zernike_matches", "to_gray", "resize_max", "KEYPOINT_MAX_SIDE",
            "DENSE_MAX_SIDE"]
