@@ -221,6 +221,42 @@ def test_lrcn_shapes_and_safetensors_roundtrip(tmp_path):
     assert eye_state(model, crops[:0])[0].shape == (0,)
 
 
+def test_lrcn_widths_are_read_from_the_weights(tmp_path):
+    import torch
+
+    from forensics_plugins.blink_lrcn.lrcn import LRCN, WIDTHS, load_weights, save_weights
+
+    torch.manual_seed(0)
+    old = LRCN(widths=(16, 32, 64)).eval()  # the v1.1 layout still loads
+    save_weights(old, tmp_path / "old.safetensors")
+    again = load_weights(tmp_path / "old.safetensors")
+    assert [m.out_channels for m in again.cnn.features if hasattr(m, "out_channels")] == [16, 32, 64]
+    x = torch.randn(2, 3, 1, EYE_CROP_SIZE, EYE_CROP_SIZE)
+    torch.testing.assert_close(again(x)[1], old(x)[1])
+    new = LRCN()
+    assert [m.out_channels for m in new.cnn.features if hasattr(m, "out_channels")] == list(WIDTHS)
+    save_weights(new, tmp_path / "new.safetensors")
+    assert (tmp_path / "new.safetensors").stat().st_size < 20 * 1024 * 1024
+
+
+def test_train_cnn_with_ema_and_validation_is_deterministic():
+    from forensics_plugins.blink_lrcn.lrcn import LRCN
+    from forensics_plugins.blink_lrcn.train import _set_seed, frame_probabilities, train_cnn
+
+    crops = np.stack([_eye(i, closed=i % 2 == 1) for i in range(24)])
+    labels = np.arange(24) % 2
+    sources = np.array(["a"] * 12 + ["b"] * 12)
+    outs = []
+    for _ in range(2):
+        _set_seed(0)
+        model = LRCN(widths=(8, 8, 8))
+        sel = train_cnn(model, crops, labels, 2, 0, echo=lambda m: None, batch=8, sources=sources, epoch_size=16,
+                        val=(crops, labels, sources), ema=0.9)
+        outs.append(frame_probabilities(model, crops))
+    assert sel["epoch"] in (1, 2) and len(sel["history"]) == 2 and sel["ema"] == 0.9
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
 def _write_synthetic_eye_folder(root: Path, n: int = 40) -> None:
     import cv2
 

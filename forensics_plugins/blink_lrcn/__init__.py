@@ -55,7 +55,7 @@ def blink_rule() -> dict:
 
 class BlinkDetector(Detector):
     name = "blink_lrcn"
-    version = "1.1.0"
+    version = "1.2.0"
     media_kinds = ("video",)
     model_name = "blink_lrcn"
     description = ("Eye blinking: counts blinks per face with an LRCN eye-state network and the eye aspect ratio, "

@@ -851,8 +851,9 @@ def train(eye_dirs: list[Path], out_dir: Path, face_dirs: list[Path] = (), open_
         metrics = {}
     card = {
         "name": "blink_lrcn",
-        "version": "1.1.0",
-        "architecture": ("LRCN (Li, Chang & Lyu 2018): per-frame CNN on 32×32 grey eye crops (3 conv blocks 16/32/64, "
+        "version": "1.2.0",
+        "architecture": ("LRCN (Li, Chang & Lyu 2018): per-frame CNN on 32×32 grey eye crops (3 conv blocks "
+                         f"{'/'.join(str(int(m.out_channels)) for m in model.cnn.features if hasattr(m, 'out_channels'))}, "
                          "FC 64) → unidirectional LSTM (32 units) → per-frame P(eye closed); EAR baseline "
                          "(Soukupová & Čech 2016); detector score = low-blink surprise, logistic calibration"),
         "parameters": int(sum(p.numel() for p in model.parameters())),
