@@ -15,6 +15,8 @@ Published, training-free methods, combined:
   they feed the same RANSAC, for rotated copies of regions without keypoints.
 * **Blocks** (Fridrich, Soukal & Lukas, "Detection of copy-move forgery in digital images", DFRWS 2003): near-
   identical 7x7 blocks vote for their shift; finds plain copies of flat skin or sky that hold only noise.
+* **Refinement**: each verified similarity is refined to sub-pixel accuracy by ECC maximisation (Evangelidis &
+  Psarakis, "Parametric image alignment using enhanced correlation coefficient maximization", IEEE TPAMI 2008).
 * **Verification and localisation** (after Pan & Lyu, "Region duplication detection using image feature matching",
   IEEE TIFS 5(4), 2010): the image is warped by each candidate; a pixel agrees where the local squared difference
   to the warped copy is well below the difference with the copy moved 2 px (a dense ratio test: smooth shading
@@ -63,6 +65,7 @@ BLOCK_CORR = 0.9
 SSD_SIGMA = 2.0  # Gaussian window (px) of the local squared difference
 SSD_STEP = 2.0  # px: the transform moved this far either way must match clearly worse ...
 SSD_RATIO = 0.3  # ... the difference at the transform must be under this share of the one 2 px off
+SSD_LOOSE = 0.6  # hysteresis: pixels connected to a verified region join it below this ratio
 SSD_FLOOR = 0.25  # grey levels^2 added to both (flat, clipped areas match anything)
 SSD_MAX = 64.0  # grey levels^2: a copy differs from its source by less than this (8 levels rms)
 PERIODIC_SHARE = 0.3  # share of a region agreeing under the transform applied twice: a periodic pattern
@@ -354,12 +357,12 @@ def agreement(gray: np.ndarray, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixels where the image agrees with its copy under ``A`` distinctly: the local difference at ``A`` is under
     ``SSD_RATIO`` times the smallest difference with ``A`` moved ``SSD_STEP`` px either way (a dense analogue of the
     2NN ratio test: smooth shading or coarse texture agrees with any small shift of itself, a copy at one place) and
-    under ``SSD_MAX``. Returns (agree, ratio)."""
+    under ``SSD_MAX``. Returns (agree, ratio) with the ratio infinite where the pixel cannot agree."""
     d0, ok = difference_map(gray, A)
     near = np.min([difference_map(gray, _shifted(A, dx, dy))[0]
                    for dx, dy in ((SSD_STEP, 0), (-SSD_STEP, 0), (0, SSD_STEP), (0, -SSD_STEP))], axis=0)
     ratio = (d0 + SSD_FLOOR) / (near + SSD_FLOOR)
-    return ok & (ratio < SSD_RATIO) & (d0 < SSD_MAX), ratio
+    return ok & (ratio < SSD_RATIO) & (d0 < SSD_MAX), np.where(ok & (d0 < SSD_MAX), ratio, np.inf)
 
 
 def _minor_std(lab: np.ndarray, n: int) -> np.ndarray:
@@ -375,6 +378,28 @@ def _minor_std(lab: np.ndarray, n: int) -> np.ndarray:
     sxx, syy, sxy = acc(xx * xx) / c - mx * mx, acc(yy * yy) / c - my * my, acc(xx * yy) / c - mx * my
     lam = (sxx + syy) / 2 - np.sqrt(((sxx - syy) / 2) ** 2 + sxy ** 2)
     return np.sqrt(np.maximum(lam, 0))
+
+
+def refine(gray: np.ndarray, A: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Sub-pixel refinement of a verified transform by enhanced-correlation maximisation over its target region
+    (Evangelidis & Psarakis, IEEE TPAMI 2008; OpenCV ``findTransformECC``), similarity-constrained by the start; the
+    start is kept when ECC fails or moves implausibly far."""
+    import cv2
+
+    W0 = cv2.invertAffineTransform(A).astype(np.float32)  # target pixels -> source pixels
+    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-5)
+    m = target.astype(np.uint8)
+    try:
+        if hasattr(cv2, "findTransformECCWithMask"):  # OpenCV 5: a mask for the template (target) frame
+            _, W = cv2.findTransformECCWithMask(gray, gray, m, np.ones_like(m), W0.copy(), cv2.MOTION_AFFINE, crit, 3)
+        else:  # OpenCV 4: findTransformECC's mask is the template's
+            _, W = cv2.findTransformECC(gray, gray, W0.copy(), cv2.MOTION_AFFINE, crit, m, 3)
+    except cv2.error:
+        return A
+    B = cv2.invertAffineTransform(W).astype(np.float64)
+    if np.abs(B[:, 2] - A[:, 2]).max() > 3 or np.abs(B[:, :2] - A[:, :2]).max() > 0.05 or not _plausible(B):
+        return A
+    return B
 
 
 def verify(gray: np.ndarray, t: Transform, min_px: int) -> tuple[np.ndarray, float, float]:
@@ -401,6 +426,19 @@ def verify(gray: np.ndarray, t: Transform, min_px: int) -> tuple[np.ndarray, flo
     target = keep[lab]
     if not target.any():
         return target, best, 1.0
+    # hysteresis: grow the verified cores into connected pixels that agree more loosely (interpolated, recompressed
+    # or feathered parts of the copy)
+    loose = cv2.morphologyEx((ratio < SSD_LOOSE).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n2, lab2 = cv2.connectedComponents(loose | target.astype(np.uint8), connectivity=8)
+    grown = np.zeros(n2, bool)
+    grown[np.unique(lab2[target])] = True
+    grown[0] = False
+    target = grown[lab2]
+    # a copied region is one piece: its flat parts (no texture, ratio ~1) between the verified parts are filled in
+    # up to the convex hull of the verified pixels, where the image still equals its warped copy (difference small)
+    hull = np.zeros(gray.shape, np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.argwhere(target)[:, ::-1].astype(np.int32)), 1)
+    target |= (hull > 0) & np.isfinite(ratio)
     target = cv2.morphologyEx(target.astype(np.uint8), cv2.MORPH_CLOSE,
                               cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))) > 0
     target = _fill_holes(target)
@@ -562,6 +600,13 @@ def detect_copy_move(rgb: np.ndarray, keypoint_max_side: int = KEYPOINT_MAX_SIDE
     best = 0.0
     for t in cands:
         target, b, ratio = verify(gray, t, min_px)
+        if target.any() and len(kept) < MAX_TRANSFORMS:
+            B = refine(gray, t.affine, target)
+            if B is not t.affine:
+                t2 = Transform(B, t.src, t.dst, t.method)
+                target2, b2, ratio2 = verify(gray, t2, min_px)
+                if target2.sum() > target.sum():
+                    t, target, b, ratio = t2, target2, b2, ratio2
         best = max(best, b)
         if not target.any() or len(kept) >= MAX_TRANSFORMS:
             continue
