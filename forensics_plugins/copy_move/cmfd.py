@@ -73,6 +73,7 @@ MIN_AREA_SHARE = 0.0015  # a verified target region must cover at least this sha
 MIN_AREA_PX = 48
 MIN_REGION_STD = 2.0  # px: a verified region must be this thick (std along its minor axis; ~9 px wide)
 MAX_TRANSFORMS = 6
+REPEAT_GROUP = 4  # this many verified transforms over overlapping regions: a repeating pattern, not a copy
 ZERNIKE_RADIUS = 7
 DENSE_RATIO = 0.2
 DENSE_MIN_INLIERS = 30  # RANSAC inliers needed among the dense Zernike matches
@@ -574,6 +575,31 @@ def candidate_transforms(gray: np.ndarray, P: np.ndarray, Q: np.ndarray, dense: 
     return out
 
 
+def _repeating(found: list[tuple[Transform, np.ndarray, float]]) -> list[Transform]:
+    """Transforms in groups of ``REPEAT_GROUP`` or more whose regions overlap one another: a pattern that repeats
+    (tiles, a brick wall, a fence) agrees with itself under many shifts, one copy under one (a copy pasted twice gives
+    three: source to each target and one target to the other)."""
+    n = len(found)
+    if n < REPEAT_GROUP:
+        return []
+    parent = list(range(n))
+
+    def root(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(n):
+        for j in range(i + 1, n):
+            a, b = found[i][1], found[j][1]
+            if (a & b).sum() > 0.3 * min(a.sum(), b.sum()):
+                parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(root(i), []).append(i)
+    return [found[i][0] for g in groups.values() if len(g) >= REPEAT_GROUP for i in g]
+
+
 def detect_copy_move(rgb: np.ndarray, keypoint_max_side: int = KEYPOINT_MAX_SIDE, dense: bool = True,
                      blocks: bool = True) -> CopyMoveResult:
     """Find copied regions of an RGB (or grey) uint8 image; the mask is at analysis resolution (``result.scale``).
@@ -596,29 +622,37 @@ def detect_copy_move(rgb: np.ndarray, keypoint_max_side: int = KEYPOINT_MAX_SIDE
     mask = np.zeros((H, W), bool)
     kmask = np.zeros((H, W), bool)
     dmask = np.zeros((H, W), bool)
-    kept: list[Transform] = []
-    best = 0.0
+    found: list[tuple[Transform, np.ndarray, float]] = []  # verified: transform, target | source, largest share
+    rejected_best = 0.0
     for t in cands:
         target, b, ratio = verify(gray, t, min_px)
-        if target.any() and len(kept) < MAX_TRANSFORMS:
+        if target.any():
             B = refine(gray, t.affine, target)
             if B is not t.affine:
                 t2 = Transform(B, t.src, t.dst, t.method)
                 target2, b2, ratio2 = verify(gray, t2, min_px)
                 if target2.sum() > target.sum():
                     t, target, b, ratio = t2, target2, b2, ratio2
-        best = max(best, b)
-        if not target.any() or len(kept) >= MAX_TRANSFORMS:
+        if not target.any():
+            rejected_best = max(rejected_best, b)
             continue
         source = cv2.warpAffine(target.astype(np.uint8), cv2.invertAffineTransform(t.affine), (W, H),
                                 flags=cv2.INTER_NEAREST) > 0
         t.support, t.ratio = float(target.mean()), ratio
-        kept.append(t)
-        mask |= target | source
+        found.append((t, target | source, b))
+    drop = {id(t) for t in _repeating(found)}
+    found = [f for f in found if id(f[0]) not in drop]
+    kept = [t for t, _, _ in found[:MAX_TRANSFORMS]]
+    best = max([rejected_best] + [b for _, _, b in found])
+    mask = np.zeros((H, W), bool)
+    kmask = np.zeros((H, W), bool)
+    dmask = np.zeros((H, W), bool)
+    for t, m, _ in found[:MAX_TRANSFORMS]:
+        mask |= m
         if t.method.startswith("keypoints"):
-            kmask |= target | source
+            kmask |= m
         else:
-            dmask |= target | source
+            dmask |= m
     matches = np.hstack([P, Q]) if len(P) else np.zeros((0, 4))
     return CopyMoveResult(mask=mask, scale=scale, transforms=kept, matches=matches, dense_mask=dmask,
                           keypoint_mask=kmask, keypoints=nkp, dense_pairs=int(dmask.sum()), candidates=len(cands),
