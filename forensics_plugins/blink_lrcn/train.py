@@ -903,6 +903,11 @@ def train(eye_dirs: list[Path], out_dir: Path, face_dirs: list[Path] = (), open_
     card["training"]["sampling"] = (f"{epoch_size} class- and source-balanced draws per epoch (within a class, "
                                     "sources weighted by the square root of their size)" if epoch_size else
                                     "one pass over the training split per epoch, class-weighted loss")
+    from .data import labelled_folders
+
+    data_folders = [f for d in [*eye_dirs, *face_dirs] for f, _lab in labelled_folders(Path(d))]
+    card["training"]["manifest_repositories"] = manifest_repositories(
+        data_folders + [Path(d) for d in [*open_face_dirs, *closed_face_dirs]])
     card["training"]["epoch_size"] = epoch_size
     card["training"]["weight_ema_decay"] = ema
     card["training"]["open_faces_min_ear"] = open_min_ear
@@ -940,9 +945,13 @@ def card_fields(card: dict) -> dict:
     xs = "; ".join(f"held-out '{k}': accuracy {v['calibrated']['accuracy']:.3f} "
                    f"({_ci(v['calibrated'].get('accuracy_ci95'))}, {v['calibrated']['n_test']} crops), "
                    f"AUC {v['calibrated']['auc']}" for k, v in cross.items())
+    not_cal = ("**Does not vote**: the blink score is not calibrated on labelled videos (no labelled face videos "
+               "from an allowed source were given; the shared FaceForensics++ c40 clips come from a reserved "
+               "repository and were not used). The finding is *inconclusive* (blink counts, rates and figures "
+               "still shown).")
     card["status"] = (("**Votes**: " + figure + "." if ok else
                        f"**Does not vote**: detector-level {figure}. The finding is *inconclusive* with this figure "
-                       "(blink counts, rates and figures still shown).")
+                       "(blink counts, rates and figures still shown)." if m else not_cal)
                       + (f" Eye state on a source never seen in training: {xs}." if xs else ""))
     card["evaluations"] = {f"eye state, held-out source '{k}' (trained on {', '.join(v['trained_on'])})":
                            {**v["calibrated"], "kind": "cross-source (eye state, per crop)"} for k, v in cross.items()}
@@ -950,8 +959,11 @@ def card_fields(card: dict) -> dict:
         card["evaluations"]["eye state, held-out groups of the training sources"] = {
             **es["cnn_per_frame_heldout"], "kind": "in-source (eye state, per crop)"}
     counts = card["training"]["samples"]
+    manifest = card["training"].get("manifest_repositories") or {}
     card["data"] = [{"name": s, "role": "eye-state training / calibration / held-out", "count": c.get("used"),
-                     "source": "project shared data (per-file source repository and path in its MANIFEST.csv)",
+                     "source": "project shared data" + (
+                         " from " + ", ".join(f"{r} ({n} files)" for r, n in manifest[s].items()) if manifest.get(s)
+                         else "") + " (per-file repository, path and SHA-256 in its MANIFEST.csv)",
                      "licence": "research use (no commercial licence)",
                      "label": _label_note(c)} for s, c in counts.items()]
     for v in card["training"]["sources"].get("videos", []):
@@ -985,6 +997,32 @@ def card_fields(card: dict) -> dict:
         sections.append({"title": title.strip(), "body": body.strip()})
     card["sections"] = sections
     return card
+
+
+def manifest_repositories(folders: Iterable[Path]) -> dict:
+    """``{source name: {repository: files}}`` from the ``MANIFEST.csv`` of the data folder holding each folder
+    (searched up to three levels up; columns ``relpath`` and ``source_repo``), so a card names where data came from."""
+    import csv
+
+    from .data import _name
+
+    out = {}
+    for folder in folders:
+        folder = Path(os.path.abspath(folder))
+        for root in list(folder.parents)[:3]:
+            man = root / "MANIFEST.csv"
+            if not man.is_file():
+                continue
+            rel = folder.relative_to(root).as_posix().rstrip("/") + "/"
+            counts: dict = {}
+            with man.open(newline="", encoding="utf-8") as fh:
+                for row in csv.DictReader(fh):
+                    if str(row.get("relpath", "")).startswith(rel) and row.get("source_repo"):
+                        counts[row["source_repo"]] = counts.get(row["source_repo"], 0) + 1
+            if counts:
+                out[_name(folder)] = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+            break
+    return out
 
 
 def _label_note(c: dict) -> str:
@@ -1062,12 +1100,17 @@ def model_card_markdown(card: dict) -> str:
         "closed-eye crop from the training split, re-augmented every frame, with blinks of 70–400 ms at 15–30 fps and "
         "occasional 0.9–2 s closures.",
         f"- Seed {tr['seed']}; CNN {tr['cnn_epochs']} epochs; LSTM {tr['lstm_epochs']} epochs on {tr['sequences']} "
-        f"sequences of {tr['sequence_length']} frames; training took {tr['seconds']:.0f} s on CPU with the "
-        "face-pipeline results already cached (`--cache`); a cold run adds the face pipeline: ≈2 min for ~1,800 "
-        "face images and ≈12 min for 35 FF++ videos on 2 shared CPU cores.",
+        f"sequences of {tr['sequence_length']} frames; training took {tr['seconds']:.0f} s "
+        f"({tr['seconds'] / 60:.0f} min) on 1 CPU thread (nice 10, on a shared 2-core machine) with the face-pipeline "
+        "results already cached (`--cache`); a cold run adds the face pipeline: ≈0.05 s a face image (≈6 min for "
+        "the ~6,800 face images) and ≈20 s a video. CNN epochs are bounded draws (`--epoch-size`), not passes, so "
+        "the time does not grow with the data; there is no mid-run checkpoint (rerun the command: it is "
+        "deterministic).",
         "",
         "Licences: driver-drowsiness eye crops (Kaggle, no stated licence), CEW closed-eye faces (research use), "
-        "Unsplash portraits from a Kaggle research set, FaceForensics++ (terms of use: research only). The 68-point "
+        "Unsplash portraits from a Kaggle research set, LFW (research use) and UTKFace (non-commercial research "
+        "only) face crops, small MIT-repository test photos; FaceForensics++ (terms of use: research only) only if "
+        "videos were given (see the data table). The 68-point "
         "landmark model was trained on iBUG 300-W (non-commercial). **Weights: research / non-commercial use.** "
         "No training media is distributed with forensics.",
         "",
@@ -1122,8 +1165,9 @@ def model_card_markdown(card: dict) -> str:
                          f"{r.get('rate_per_min', '')} | {r.get('seconds', '')} | {r.get('ear_blinks', '')} | "
                          f"{r.get('loo_probability', '')} |")
     else:
-        lines.append("- Not calibrated (no labelled videos given): the detector reports the blink figures but "
-                     "*inconclusive* instead of a probability.")
+        lines.append("- Not calibrated (no labelled videos given; the shared FaceForensics++ c40 clips come from a "
+                     "reserved repository and are not used): the detector reports the blink figures but "
+                     "*inconclusive* instead of a probability, and does not vote.")
     lines += [
         "",
         f"Reproduce: `{m.get('command', tr.get('command', 'forensics train blink'))}`",
