@@ -112,7 +112,7 @@ def summarise(name: str, rows: list[dict]) -> None:
         print(f"   pixel F1 / MCC, saved as JPEG q90 (any kind): {np.mean([r['f1'] for r in sel]):.3f} / "
               f"{np.mean([r['mcc'] for r in sel]):.3f} (mean of {len(sel)} images)")
     forged = [r for r in rows if r["label"] == 1 and r["f1"] is not None]
-    if forged and "marked" in forged[0]:
+    if forged and forged[0].get("marked") is not None:
         auth = [r for r in rows if r["label"] == 0]
         print(f"   any region marked: forged {sum(r['marked'] for r in forged)}/{len(forged)}, authentic "
               f"{sum(r['marked'] for r in auth)}/{len(auth)}")

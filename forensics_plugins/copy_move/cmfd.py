@@ -49,6 +49,7 @@ import numpy as np
 KEYPOINT_MAX_SIDE = 1024  # analysis resolution: long side at most this (larger images are reduced)
 SIFT_MIN_SIDE = 512  # SIFT runs on the image upscaled so its short side is at least this ...
 SIFT_MAX_UPSCALE = 3.0  # ... by at most this factor
+SIFT_LOW_CONTRAST_PX = 600_000  # ... on SIFT images up to this many pixels (larger: 0.01, half the cost)
 SIFT_CONTRAST = 0.0005  # OpenCV's default is 0.04; nearly none: small portraits need every keypoint
 DENSE_MAX_SIDE = 384
 G2NN_RATIO = 0.65
@@ -171,7 +172,8 @@ def sift_matches(gray8: np.ndarray, max_features: int = 5000) -> tuple[np.ndarra
     h, w = gray8.shape
     u = float(np.clip(SIFT_MIN_SIDE / min(h, w), 1.0, SIFT_MAX_UPSCALE))
     img = gray8 if u == 1.0 else cv2.resize(gray8, (round(w * u), round(h * u)), interpolation=cv2.INTER_CUBIC)
-    sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=SIFT_CONTRAST)
+    contrast = SIFT_CONTRAST if img.size <= SIFT_LOW_CONTRAST_PX else 0.01  # large images have keypoints enough
+    sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=contrast)
     kps, desc = sift.detectAndCompute(img, None)
     n = len(kps)
     if desc is None or n < 3:
@@ -325,22 +327,32 @@ def block_shifts(gray: np.ndarray, max_out: int = MAX_VOTES, min_offset: float =
 
 
 # ----------------------------------------------------------------------------------------------- verification
-def difference_map(gray: np.ndarray, A: np.ndarray, sigma: float = SSD_SIGMA) -> tuple[np.ndarray, np.ndarray]:
-    """Local mean squared difference (Gaussian window) between the image and the image warped by ``A`` (source ->
-    target), and where it is defined (inside the warp, source and target at least ``MIN_OFFSET`` apart)."""
+def difference_map(gray: np.ndarray, A: np.ndarray, sigma: float = SSD_SIGMA) -> np.ndarray:
+    """Local mean squared difference (Gaussian window) between the image and the image warped by ``A``."""
     import cv2
 
     H, W = gray.shape
     w = cv2.warpAffine(gray, A, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return cv2.GaussianBlur((gray - w) ** 2, (0, 0), sigma)
+
+
+def defined(shape: tuple[int, int], A: np.ndarray) -> np.ndarray:
+    """Where a comparison under ``A`` (source -> target) is defined: inside the warp, and source and target at
+    least ``MIN_OFFSET`` apart."""
+    import cv2
+
+    H, W = shape
     inside = cv2.warpAffine(np.ones((H, W), np.uint8), A, (W, H), flags=cv2.INTER_NEAREST,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     inside = cv2.erode(inside, np.ones((5, 5), np.uint8)) > 0
-    d = cv2.GaussianBlur((gray - w) ** 2, (0, 0), sigma)
-    Ainv = cv2.invertAffineTransform(A)
+    L = A[:, :2]
+    if np.allclose(L, np.eye(2)):  # a translation: the same offset everywhere
+        return inside if np.hypot(*A[:, 2]) >= MIN_OFFSET else np.zeros((H, W), bool)
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-    sx = Ainv[0, 0] * xx + Ainv[0, 1] * yy + Ainv[0, 2]
-    sy = Ainv[1, 0] * xx + Ainv[1, 1] * yy + Ainv[1, 2]
-    return d, inside & (np.hypot(sx - xx, sy - yy) >= MIN_OFFSET)
+    Ainv = cv2.invertAffineTransform(A)
+    sx = Ainv[0, 0] * xx + Ainv[0, 1] * yy + Ainv[0, 2] - xx
+    sy = Ainv[1, 0] * xx + Ainv[1, 1] * yy + Ainv[1, 2] - yy
+    return inside & (sx * sx + sy * sy >= MIN_OFFSET ** 2)
 
 
 def _shifted(A: np.ndarray, dx: float, dy: float) -> np.ndarray:
@@ -359,8 +371,8 @@ def agreement(gray: np.ndarray, A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``SSD_RATIO`` times the smallest difference with ``A`` moved ``SSD_STEP`` px either way (a dense analogue of the
     2NN ratio test: smooth shading or coarse texture agrees with any small shift of itself, a copy at one place) and
     under ``SSD_MAX``. Returns (agree, ratio) with the ratio infinite where the pixel cannot agree."""
-    d0, ok = difference_map(gray, A)
-    near = np.min([difference_map(gray, _shifted(A, dx, dy))[0]
+    d0, ok = difference_map(gray, A), defined(gray.shape, A)
+    near = np.min([difference_map(gray, _shifted(A, dx, dy))
                    for dx, dy in ((SSD_STEP, 0), (-SSD_STEP, 0), (0, SSD_STEP), (0, -SSD_STEP))], axis=0)
     ratio = (d0 + SSD_FLOOR) / (near + SSD_FLOOR)
     return ok & (ratio < SSD_RATIO) & (d0 < SSD_MAX), np.where(ok & (d0 < SSD_MAX), ratio, np.inf)
@@ -673,6 +685,6 @@ def pixel_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 __all__ = ["CopyMoveResult", "Transform", "block_shifts", "candidate_transforms",
-           "agreement", "difference_map", "detect_copy_move", "pixel_scores", "ransac_transforms", "sift_matches",
+           "agreement", "defined", "difference_map", "detect_copy_move", "pixel_scores", "ransac_transforms", "sift_matches",
            "verify", "vote_translations", "zernike_features", "zernike_matches", "to_gray", "resize_max", "KEYPOINT_MAX_SIDE",
            "DENSE_MAX_SIDE"]
