@@ -13,7 +13,9 @@ Sections
    cached per file (``--cache``), with the detector's own rule (:mod:`forensics_plugins.fwa.infer`):
    item AUC / EER with stratified bootstrap intervals; face-crop AUC / EER with intervals that resample whole
    files; per FF++ method (``MANIFEST.csv`` names each fake's method); in-source synthetic pairs.
-   SBI never trains on these folders, so both are cross-source for FWA.
+   SBI never trains on these folders, so both are cross-source for FWA. ``--extra ROOT`` adds every labelled
+   source ``ROOT/<source>/{real,fake}`` (e.g. face-swap, lip-sync and talking-head clips gathered from public
+   repositories): per source, per kind of fake, and pooled.
 2. **Engine** (``--engine``, default on): every face detector present (``fwa``, ``resnext_lstm``,
    ``blink_lrcn``, ``rppg``) and the fused verdict, through the same per-item step as ``forensics analyze``
    (:func:`forensics.evaluate.run_dataset`) on the videos. Whether a folder is in- or cross-source for a
@@ -23,7 +25,8 @@ Sections
 Usage::
 
     python benchmarks/cross_source.py [--data ../shared/data] [--cache DIR] [--model models/fwa ...]
-        [--exclude REGEX ...] [--no-engine] [--threads 2] [--sections fwa,engine,cost]
+        [--exclude REGEX ...] [--extra ROOT ...] [--no-in-source] [--no-engine] [--threads 2]
+        [--sections fwa,engine,cost]
 
 FaceForensics++ YouTube ids reserved for a separate hold-out are left out by default (``--exclude _183[_.]``).
 """
@@ -91,13 +94,70 @@ def methods_from_manifest(data: Path) -> dict[str, str]:
     return out
 
 
-def fwa_section(model_dir: Path, data: Path, cache: Path, exclude: list[str], threads: int) -> None:
-    import torch
-
+def score_folder(model, arch: str, size: int, d: Path, cache: Path, ex: list[re.Pattern],
+                 methods: dict[str, str] | None = None) -> dict:
+    """FWA item scores (detector rule) and face-crop scores of a labelled folder (``real/``, ``fake/``)."""
     from forensics_plugins.fwa.data import extract, media_files
     from forensics_plugins.fwa.infer import aggregate_track
+    from forensics_plugins.fwa.train import face_scores
+
+    out = {"y": [], "s": [], "fy": [], "fs": [], "fg": [], "meth": [], "files": [], "skipped": 0}
+    for label in (0, 1):
+        sub = d / ("fake" if label else "real")
+        for p in (media_files(sub) if sub.is_dir() else []):
+            if any(r.search(p.name) for r in ex):
+                continue
+            ff = extract(p, cache)
+            if not ff.tracks:
+                out["skipped"] += 1
+                continue
+            tracks = face_scores(model, arch, size, ff)
+            out["y"].append(label)
+            out["s"].append(max(aggregate_track(q) for _, q in tracks))
+            out["meth"].append((methods or {}).get(p.name, "?") if label else "real")
+            out["files"].append(ff.sha256)
+            for _, q in tracks:
+                out["fy"] += [label] * len(q)
+                out["fs"] += q
+                out["fg"] += [ff.sha256] * len(q)
+    return out
+
+
+def extra_section(model, arch: str, size: int, root: Path, cache: Path, ex: list[re.Pattern]) -> None:
+    """Every ``root/<source>/{real,fake}`` folder: per source (where both classes exist), per kind of source
+    (the name's first word: faceswap, lipsync, ...; real-only sources join every kind's authentic side) and
+    pooled. Files whose SHA-256 repeats are counted once."""
+    per: dict[str, dict] = {}
+    seen: set[str] = set()
+    for d in sorted(x for x in root.iterdir() if x.is_dir() and ((x / "real").is_dir() or (x / "fake").is_dir())):
+        sc = score_folder(model, arch, size, d, cache, ex)
+        keep = [i for i, h in enumerate(sc["files"]) if h not in seen]
+        seen.update(sc["files"])
+        per[d.name] = {"y": [sc["y"][i] for i in keep], "s": [sc["s"][i] for i in keep], "skipped": sc["skipped"]}
+    print(f"  {root.name}: {len(per)} sources")
+    for name, v in per.items():
+        if len(set(v["y"])) == 2:
+            print(line(f"  {name}", "cross-source", figures(v["y"], v["s"]), "videos"))
+    real_y = [0 for v in per.values() for y in v["y"] if y == 0]
+    real_s = [s for v in per.values() for y, s in zip(v["y"], v["s"]) if y == 0]
+    kinds = sorted({n.split("_")[0] for n, v in per.items() if 1 in v["y"]})
+    for k in kinds:
+        fy = [1 for n, v in per.items() if n.split("_")[0] == k for y in v["y"] if y == 1]
+        fs = [s for n, v in per.items() if n.split("_")[0] == k for y, s in zip(v["y"], v["s"]) if y == 1]
+        print(line(f"  all real vs {k} fakes", "cross-source", figures(real_y + fy, real_s + fs), "videos"))
+    ally = [y for v in per.values() for y in v["y"]]
+    alls = [s for v in per.values() for s in v["s"]]
+    print(line(f"  {root.name}: all real vs all fake", "cross-source", figures(ally, alls), "videos")
+          + f"; {sum(v['skipped'] for v in per.values())} without a face")
+
+
+def fwa_section(model_dir: Path, data: Path, cache: Path, exclude: list[str], threads: int,
+                extra: tuple[Path, ...] = (), in_source: bool = True) -> None:
+    import torch
+
+    from forensics_plugins.fwa.data import extract
     from forensics_plugins.fwa.model import load_weights
-    from forensics_plugins.fwa.train import face_scores, synthetic_eval
+    from forensics_plugins.fwa.train import synthetic_eval
 
     torch.set_num_threads(threads)
     card_path = model_dir / "card.json"
@@ -122,35 +182,21 @@ def fwa_section(model_dir: Path, data: Path, cache: Path, exclude: list[str], th
         if not (d / "real").is_dir() or not (d / "fake").is_dir():
             print(f"  {name}: absent, skipped")
             continue
-        y, s, fy, fs, fg, meth = [], [], [], [], [], []
-        skipped = 0
-        for label in (0, 1):
-            for p in media_files(d / ("fake" if label else "real")):
-                if any(r.search(p.name) for r in ex):
-                    continue
-                ff = extract(p, cache)
-                if not ff.tracks:
-                    skipped += 1
-                    continue
-                tracks = face_scores(model, arch, size, ff)
-                y.append(label)
-                s.append(max(aggregate_track(q) for _, q in tracks))
-                meth.append(methods.get(p.name, "?") if label else "real")
-                for _, q in tracks:
-                    fy += [label] * len(q)
-                    fs += q
-                    fg += [ff.sha256] * len(q)
+        sc = score_folder(model, arch, size, d, cache, ex, methods)
         unit = "videos" if name == "face_video" else "images"
-        print(line(f"{name} (item: {unit})", "cross-source", figures(y, s), unit)
-              + (f"; {skipped} without a face" if skipped else ""))
+        print(line(f"{name} (item: {unit})", "cross-source", figures(sc["y"], sc["s"]), unit)
+              + (f"; {sc['skipped']} without a face" if sc["skipped"] else ""))
         if name == "face_video":
-            print(line(f"{name} (face crops, files resampled)", "cross-source", figures(fy, fs, fg), "crops"))
-            y_a, s_a, m_a = np.array(y), np.array(s), np.array(meth)
+            print(line(f"{name} (face crops, files resampled)", "cross-source",
+                       figures(sc["fy"], sc["fs"], sc["fg"]), "crops"))
+            y_a, s_a, m_a = np.array(sc["y"]), np.array(sc["s"]), np.array(sc["meth"])
             for mth in sorted(set(m_a[y_a == 1])):
                 keep = (y_a == 0) | (m_a == mth)
                 print(line(f"  {name}: real vs {mth}", "cross-source", figures(y_a[keep], s_a[keep]), unit))
+    for root in extra:
+        extra_section(model, arch, size, root, cache, ex)
     man = model_dir / "data_manifest.json"
-    if man.is_file():
+    if in_source and man.is_file():
         rows = json.loads(man.read_text(encoding="utf-8"))["files"]
         roots = {r["root"]: r["root_name"] for r in rows}
         held = [r for r in rows if r["split"] == "heldout"]
@@ -277,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "forensics" / "fwa-faces")
     ap.add_argument("--model", type=Path, action="append", default=None, help="FWA model folder(s)")
     ap.add_argument("--exclude", action="append", default=None, help="regex on file names to leave out")
+    ap.add_argument("--extra", type=Path, action="append", default=[],
+                    help="folder of labelled sources (ROOT/<source>/{real,fake}) to measure FWA on as well")
+    ap.add_argument("--no-in-source", action="store_true", help="skip the in-source synthetic figures")
     ap.add_argument("--no-engine", action="store_true")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sections", default="fwa,engine,cost", help="comma-separated subset of fwa,engine,cost")
@@ -286,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data: {a.data.name} (left out: {', '.join(exclude) or 'nothing'})")
     if "fwa" in sections:
         for m in a.model or [ROOT / "models" / "fwa"]:
-            fwa_section(m, a.data, a.cache, exclude, a.threads)
+            fwa_section(m, a.data, a.cache, exclude, a.threads, tuple(a.extra), not a.no_in_source)
     if "engine" in sections and not a.no_engine:
         engine_section(a.data, exclude)
     if "cost" in sections:

@@ -22,7 +22,23 @@ KNOWN_SOURCES = {
                    "Kaggle 'hard fake vs real faces' (shared data pack face_image)", "no stated licence"),
     "face_video": ("FaceForensics++ c40 originals and Deepfakes / Face2Face / FaceSwap / NeuralTextures fakes",
                    "shared data pack face_video (MANIFEST.csv names the repository)", "FaceForensics++ terms of use"),
+    "videos_ext_faceswap": ("face-swap videos and their unedited inputs / other real clips: DeepFaceLive README "
+                            "side-by-side clips split into original and swap halves, GHOST, roop, the FWA demo pair, "
+                            "three in-the-wild deepfakes", "public GitHub repositories (iperov/DeepFaceLive, "
+                            "ai-forever/ghost, roop forks, yuezunli/CVPRW2019_Face_Artifacts, ...; repository, commit "
+                            "and path of every file in the Notes and by SHA-256 in data_manifest.json)",
+                            "code GPL-3.0 / Apache-2.0; media of unknown licence, research use only"),
+    "videos_ext_other": ("lip-sync (Wav2Lip, HyperLips, IP_LAP, video-retalking), one-image talking heads "
+                         "(SadTalker, VASA-1 / EMO demos, KDTalker), first-order-model reenactment, and real "
+                         "talking-head / lip-reading clips (GRID, VoxCeleb2 crops, HDTF, tool input videos)",
+                         "about 50 public GitHub repositories (repository, commit and path of every file in the Notes "
+                         "and by SHA-256 in data_manifest.json)", "media of unknown licence, research use only"),
 }
+
+# How the real / fake label of a cross-check folder is known, where it is not the published folder name.
+LABEL_FROM = {name: ("stated by the repository: file or folder names, README sections or CI configuration naming "
+                     "the tool's output (fake) and its unedited input (real)") for name in
+              ("videos_ext_faceswap", "videos_ext_other")}
 
 
 def voting(metrics: dict[str, Any] | None, what: str) -> dict[str, Any]:
@@ -81,7 +97,7 @@ def card_dict(*, arch, size, negatives, steps, batch_faces, lr, seed, command, p
         data.append({"name": d.name, "role": "cross-source evaluation only (never trained on)",
                      "source": f"{repo}: {desc}",
                      "count": f"{m.get('n_test_negative', '?')} real / {m.get('n_test_positive', '?')} fake",
-                     "licence": lic, "label": "folder real/ or fake/ of the published data set"})
+                     "licence": lic, "label": LABEL_FROM.get(d.name, "folder real/ or fake/ of the published data set")})
     sections = [
         {"title": "Training fakes",
          "body": ("Self-supervised from real faces only (`negatives = " + negatives + "`). **SBI** (Shiohara & "

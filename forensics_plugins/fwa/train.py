@@ -408,7 +408,7 @@ def train(
         evaluations[f"in-source synthetic: {kind}"] = m
         log(f"in-source synthetic {kind}: AUC {m.get('auc')} {m.get('auc_ci95')}")
     trained_hashes = {rows[i]["sha256"] for i in train_idx}
-    checks, per_file = {}, {}
+    checks, per_file, xfiles = {}, {}, {}
     for d in cross_checks:
         d = Path(d)
         reals = [p for p in media_files(d / "real") if not any(re.search(rx, p.name) for rx in exclude)]
@@ -419,6 +419,8 @@ def train(
         name = (f"{d.name}: {len(real_ff)} authentic vs {len(fake_ff)} manipulated files, never trained on"
                 + (f" (files matching {', '.join(exclude)} left out)" if exclude else ""))
         res = cross_check(model, arch, size, real_ff, fake_ff, name)
+        xfiles[d.name] = [{"file": os.path.basename(f.path), "sha256": f.sha256, "label": lab}
+                          for lab, group in ((0, real_ff), (1, fake_ff)) for f in group]
         checks[d.name] = res
         per_file[d.name] = res["per_file"]
         evaluations[f"{d.name} (item)"] = res["item"]
@@ -445,7 +447,8 @@ def train(
     man_path = out_dir / MANIFEST
     (man_path).write_text(json.dumps({"schema": "forensics.fwa.manifest/1", "seed": seed,
                                       "test_fraction": test_fraction, "roots": sorted({r["root_name"] for r in rows}),
-                                      "files": rows}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+                                      "files": rows, "cross_checks": xfiles}, indent=1, sort_keys=True) + "\n",
+                          encoding="utf-8")
     from .card import ablation_rows, card_dict
 
     card = card_dict(
