@@ -32,6 +32,7 @@ from .cmfd import (
     G2NN_RATIO,
     KEYPOINT_MAX_SIDE,
     SIFT_CONTRAST,
+    SIFT_LOW_CONTRAST_PX,
     SIFT_MIN_SIDE,
     detect_copy_move,
     pixel_scores,
@@ -114,6 +115,9 @@ def as_xy(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def train(data_dirs: list[Path], out_dir: Path, max_per_dir: int = 120, include_builtin: bool = True, seed: int = 0,
           real: list[Path] = (), command: str = "", echo: Callable[[str], None] = print) -> dict:
+    import cv2
+
+    cv2.setNumThreads(1)  # one CPU thread: the cost figure in the card is per thread
     items = hosts(data_dirs, max_per_dir, include_builtin, seed)
     if len(items) < 10:
         raise SystemExit(f"need at least 10 authentic photos, found {len(items)}")
@@ -176,7 +180,7 @@ def train(data_dirs: list[Path], out_dir: Path, max_per_dir: int = 120, include_
                     "largest verified copied region) to a probability is fitted: a class-balanced Platt sigmoid, "
                     "2 parameters, JSON."),
         "architecture": (f"Analysis on the image scaled to ≤ {KEYPOINT_MAX_SIDE} px. Candidates: SIFT (OpenCV, contrast "
-                         f"threshold {SIFT_CONTRAST}, ≤ 5000 keypoints, image upscaled to a short side ≥ "
+                         f"threshold {SIFT_CONTRAST}, 0.01 above {SIFT_LOW_CONTRAST_PX:,} px, ≤ 5000 keypoints, image upscaled to a short side ≥ "
                          f"{SIFT_MIN_SIDE} px, RootSIFT) with g2NN ratio {G2NN_RATIO}, displacement voting and "
                          "sequential RANSAC of similarity transforms (≥ 4 inliers, 3 px); dense Zernike-moment matches "
                          f"(order ≤ 5, radius 7, on ≤ {DENSE_MAX_SIDE} px) through the same RANSAC (≥ 30 inliers); "
@@ -190,7 +194,8 @@ def train(data_dirs: list[Path], out_dir: Path, max_per_dir: int = 120, include_
         "evaluations": evaluations,
         "localisation": {"held_out": per_kind},
         "cost": {"ms_per_megapixel": round(ms_per_mp, 1), "images": 2 * len(rows),
-                 "note": "single process on the shared 2-core CI-class machine, images ≤ 640 px"},
+                 "note": "one CPU thread on the shared 2-core machine (loaded by other jobs), images ≤ 640 px; small "
+                         "images cost more per megapixel (SIFT runs on them upscaled)"},
         "data": data,
         "training": {"command": command, "seed": seed, "hosts": len(rows), "train_hosts": len(tr),
                      "test_hosts": len(te), "max_per_dir": max_per_dir,
