@@ -10,7 +10,15 @@ turn) and a generated splice, written in turn as JPEG, PNG, BMP, TIFF, WebP, gre
 through each detector exactly as ``forensics analyze`` runs it. Real forgery sets in the ``real/``, ``fake/``,
 ``masks/`` layout can be added with ``--real``.
 
+``--real-set DIR`` (repeatable) measures the copy-move detector on a set of real public tampered photos laid out as
+``DIR/real/`` (authentic), ``DIR/fake/`` (tampered) and ``DIR/mask/<fake stem>.png`` (white = tampered), each file run
+through the same per-file path as the generated images. The kind of each fake (e.g. copy-move, splice) comes from a
+``fake/<kind>/`` sub-folder or from a ``MANIFEST.csv`` beside or above the set (columns ``set``, ``label`` =
+``fake:<kind>``, ``relpath``). At most ``--max-real-set`` authentic and as many tampered files per set are used (a
+seeded sample when there are more). Nothing is fitted on these sets. ``--skip-generated`` runs only the real sets.
+
     python benchmarks/image_forgery.py [--per-dir 15] [--data DIR ...] [--real DIR ...] [--seed 1]
+    python benchmarks/image_forgery.py --skip-generated --real-set DIR [--real-set DIR ...] [--max-real-set 60]
 """
 
 from __future__ import annotations
@@ -122,6 +130,120 @@ def summarise(name: str, rows: list[dict]) -> None:
         f"{sum(r['format'] == f for r in rows)}" for f in fmts))
 
 
+IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def _manifest_kinds(root: Path) -> dict[str, str]:
+    """``relpath`` (relative to the set folder) -> kind, from a MANIFEST.csv in the set folder or its parent."""
+    import csv
+
+    for m in (root / "MANIFEST.csv", root.parent / "MANIFEST.csv"):
+        if m.is_file():
+            out = {}
+            with m.open(newline="", encoding="utf-8") as f:
+                for row in csv.DictReader(f):
+                    label, rel = row.get("label") or "", row.get("relpath") or ""
+                    if label.startswith("fake:") and row.get("set", root.name) == root.name:
+                        out[rel.split("/", 1)[1] if rel.startswith(root.name + "/") else rel] = label[5:]
+            return out
+    return {}
+
+
+def real_set_items(root: Path, cap: int, seed: int) -> tuple[list[tuple[Path, int, str, Path | None]], dict]:
+    """(path, label, kind, mask path or None) for one real set, at most ``cap`` files per class, and the counts."""
+    kinds = _manifest_kinds(root)
+    items: list[tuple[Path, int, str, Path | None]] = []
+    counts = {}
+    for label, sub in ((0, "real"), (1, "fake")):
+        d = root / sub
+        files = sorted(p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXT) if d.is_dir() else []
+        counts[sub] = len(files)
+        if len(files) > cap:
+            files = sorted(files[i] for i in np.random.default_rng([seed, label]).permutation(len(files))[:cap])
+        for p in files:
+            if label == 0:
+                items.append((p, 0, "authentic", None))
+                continue
+            rel = p.relative_to(root).as_posix()
+            kind = kinds.get(rel) or (p.parent.name if p.parent != d else "tampered")
+            mask = root / "mask" / (p.stem + ".png")
+            items.append((p, 1, kind, mask if mask.is_file() else None))
+    return items, counts
+
+
+def load_mask(path: Path) -> np.ndarray | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            m = np.asarray(im.convert("L")) > 127
+    except (OSError, ValueError) as exc:
+        print(f"   {path.name}: mask unreadable ({exc}); no pixel score")
+        return None
+    return m if m.any() else None
+
+
+def measure_real_set(root: Path, detector, cap: int, seed: int) -> None:
+    """Copy-move detector on one real set: image-level AUC (both classes), share scored, pixel F1 / MCC per kind."""
+    from forensics.api import Status, roc_metrics
+    from forensics_plugins.copy_move.cmfd import pixel_scores
+
+    items, counts = real_set_items(root, cap, seed)
+    if not items:
+        print(f"\n== copy_move on real set {root.name}: no images under real/ or fake/; skipped")
+        return
+    rows: list[dict] = []
+    for path, label, kind, mpath in items:
+        row = {"label": label, "kind": kind, "format": path.suffix.lower().lstrip(".").upper() or "?", "status":
+               "failed", "marked": None, "probability": None, "score": np.nan, "f1": None, "mcc": None, "mp": 0.0,
+               "seconds": 0.0, "cpu": 0.0}
+        try:
+            f, sec, cpu = run(detector, path)
+        except Exception as exc:  # a bad file is reported and counted as not scored, never crashes the benchmark
+            print(f"   {path.name}: {type(exc).__name__}: {exc}")
+            rows.append(row)
+            continue
+        size = (f.details or {}).get("size")
+        row.update({"status": f.status.value, "probability": f.probability, "seconds": sec, "cpu": cpu,
+                    "score": f.score if f.score is not None else np.nan,
+                    "mp": size[0] * size[1] / 1e6 if size else 0.0,
+                    "marked": (f.details or {}).get("marked_share", 0) > 0})
+        truth = load_mask(mpath) if mpath is not None else None
+        if truth is not None:
+            pred = mask_from(f, "copy-move-mask", truth.shape)
+            if pred is not None:
+                ps = pixel_scores(pred, truth)
+                row["f1"], row["mcc"] = ps["f1"], ps["mcc"]
+        rows.append(row)
+    fakes = [r for r in rows if r["label"] == 1]
+    print(f"\n-- real set {root.name}: {counts.get('real', 0)} authentic and {counts.get('fake', 0)} tampered files "
+          f"found, {sum(r['label'] == 0 for r in rows)} + {len(fakes)} used (cap {cap} per class); masks for "
+          f"{sum(r['f1'] is not None for r in fakes)}/{len(fakes)} tampered; kinds: "
+          + ", ".join(f"{k} {sum(r['kind'] == k for r in fakes)}" for k in sorted({r['kind'] for r in fakes})))
+    labels = {r["label"] for r in rows}
+    if labels == {0, 1}:
+        summarise(f"copy_move on real set {root.name} (cross-source: never fitted or tuned on)", rows)
+        ran = all(r["status"] == Status.RAN.value for r in rows)
+        for kind in sorted({r["kind"] for r in fakes}):
+            sel = [r for r in rows if r["label"] == 0 or r["kind"] == kind]
+            y = np.array([r["label"] for r in sel])
+            s = np.nan_to_num(np.array([r["probability"] if ran else r["score"] for r in sel], dtype=float), nan=-1e9)
+            m = roc_metrics(y, s)
+            print(f"   image-level AUC, {kind} vs authentic: {m['auc']} (95 % CI {m['auc_ci95']}; "
+                  f"{int(y.sum())} tampered, {int((y == 0).sum())} authentic)")
+    else:
+        print(f"   only {'authentic' if labels == {0} else 'tampered'} images: no image-level AUC")
+        summarise(f"copy_move on real set {root.name} (one class only)", rows)
+    for kind in sorted({r["kind"] for r in fakes}):
+        sel = [r for r in fakes if r["kind"] == kind]
+        print(f"   any region marked, {kind}: {sum(bool(r['marked']) for r in sel)}/{len(sel)}")
+    sel = [r for r in fakes if r["f1"] is not None]
+    if sel:
+        print(f"   pixel F1 / MCC, all tampered with a mask: {np.mean([r['f1'] for r in sel]):.3f} / "
+              f"{np.mean([r['mcc'] for r in sel]):.3f} (mean of {len(sel)} images; median F1 "
+              f"{np.median([r['f1'] for r in sel]):.3f})")
+
+
 def one_megapixel_timing() -> None:
     """CPU time of the copy-move search on one 1-megapixel image (astronaut upscaled to 1000 x 1000, a plain copy)."""
     import cv2
@@ -143,6 +265,10 @@ def main() -> int:
     ap.add_argument("--data", type=Path, action="append", default=None, help="folders of authentic host photos")
     ap.add_argument("--per-dir", type=int, default=15)
     ap.add_argument("--real", type=Path, action="append", default=[], help="real set: real/, fake/, masks/")
+    ap.add_argument("--real-set", type=Path, action="append", default=[],
+                    help="real tampered-photo set: real/, fake/, mask/<fake stem>.png (white = tampered); repeatable")
+    ap.add_argument("--max-real-set", type=int, default=60, help="at most this many authentic and tampered per set")
+    ap.add_argument("--skip-generated", action="store_true", help="only the --real / --real-set measurements")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     import cv2
@@ -150,6 +276,33 @@ def main() -> int:
 
     cv2.setNumThreads(1)  # the cost lines are for one CPU thread
     torch.set_num_threads(1)
+    from forensics_plugins.copy_move import CopyMoveDetector
+
+    if not args.skip_generated:
+        generated(args)
+    if args.real:
+        import json
+
+        from forensics.api import Calibrator, load_card
+        from forensics_plugins.copy_move.realdata import evaluate_real
+
+        card = load_card("copy_move")
+        cal = Calibrator.from_json(json.loads(card.path("weights").read_text(encoding="utf-8")))
+        for d in args.real:
+            ev = evaluate_real(d, cal)
+            if ev:
+                print(f"\n== copy_move on {d.name} (real, cross-source): AUC {ev['auc']} (95 % CI {ev['auc_ci95']}), "
+                      f"{ev['n_test']} images, scored {ev['scored_share']:.1%}, pixel F1 {ev['pixel_f1_mean']} / "
+                      f"MCC {ev['pixel_mcc_mean']} on {ev['masks']} masks")
+    if args.real_set:
+        cm = CopyMoveDetector()
+        for d in args.real_set:
+            measure_real_set(d, cm, args.max_real_set, args.seed)
+    return 0
+
+
+def generated(args) -> None:
+    """The generated copy-move / splice measurement (hosts x formats), as printed since the first version."""
     from forensics.api import make_copy_move, make_splice
     from forensics_plugins.copy_move import CopyMoveDetector
     from forensics_plugins.copy_move.cmfd import pixel_scores
@@ -199,21 +352,6 @@ def main() -> int:
     summarise("copy_move (generated copy-moves vs authentic)", rows_cm)
     one_megapixel_timing()
     summarise("noise (generated splices vs authentic)", rows_nz)
-    if args.real:
-        import json
-
-        from forensics.api import Calibrator, load_card
-        from forensics_plugins.copy_move.realdata import evaluate_real
-
-        card = load_card("copy_move")
-        cal = Calibrator.from_json(json.loads(card.path("weights").read_text(encoding="utf-8")))
-        for d in args.real:
-            ev = evaluate_real(d, cal)
-            if ev:
-                print(f"\n== copy_move on {d.name} (real, cross-source): AUC {ev['auc']} (95 % CI {ev['auc_ci95']}), "
-                      f"{ev['n_test']} images, scored {ev['scored_share']:.1%}, pixel F1 {ev['pixel_f1_mean']} / "
-                      f"MCC {ev['pixel_mcc_mean']} on {ev['masks']} masks")
-    return 0
 
 
 if __name__ == "__main__":
