@@ -76,10 +76,17 @@ def ablation_rows(card: dict[str, Any], others: list[Path]) -> dict[str, str]:
 
 def card_dict(*, arch, size, negatives, steps, batch_faces, lr, seed, command, pretrained, metrics, by_kind,
               evaluations, per_file, rows, train_idx, held_idx, n_train_faces, src_count, history, train_minutes,
-              cross_checks: list[Path], face_pipeline, frames_per_track, store_side, aggregation) -> dict[str, Any]:
+              cross_checks: list[Path], face_pipeline, frames_per_track, store_side, aggregation,
+              vote_checks: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     from .model import FROZEN_STAGES
 
     vote = {"video": voting(metrics, "videos"), "image": voting(by_kind.get("image") or metrics, "images")}
+    # least favourable rule: every further video cross-check named with --vote-check must allow a vote too
+    for name, m in (vote_checks or {}).items():
+        v = voting(m, "videos")
+        if vote["video"]["votes"] and not v["votes"]:
+            vote["video"] = {"votes": False, "why": (v["why"] + f" (the least favourable of the cross-source video "
+                                                     f"figures: {vote['video']['why']} on the card's main folder)")}
     status = ("votes on videos and images" if vote["video"]["votes"] and vote["image"]["votes"] else
               "; ".join(f"{k}: {v['why']}" + ("" if v["votes"] else " — no vote") for k, v in vote.items()))
     data = []
@@ -127,7 +134,9 @@ def card_dict(*, arch, size, negatives, steps, batch_faces, lr, seed, command, p
          "body": (aggregation + ". The finding's `details.frame_scores` lists `[time_s, P]` for every scored "
                   "frame of every face track, so the report and the whole-video timeline can show where.")},
         {"title": "Voting",
-         "body": ("A figure votes only when its 95 % AUC interval lies above 0.5 (issue 17). Videos: "
+         "body": ("A figure votes only when its 95 % AUC interval lies above 0.5 (issue 17); for videos every "
+                  "cross-source video folder named with `--vote-check` must allow it too (the least favourable figure "
+                  "decides). Videos: "
                   + vote["video"]["why"] + ". Still images: " + vote["image"]["why"] + ". Otherwise the detector "
                   "returns *inconclusive* with the figure and never a probability.")},
     ]

@@ -23,6 +23,9 @@ def train_fwa(
                                                  "error rate for videos [default: the last one]."),
     image_metrics: Optional[str] = typer.Option(None, help="Cross-check (folder name) used as the error rate for "
                                                 "still images [default: the video one]."),
+    vote_check: List[str] = typer.Option([], "--vote-check", help="Further video cross-check(s) (folder name) "
+                                         "whose item AUC interval must also lie above 0.5 for the detector to vote on "
+                                         "videos: the least favourable figure decides (repeatable)."),
     negatives: str = typer.Option("sbi", help="Training fakes: sbi (self-blended images), warp (Li & Lyu warps) "
                                   "or both (one of the two per face)."),
     size: int = typer.Option(112, help="Network input side in pixels."),
@@ -60,7 +63,8 @@ def train_fwa(
             card = train(faces, target, cross_checks=cross_check, negatives=negatives, size=size, steps=steps,
                          batch_faces=batch_faces, lr=lr, seed=seed, test_fraction=test_fraction, manifest=manifest,
                          cache_dir=cache, work_dir=work_dir, resume=resume, max_minutes=max_minutes,
-                         report_metrics=report_metrics, image_metrics=image_metrics, threads=threads, exclude=exclude, compare=compare,
+                         report_metrics=report_metrics, image_metrics=image_metrics, vote_checks=vote_check,
+                         threads=threads, exclude=exclude, compare=compare,
                          notes=[] if notes is None else [p.strip() for p in notes.read_text(encoding='utf-8').split('\n\n') if p.strip()],
                          command=api.training_command(),
                          progress=lambda label, done, total: bar.update("fwa", done, total, label), log=typer.echo)

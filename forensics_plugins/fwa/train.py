@@ -264,6 +264,7 @@ def train(
     max_heldout_faces: int = 400,
     report_metrics: str | None = None,
     image_metrics: str | None = None,
+    vote_checks: list[str] | tuple[str, ...] = (),
     threads: int = 1,
     exclude: list[str] = (),
     compare: list[Path] = (),
@@ -442,6 +443,10 @@ def train(
         by_kind["image"] = dict(checks[image_metrics]["item"])
     for m in [metrics, *by_kind.values()]:
         m["command"] = command
+    for v in vote_checks:
+        if v not in checks:
+            raise ValueError(f"--vote-check {v!r} is not one of the cross-checks {list(checks)}")
+    also = {v: checks[v]["item"] for v in vote_checks}
 
     # ---- manifest + card
     man_path = out_dir / MANIFEST
@@ -456,7 +461,7 @@ def train(
         command=command, pretrained=pretrained, metrics=metrics, by_kind=by_kind, evaluations=evaluations,
         per_file=per_file, rows=rows, train_idx=train_idx, held_idx=held_idx, n_train_faces=len(train_faces),
         src_count=src_count, history=history, train_minutes=train_minutes, cross_checks=[Path(d) for d in cross_checks],
-        face_pipeline=face_pipeline_info(), frames_per_track=FRAMES_PER_TRACK, store_side=STORE_SIDE,
+        face_pipeline=face_pipeline_info(), frames_per_track=FRAMES_PER_TRACK, vote_checks=also, store_side=STORE_SIDE,
         aggregation=AGGREGATION)
     if compare:
         card["sections"].append(ablation_rows(card, [Path(c) for c in compare]))
