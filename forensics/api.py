@@ -40,7 +40,8 @@ What is here
   :func:`equal_error_rate` (EER and its threshold),
   :func:`expected_calibration_error`.
 * **Generated forgeries** with known truth: :func:`make_splice`, :func:`make_copy_move`, :func:`jpeg_bytes`,
-  :func:`decode_image`, :func:`load_rgb`.
+  :func:`decode_image`, :func:`load_rgb`; libjpeg's standard quantisation tables :data:`STD_LUMA_QT`,
+  :data:`STD_CHROMA_QT` and their quality scaling :func:`scaled_quant_table`.
 * **Reports and training**: :func:`figure`, :func:`figure_artifact` (deterministic matplotlib PNGs),
   :func:`progress`, :func:`track`, :class:`Progress`, :func:`training_command`, :func:`reproduction`,
   :func:`safe_text`, :func:`fail` (one clear line and a non-zero exit from a command).
@@ -72,6 +73,8 @@ from forensics.faces import (
 )
 from forensics.faces import pipeline_info as face_pipeline_info
 from forensics.forgeries import (
+    STD_CHROMA_QT,
+    STD_LUMA_QT,
     builtin_photos,
     decode_image,
     jpeg_bytes,
@@ -80,6 +83,7 @@ from forensics.forgeries import (
     make_copy_move,
     make_splice,
     sample_hosts,
+    scaled_quant_table,
 )
 from forensics.hookspecs import hookimpl
 from forensics.media import Frame, MediaAccess, MediaError, VideoInfo, open_media
@@ -166,7 +170,7 @@ __all__ = [
     "Frame", "MediaAccess", "MediaError", "ModelCard", "ModelUnavailable", "NoFaceError", "Progress", "Status",
     "VideoInfo", "align_face", "bootstrap_ci", "builtin_models_dir", "cross_fitted", "decode_image", "draw_landmarks",
     "equal_error_rate", "evenly_spaced", "evidence_bytes", "evidence_file", "expected_calibration_error", "face_analysis", "face_analysis_for_file", "face_pipeline_info",
-    "fail", "figure", "figure_artifact", "builtin_photos", "hookimpl", "list_images", "sample_hosts", "jpeg_bytes", "load_card", "load_rgb", "make_copy_move", "make_splice", "logit", "open_media", "progress",
+    "fail", "figure", "figure_artifact", "builtin_photos", "hookimpl", "list_images", "sample_hosts", "jpeg_bytes", "load_card", "load_rgb", "make_copy_move", "make_splice", "STD_LUMA_QT", "STD_CHROMA_QT", "scaled_quant_table", "logit", "open_media", "progress",
     "reproduction", "roc_metrics", "safe_text", "sha256_file", "sigmoid", "track", "training_command",
     "write_model_card", "model_card_data", "useful_level",
 ]

@@ -221,4 +221,22 @@ def make_copy_move(rgb: np.ndarray, rng: np.random.Generator, *, area: tuple[flo
     return out, mask, info
 
 
-__all__ = ["IMAGE_EXT", "list_images", "builtin_photos", "sample_hosts", "load_rgb", "jpeg_bytes", "decode_image", "make_splice", "make_copy_move"]
+# libjpeg's standard quantisation tables (ITU-T T.81 Annex K), quality 50, natural (row-major) order.
+STD_LUMA_QT = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
+STD_CHROMA_QT = np.array([
+    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+    47, 66, 99, 99, 99, 99, 99, 99] + [99] * 32)
+
+
+def scaled_quant_table(quality: int, base: np.ndarray = STD_LUMA_QT) -> np.ndarray:
+    """libjpeg's ``jpeg_quality_scaling``: a standard table scaled to ``quality`` (1–100), baseline-clipped."""
+    q = int(np.clip(quality, 1, 100))
+    scale = 5000 // q if q < 50 else 200 - 2 * q
+    return np.clip((base * scale + 50) // 100, 1, 255)
+
+
+__all__ = ["IMAGE_EXT", "list_images", "builtin_photos", "sample_hosts", "load_rgb", "jpeg_bytes", "decode_image", "make_splice", "make_copy_move",
+           "STD_LUMA_QT", "STD_CHROMA_QT", "scaled_quant_table"]

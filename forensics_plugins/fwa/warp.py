@@ -212,28 +212,3 @@ def cut_roi(img: np.ndarray, box: tuple[int, int, int, int], size: int) -> np.nd
 
     x0, y0, x1, y1 = box
     return cv2.resize(img[y0:y1, x0:x1], (size, size), interpolation=cv2.INTER_AREA)
-
-
-def training_pair(crop: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, size: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """One (authentic, warped) pair of network inputs (``size`` x ``size`` uint8) from one aligned face.
-
-    Both get the same colour jitter, the same random ROI, the same JPEG quality (probability
-    0.5) and the same flip; only the warp differs. With probability 0.5 the whole face is first
-    degraded to a lower resolution (factor 0.3-0.95, log-uniform) *before* the warp, so that
-    low-resolution authentic faces (small faces, compressed video) are seen as authentic and the
-    warp stays a *relative* loss of detail, as in a real face swap on such footage.
-    """
-    base = colour_jitter(crop, rng)
-    if rng.random() < 0.5:
-        base = rescale(base, float(np.exp(rng.uniform(np.log(0.3), np.log(0.95)))))
-    neg, _ = warp_negative(base, landmarks, rng)
-    pos = base
-    box = roi_box(landmarks, crop.shape[:2], rng)
-    pos, neg = cut_roi(pos, box, size), cut_roi(neg, box, size)
-    if rng.random() < 0.5:
-        q = int(rng.integers(40, 96))
-        pos, neg = jpeg(pos, q), jpeg(neg, q)
-    if rng.random() < 0.5:
-        pos, neg = pos[:, ::-1], neg[:, ::-1]
-    return np.ascontiguousarray(pos), np.ascontiguousarray(neg)

@@ -36,19 +36,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from forensics.api import STD_CHROMA_QT, STD_LUMA_QT, scaled_quant_table
+
 # Natural (row-major) index of the 8×8 DCT position for each zig-zag index.
 ZIGZAG = np.array([
     0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14,
     21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60,
     61, 54, 47, 55, 62, 63])
-# libjpeg's standard tables (ITU-T T.81 Annex K), quality 50, natural order.
-STD_LUMA = np.array([
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
-STD_CHROMA = np.array([
-    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
-    47, 66, 99, 99, 99, 99, 99, 99] + [99] * 32)
+# libjpeg's standard tables (ITU-T T.81 Annex K), quality 50, natural order (shared: forensics.api).
+STD_LUMA, STD_CHROMA = STD_LUMA_QT, STD_CHROMA_QT
 
 N_FREQ = 15  # AC frequencies analysed (zig-zag 1..15): low frequencies carry most non-zero coefficients
 MAX_BIN = 40  # |c| above this are treated as neutral (too few samples per bin)
@@ -70,11 +66,7 @@ class JpegCoefficients:
     sampling: list
 
 
-def scaled_standard_table(quality: int, base: np.ndarray = STD_LUMA) -> np.ndarray:
-    """libjpeg's ``jpeg_quality_scaling``: the standard table scaled to ``quality`` (1–100), baseline-clipped."""
-    q = int(np.clip(quality, 1, 100))
-    scale = 5000 // q if q < 50 else 200 - 2 * q
-    return np.clip((base * scale + 50) // 100, 1, 255)
+scaled_standard_table = scaled_quant_table  # libjpeg's jpeg_quality_scaling (forensics.api)
 
 
 def standard_quality(table: np.ndarray, base: np.ndarray = STD_LUMA) -> int | None:

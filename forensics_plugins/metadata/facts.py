@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from forensics.api import STD_CHROMA_QT, STD_LUMA_QT, scaled_quant_table
+
 # Programs whose name in a Software / CreatorTool / history tag shows the file was written by an editor.
 EDITORS = (
     "photoshop", "lightroom", "gimp", "affinity", "paint.net", "pixelmator", "snapseed", "picsart", "canva",
@@ -34,13 +36,7 @@ EDITORS = (
     "stable diffusion", "pillow", "python", "ffmpeg", "lavf", "lavc", "handbrake", "premiere", "final cut", "davinci",
     "imovie", "capcut", "inshot", "kinemaster", "after effects",
 )
-STD_LUMA = np.array([
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99])
-STD_CHROMA = np.array([
-    17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
-    47, 66, 99, 99, 99, 99, 99, 99] + [99] * 32)
+STD_LUMA, STD_CHROMA = STD_LUMA_QT, STD_CHROMA_QT  # libjpeg's standard tables (forensics.api)
 MAX_XMP = 2 << 20
 
 
@@ -274,10 +270,7 @@ def compare_thumbnail(thumb_bytes: bytes, rgb: np.ndarray, orientation: str | No
 
 
 # ------------------------------------------------------------------------------------------ quantisation tables
-def scaled_table(quality: int, base: np.ndarray) -> np.ndarray:
-    q = int(np.clip(quality, 1, 100))
-    scale = 5000 // q if q < 50 else 200 - 2 * q
-    return np.clip((base * scale + 50) // 100, 1, 255)
+scaled_table = scaled_quant_table  # libjpeg's jpeg_quality_scaling (forensics.api)
 
 
 def table_signature(quantization: dict | None) -> dict[str, Any]:
