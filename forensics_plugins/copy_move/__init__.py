@@ -60,8 +60,14 @@ class CopyMoveDetector(Detector):
     @staticmethod
     def summary(res: CopyMoveResult) -> str:
         if not res.mask.any():
-            return (f"No copied region found ({res.keypoints} SIFT keypoints, {len(res.matches)} g2NN matches, "
+            text = (f"No copied region found ({res.keypoints} SIFT keypoints, {len(res.matches)} g2NN matches, "
                     f"{res.candidates} candidate transforms, none verified by the difference map).")
+            if res.best_support > 0:
+                text += (f" The score is graded, not a yes/no: the strongest unverified candidate agrees over "
+                         f"{100 * res.best_support:.2f} % of the image, and the calibration turns that into the "
+                         "probability; with no region marked, a high value means similar-looking areas, not a "
+                         "located copy.")
+            return text
         parts = [f"{100 * res.share:.2f} % of the image is marked as copied (source and target)"]
         if res.transforms:
             t = max(res.transforms, key=lambda t: t.support).describe(res.scale)
