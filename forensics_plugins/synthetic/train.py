@@ -168,17 +168,23 @@ def leave_one_generator_out(X: dict[str, np.ndarray], F: np.ndarray, y: np.ndarr
             "scores": {k: np.concatenate(v) for k, v in scores.items()}}
 
 
-def within_source_cues(X: dict[str, np.ndarray], y: np.ndarray, src: np.ndarray, seed: int) -> dict[str, Any]:
-    """In-source reference: 5-fold AUC of each cue alone inside each paired source (train view to fit, test
-    view to score). Not the stated figure: it shows what a cue can do on a generator it has seen."""
-    out: dict[str, Any] = {}
+def _within_source_folds(y: np.ndarray, src: np.ndarray, seed: int):
+    """``(source, indices, fold of each index)`` for every source with both classes: a seeded 5-fold split
+    inside each source, in sorted source order (one generator, so every in-source figure uses the same folds)."""
     rng = np.random.default_rng(seed)
     for g in sorted(set(src.tolist())):
         m = src == g
         if len(np.unique(y[m])) < 2:
             continue
         idx = np.flatnonzero(m)
-        fold = rng.permutation(len(idx)) % 5
+        yield g, idx, rng.permutation(len(idx)) % 5
+
+
+def within_source_cues(X: dict[str, np.ndarray], y: np.ndarray, src: np.ndarray, seed: int) -> dict[str, Any]:
+    """In-source reference: 5-fold AUC of each cue alone inside each paired source (train view to fit, test
+    view to score). Not the stated figure: it shows what a cue can do on a generator it has seen."""
+    out: dict[str, Any] = {}
+    for g, idx, fold in _within_source_folds(y, src, seed):
         out[g] = {}
         for c in CUES:
             s = np.zeros(len(idx))
@@ -192,13 +198,7 @@ def within_source_cues(X: dict[str, np.ndarray], y: np.ndarray, src: np.ndarray,
 def within_source_format(F: np.ndarray, y: np.ndarray, src: np.ndarray, seed: int) -> dict[str, Any]:
     """5-fold AUC of the format baseline inside each paired source (how much the container gives away)."""
     out = {}
-    rng = np.random.default_rng(seed)
-    for g in sorted(set(src.tolist())):
-        m = src == g
-        if len(np.unique(y[m])) < 2:
-            continue
-        idx = np.flatnonzero(m)
-        fold = rng.permutation(len(idx)) % 5
+    for g, idx, fold in _within_source_folds(y, src, seed):
         s = np.zeros(len(idx))
         for k in range(5):
             te, tr = idx[fold == k], idx[fold != k]
