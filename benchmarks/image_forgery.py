@@ -89,6 +89,23 @@ def run(detector, path: Path):
     return f, time.perf_counter() - t, time.process_time() - c
 
 
+def finding_row(f, sec: float, cpu: float, *, label: int, kind: str, fmt: str, mp: float,
+                truth: np.ndarray | None, slug: str, marked: bool | None) -> dict:
+    """One benchmark row from a detector's finding: status, probability, raw score, timing and, where a truth mask
+    is given, pixel F1 / MCC of the detector's mask artefact ``slug`` against it."""
+    from forensics_plugins.copy_move.cmfd import pixel_scores
+
+    f1 = mcc = None
+    if truth is not None:
+        pred = mask_from(f, slug, truth.shape)
+        if pred is not None:
+            ps = pixel_scores(pred, truth)
+            f1, mcc = ps["f1"], ps["mcc"]
+    return {"label": label, "kind": kind, "format": fmt, "status": f.status.value, "marked": marked,
+            "probability": f.probability, "score": f.score if f.score is not None else np.nan,
+            "f1": f1, "mcc": mcc, "mp": mp, "seconds": sec, "cpu": cpu}
+
+
 def summarise(name: str, rows: list[dict]) -> None:
     from forensics.api import Status, roc_metrics
 
@@ -186,7 +203,6 @@ def load_mask(path: Path) -> np.ndarray | None:
 def measure_real_set(root: Path, detector, cap: int, seed: int) -> None:
     """Copy-move detector on one real set: image-level AUC (both classes), share scored, pixel F1 / MCC per kind."""
     from forensics.api import Status, roc_metrics
-    from forensics_plugins.copy_move.cmfd import pixel_scores
 
     items, counts = real_set_items(root, cap, seed)
     if not items:
@@ -204,17 +220,10 @@ def measure_real_set(root: Path, detector, cap: int, seed: int) -> None:
             rows.append(row)
             continue
         size = (f.details or {}).get("size")
-        row.update({"status": f.status.value, "probability": f.probability, "seconds": sec, "cpu": cpu,
-                    "score": f.score if f.score is not None else np.nan,
-                    "mp": size[0] * size[1] / 1e6 if size else 0.0,
-                    "marked": (f.details or {}).get("marked_share", 0) > 0})
-        truth = load_mask(mpath) if mpath is not None else None
-        if truth is not None:
-            pred = mask_from(f, "copy-move-mask", truth.shape)
-            if pred is not None:
-                ps = pixel_scores(pred, truth)
-                row["f1"], row["mcc"] = ps["f1"], ps["mcc"]
-        rows.append(row)
+        rows.append(finding_row(f, sec, cpu, label=label, kind=kind, fmt=row["format"],
+                                mp=size[0] * size[1] / 1e6 if size else 0.0,
+                                truth=load_mask(mpath) if mpath is not None else None, slug="copy-move-mask",
+                                marked=(f.details or {}).get("marked_share", 0) > 0))
     fakes = [r for r in rows if r["label"] == 1]
     print(f"\n-- real set {root.name}: {counts.get('real', 0)} authentic and {counts.get('fake', 0)} tampered files "
           f"found, {sum(r['label'] == 0 for r in rows)} + {len(fakes)} used (cap {cap} per class); masks for "
@@ -305,7 +314,6 @@ def generated(args) -> None:
     """The generated copy-move / splice measurement (hosts x formats), as printed since the first version."""
     from forensics.api import make_copy_move, make_splice
     from forensics_plugins.copy_move import CopyMoveDetector
-    from forensics_plugins.copy_move.cmfd import pixel_scores
     from forensics_plugins.noise import NoiseDetector
 
     dirs = args.data if args.data is not None else [SHARED / d for d in DEFAULT_DIRS if (SHARED / d).is_dir()]
@@ -337,16 +345,9 @@ def generated(args) -> None:
                     if (det is cm and tag == "splice") or (det is nz and tag not in ("authentic", "splice")):
                         continue
                     f, sec, cpu = run(det, p)
-                    f1 = mcc = None
-                    if mask is not None:
-                        pred = mask_from(f, "copy-move-mask" if det is cm else "noise-mask", mask.shape)
-                        if pred is not None:
-                            ps = pixel_scores(pred, mask)
-                            f1, mcc = ps["f1"], ps["mcc"]
                     marked = (f.details or {}).get("marked_share", 0) > 0 if det is cm else None
-                    rows.append({"label": label, "kind": tag, "format": fmt, "status": f.status.value, "marked": marked,
-                                 "probability": f.probability, "score": f.score if f.score is not None else np.nan,
-                                 "f1": f1, "mcc": mcc, "mp": mp, "seconds": sec, "cpu": cpu})
+                    rows.append(finding_row(f, sec, cpu, label=label, kind=tag, fmt=fmt, mp=mp, truth=mask,
+                                            slug="copy-move-mask" if det is cm else "noise-mask", marked=marked))
             if (i + 1) % 10 == 0:
                 print(f"  {i + 1}/{len(H)} hosts", flush=True)
     summarise("copy_move (generated copy-moves vs authentic)", rows_cm)
