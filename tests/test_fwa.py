@@ -234,6 +234,19 @@ def test_missing_weights_make_the_detector_unavailable(tmp_path, isolated_models
     assert "not installed" in f["reason"]
 
 
+def test_headline_is_the_least_favourable_video_figure():
+    from forensics_plugins.fwa.card import voting
+    from forensics_plugins.fwa.train import least_favourable
+
+    figs = {"face_video": {"auc": 0.73, "auc_ci95": [0.52, 0.93], "n_test": 26},
+            "swap": {"auc": 0.52, "auc_ci95": [0.43, 0.62], "n_test": 134},
+            "other": {"auc": 0.35, "auc_ci95": [0.26, 0.43], "n_test": 156}}
+    assert least_favourable(figs) == "other"
+    assert least_favourable({k: figs[k] for k in ("face_video", "swap")}) == "swap"
+    assert least_favourable({**figs, "empty": {"auc": None}}) == "empty", "no AUC counts as the least favourable"
+    assert voting(figs["face_video"], "videos")["votes"] and not voting(figs["swap"], "videos")["votes"]
+
+
 # ---------------------------------------------------------------- tiny train, then infer
 
 

@@ -81,12 +81,12 @@ def card_dict(*, arch, size, negatives, steps, batch_faces, lr, seed, command, p
     from .model import FROZEN_STAGES
 
     vote = {"video": voting(metrics, "videos"), "image": voting(by_kind.get("image") or metrics, "images")}
-    # least favourable rule: every further video cross-check named with --vote-check must allow a vote too
+    # least favourable rule: `metrics` is already the least favourable video figure (train.least_favourable);
+    # every video cross-check (--report-metrics and each --vote-check) must allow a vote as well
     for name, m in (vote_checks or {}).items():
         v = voting(m, "videos")
         if vote["video"]["votes"] and not v["votes"]:
-            vote["video"] = {"votes": False, "why": (v["why"] + f" (the least favourable of the cross-source video "
-                                                     f"figures: {vote['video']['why']} on the card's main folder)")}
+            vote["video"] = {"votes": False, "why": v["why"]}
     status = ("votes on videos and images" if vote["video"]["votes"] and vote["image"]["votes"] else
               "; ".join(f"{k}: {v['why']}" + ("" if v["votes"] else " — no vote") for k, v in vote.items()))
     data = []
