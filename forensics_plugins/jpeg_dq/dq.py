@@ -64,6 +64,7 @@ class JpegCoefficients:
     components: int
     progressive: bool
     sampling: list
+    reliable: np.ndarray | None = None  # (8, 8) bool; set when the table was estimated from pixels (see below)
 
 
 scaled_standard_table = scaled_quant_table  # libjpeg's jpeg_quality_scaling (forensics.api)
@@ -141,6 +142,73 @@ def decoded_luma(jc: JpegCoefficients) -> np.ndarray:
     return blocks_to_image(idct_blocks(jc.y * jc.qt_luma)) + 128.0
 
 
+# ------------------------------------------------------------------------ JPEG history read from pixels
+PIXEL_MIN_FREQ = 5  # AC frequencies (of zig-zag 1..15) with a recovered step for "this image was a JPEG"
+PIXEL_ON_GRID = 0.85  # share of non-zero coefficients within the tolerance of a multiple of the step
+
+
+def luma_from_rgb(rgb: np.ndarray) -> np.ndarray:
+    """JPEG's (JFIF) luminance of an RGB or grey uint8 image, float."""
+    a = np.asarray(rgb, dtype=np.float64)
+    if a.ndim == 2:
+        return a
+    return a[..., :3] @ np.array([0.299, 0.587, 0.114])
+
+
+def estimate_step(c: np.ndarray, max_q: int = 64, min_count: int = 30) -> int | None:
+    """The quantisation step of one DCT frequency recomputed from decoded pixels: the largest ``q`` ≥ 2 such that
+    at least :data:`PIXEL_ON_GRID` of the non-zero coefficients lie within ``min(1, q/4)`` of a multiple of ``q``
+    (rounding to 8-bit pixels moves a coefficient by a fraction of a grey level; a random ``q`` catches at most
+    about half of them). ``None`` when there are too few non-zero coefficients or no step fits."""
+    c = c[np.abs(c) > 1.0]
+    if c.size < min_count:
+        return None
+    for q in range(max_q, 1, -1):
+        tol = min(1.0, q / 4)
+        if (np.abs(c - q * np.round(c / q)) <= tol).mean() >= PIXEL_ON_GRID:
+            return q
+    return None
+
+
+def coefficients_from_pixels(rgb: np.ndarray) -> JpegCoefficients | None:
+    """Quantised luminance DCT coefficients and table of an image that was a JPEG before it was decoded and saved
+    in another format (PNG, BMP, TIFF, ...), recomputed from the pixels on the 8×8 grid anchored at the top-left
+    corner (Fan & de Queiroz, "Identification of bitmap compression history", IEEE TIP 12(2), 2003).
+
+    Frequencies whose step cannot be recovered are marked unreliable (kept unquantised, never analysed). Returns
+    ``None`` when fewer than :data:`PIXEL_MIN_FREQ` of the 15 lowest AC frequencies show a step: no JPEG history
+    on that grid (never compressed, resized or cropped after decoding).
+    """
+    y = luma_from_rgb(rgb)
+    if min(y.shape) < 32:
+        return None
+    B = dct_blocks(image_to_blocks(y - 128.0))
+    qt = np.ones((8, 8), np.int64)
+    reliable = np.zeros((8, 8), bool)
+    for zz in range(64):
+        r, c = divmod(int(ZIGZAG[zz]), 8)
+        q = estimate_step(B[:, :, r, c].reshape(-1))
+        if q is not None:
+            qt[r, c], reliable[r, c] = q, True
+    if int(sum(reliable.reshape(-1)[ZIGZAG[1:N_FREQ + 1]])) < PIXEL_MIN_FREQ:
+        return None
+    coef = np.round(B / qt).astype(np.int32)
+    h, w = y.shape
+    comps = 1 if np.asarray(rgb).ndim == 2 else 3
+    return JpegCoefficients(y=coef, qt_luma=qt, qt_chroma=None, width=w, height=h, components=comps,
+                            progressive=False, sampling=[], reliable=reliable)
+
+
+def table_quality(jc: JpegCoefficients) -> int | None:
+    """libjpeg quality whose standard luminance table is closest to the (reliable entries of the) table."""
+    rel = np.ones((8, 8), bool) if jc.reliable is None else jc.reliable
+    if not rel.any():
+        return None
+    t = jc.qt_luma.astype(np.float64)[rel]
+    errs = [np.abs(scaled_standard_table(q).reshape(8, 8)[rel] - t).sum() for q in range(1, 101)]
+    return int(np.argmin(errs)) + 1
+
+
 # ----------------------------------------------------------------------------------------- aligned DQ
 def _hist(c: np.ndarray) -> np.ndarray:
     return np.bincount(np.clip(c, -MAX_BIN - 1, MAX_BIN + 1) + MAX_BIN + 1, minlength=2 * MAX_BIN + 3).astype(float)
@@ -206,7 +274,7 @@ def aligned_dq(jc: JpegCoefficients, n_freq: int = N_FREQ, min_gain: float = 0.0
         coeffs = jc.y[:, :, r, c].astype(np.int64)
         entry = {"zigzag": zz, "q2": q2, "q1": None, "alpha": 0.0, "gain_nats_per_coef": 0.0, "used": False}
         freqs.append(entry)
-        if cal is None:
+        if cal is None or (jc.reliable is not None and not jc.reliable[r, c]):
             continue
         x = cal[:, :, r, c].reshape(-1)
         h = _hist(coeffs.reshape(-1))
