@@ -500,7 +500,10 @@ class CaseInfo:
             "examiner": self.examiner,
             "agency": self.agency,
             "description": self.description,
-            "root": safe_name(str(self.root)),
+            # the folder's name only: reports carry no machine paths; the digest of the absolute path tells a
+            # re-analysis of the same folder from another case's report (check_output_folder)
+            "root": safe_name(Path(os.path.abspath(self.root)).name or str(self.root)),
+            "root_id": hashlib.sha256(os.fsencode(os.path.abspath(self.root))).hexdigest()[:32],
             "case_toml_sha256": self.case_toml_sha256,
             "messages": self.messages,
         }
@@ -731,6 +734,23 @@ def environment() -> dict[str, str]:
         "platform": platform.platform(),
         "host": socket.gethostname(),
         "user": user,
-        "command_line": shlex.join(display_name(a) for a in sys.argv),
-        "working_folder": display_name(os.getcwd()),
+        "command_line": portable_command_line(sys.argv),
     }
+
+
+def portable_command_line(argv: list[str]) -> str:
+    """The command line as run, without machine paths: the program as ``forensics``, absolute paths as their
+    last component (``/cases/2026-17`` -> ``2026-17``); relative paths and options are kept."""
+    out = []
+    for i, a in enumerate(argv):
+        if i == 0:
+            out.append("forensics")
+            continue
+        key, eq, val = a.partition("=")
+        if eq and key.startswith("-") and os.path.isabs(val):
+            out.append(f"{key}={Path(val).name or val}")
+        elif os.path.isabs(a):
+            out.append(Path(a).name or a)
+        else:
+            out.append(a)
+    return shlex.join(display_name(a) for a in out)

@@ -102,12 +102,16 @@ def analyze(
 
 
 def _reproduce_command(case_dir: Path, out_dir: Path, examiner, case_id, detector, plugin, max_pixels, sign_key) -> str:
-    """The complete ``forensics analyze`` command line of this run, with absolute paths."""
+    """The complete ``forensics analyze`` command line of this run, without machine paths (an absolute path is
+    shown by its last component; relative paths as given)."""
     import shlex
 
     from forensics.case import display_name
 
-    args = ["forensics", "analyze", display_name(str(case_dir)), "-o", display_name(str(out_dir))]
+    def portable(p) -> str:
+        return display_name(Path(p).name if os.path.isabs(str(p)) else str(p))
+
+    args = ["forensics", "analyze", portable(case_dir), "-o", portable(out_dir)]
     if examiner:
         args += ["--examiner", examiner]
     if case_id:
@@ -119,7 +123,7 @@ def _reproduce_command(case_dir: Path, out_dir: Path, examiner, case_id, detecto
     if max_pixels != 100_000_000:
         args += ["--max-pixels", str(max_pixels)]
     if sign_key:
-        args += ["--sign-key", display_name(os.path.abspath(sign_key))]
+        args += ["--sign-key", portable(sign_key)]
     return shlex.join(args)
 
 
@@ -160,7 +164,8 @@ def _analyze(case_dir, out, examiner, case_id, detector, plugin, max_pixels, as_
         fail(f"output folder {out_dir} is not writable: {exc.strerror or exc}")
     info = read_case_info(case_dir, case_id=case_id, examiner=examiner)
     try:
-        check_output_folder(out_dir, safe_name(str(case_dir)), info.case_id, force=force)
+        ident = info.to_json()
+        check_output_folder(out_dir, ident["root"], info.case_id, force=force, case_root_id=ident["root_id"])
     except OutputFolderError as exc:
         fail(f"{exc}")
 

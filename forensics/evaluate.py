@@ -291,11 +291,28 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
     from forensics.cards import write_model_card
 
     rows, detectors, data = [], {}, []
+    seen: dict[tuple, dict[str, Any]] = {}
     for res in results_list:
-        rows += [copy.deepcopy(r) for r in res["rows"] if r.get("findings")]
+        # the same file (source and SHA-256) in a later results file: its findings replace those of the same
+        # detectors (re-evaluate only the detectors that changed with `forensics evaluate -d NAME`)
+        for r in res["rows"]:
+            if not r.get("findings"):
+                continue
+            key = (r.get("source") or "", r.get("sha256") or "", r.get("file") or "") if r.get("sha256") else None
+            if key is not None and key in seen:
+                old = seen[key]
+                newer = {f["detector"] for f in r["findings"]}
+                old["findings"] = [f for f in old["findings"] if f["detector"] not in newer] + copy.deepcopy(r["findings"])
+                old["findings"].sort(key=lambda f: f["detector"])
+                continue
+            row = copy.deepcopy(r)
+            rows.append(row)
+            if key is not None:
+                seen[key] = row
         for d in res["detectors"]:
             detectors[d["name"]] = d
-        data += res.get("data", [])
+        folders = {x.get("folder") for x in data}
+        data += [x for x in res.get("data", []) if x.get("folder") not in folders]
     substituted = substitute_out_of_fold(rows) if use_out_of_fold else {}
     if substituted:
         echo("out-of-fold outputs from model cards used instead of in-sample ones: "
@@ -352,6 +369,36 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
     if fbm.sum() and len(np.unique(y[fbm])) == 2:
         fallback.update(roc_metrics(y[fbm], fb_p[fbm]))
         fallback["three_way"] = fusion_train.decision_error_rates(y[fbm], fb_p[fbm])
+        fallback["kind"] = "cross-source (the rule fits nothing on these files)"
+    # the recalibrated fallback: per-kind Platt maps of the fallback log-odds, measured leave-one-source-out
+    fb_u = fusion_train.fallback_probabilities(rows, uncapped=True)
+    L = np.log(np.clip(fb_u, 1e-9, 1 - 1e-9) / (1 - np.clip(fb_u, 1e-9, 1 - 1e-9)))
+    model["recalibration"] = (fusion_train.fit_kind_calibration(L[fbm], y[fbm], kinds[fbm]) if fbm.sum() else {})
+    model["validation_kinds"] = sorted(set(kinds.tolist()))
+    recal = None
+    if fbm.sum() and len(set(sources[fbm].tolist())) >= 2 and len(np.unique(y[fbm])) == 2:
+        pr = fusion_train.recalibrated_out_of_source(L[fbm], y[fbm], kinds[fbm], sources[fbm])
+        recal = {**roc_metrics(y[fbm], pr), "three_way": fusion_train.decision_error_rates(y[fbm], pr),
+                 "kind": "cross-source", "decided": int(fbm.sum()),
+                 "dataset": "leave-one-source-out (maps fitted without the held-out source) over "
+                            + ", ".join(sorted(set(sources[fbm].tolist())))}
+    stacked = per_source.get("pooled")
+    if stacked:
+        oos = np.flatnonzero(np.isin(sources, list(per_source.get("held_out", {}))))
+        stacked = {**stacked, "decided": int(len(oos))}
+    candidates = {fusion.STACKED_METHOD: stacked, fusion.RECAL_METHOD: recal,
+                  fusion.FALLBACK_METHOD: fallback if fallback.get("auc") is not None else None}
+    if not stacked and not recal:  # one validation source: no cross-source figure for the fitted rules
+        candidates[fusion.STACKED_METHOD] = metrics
+    selected, reason = fusion_train.select_rule(candidates)
+    keep = ("auc", "auc_ci95", "eer", "balanced_accuracy", "tpr", "fpr", "ece", "n_test", "decided", "kind", "dataset")
+    model["selected"] = selected
+    model["selection"] = {"rule": selected, "reason": reason,
+                          "candidates": {k: ({kk: v[kk] for kk in keep if kk in v} if v else None)
+                                         for k, v in candidates.items()}}
+    stacked_cv = metrics
+    metrics = {**candidates[selected], "command": command,
+               "dataset": f"{candidates[selected].get('dataset', '')}; validation: {desc}"}
     per_detector = {}
     for j, nm in enumerate(names):
         m = ~np.isnan(P[:, j])
@@ -371,11 +418,20 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
         f"{d['presence']:+.3f} | {per_detector[d['name']].get('auc', '—')} |" for d in model["detectors"])
     src_rows = "\n".join(f"| {k} | {v.get('auc', '—')} | {v.get('auc_ci95') or '—'} | {v.get('n_test', '—')} |"
                           for k, v in per_source.get("held_out", {}).items())
+    cand_rows = "\n".join(
+        f"| `{k}`{' (selected)' if k == selected else ''} | {v.get('auc', '—')} | "
+        f"{'–'.join(f'{c:.3f}' for c in v['auc_ci95']) if v.get('auc_ci95') else '—'} | "
+        f"{v.get('ece', '—')} | {v.get('decided', v.get('n_test', '—'))} | {v.get('kind', '—')} |"
+        if v else f"| `{k}` | — | — | — | — | not measurable on this validation data |"
+        for k, v in model["selection"]["candidates"].items())
     card = {
-        "name": "fusion", "version": "1.1.0", "title": "Fusion: stacked, calibrated ensemble",
+        "name": "fusion", "version": "1.2.0", "title": f"Fusion: rule selected on cross-source validation ({selected})",
         "detector": "forensics/fusion.py (inference), forensics/fusion_train.py (fitting)",
-        "method": fusion.STACKED_METHOD,
-        "summary": ("Per detector: class-balanced calibration, then a logistic regression over logit(calibrated p) "
+        "method": selected,
+        "summary": (f"Selected rule: {selected} ({reason}). Candidates: the fallback rule (AUC-weighted log-odds of "
+                    "the detectors' own calibrated probabilities, nothing fitted here); the same log-odds through a "
+                    "per-media-kind Platt map; and a stacker. The stacker: "
+                    "per detector: class-balanced calibration, then a logistic regression over logit(calibrated p) "
                     "and a ran/missing indicator (a detector that did not run contributes nothing). Sample weights "
                     "balance authentic and manipulated files within each missingness pattern, so the fused "
                     "probability assumes even prior odds and equals the likelihood ratio's posterior under 1:1 "
@@ -395,10 +451,21 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
         "data": [{"name": Path(d["folder"]).name, "role": "validation (fusion)", "count": d["files"],
                   "label": f"{d['layout']} layout ({d['manipulated']} manipulated)"} for d in data],
         "metrics": metrics,
-        "evaluations": {f"{k} (held out)": {**v, "kind": "cross-source"} for k, v in per_source.get("held_out", {}).items()},
+        "evaluations": {**{f"stacker, {k} held out": {**v, "kind": "cross-source"}
+                           for k, v in per_source.get("held_out", {}).items()},
+                        "stacker, 5-fold cross-validation": {**{kk: stacked_cv[kk] for kk in keep if kk in stacked_cv},
+                                                              "kind": "cross-validated (in-source)"},
+                        **{f"candidate {k}": {kk: v[kk] for kk in keep if kk in v and kk != "dataset"}
+                           for k, v in candidates.items() if v}},
         "per_detector_on_validation_data": per_detector,
         "fallback_metrics": fallback,
         "sections": [
+            {"title": "Rule selection",
+             "body": ("Each candidate rule measured cross-source on the validation data; the installed rule is the "
+                      "one with the lowest ECE among those within 0.02 of the best AUC (ties: the simpler rule). "
+                      "The selection itself is made on these files, so the selected figure is slightly optimistic."
+                      "\n\n| rule | AUC | 95 % CI | ECE | files decided | kind |\n|---|---|---|---|---|---|\n"
+                      + cand_rows)},
             {"title": "Detectors and learned weights",
              "body": "| detector | files it ran on | calibration | weight on logit | presence offset | its AUC here |\n"
                      "|---|---|---|---|---|---|\n" + det_rows + f"\n\nIntercept: {model['intercept']:+.3f}."},
@@ -407,7 +474,7 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
                       "95 % CI | files |\n|---|---|---|---|\n" + src_rows) if src_rows else
                      "Only one validation source, or no source with both classes: no leave-one-source-out figure."},
             {"title": "Reliability", "body": "`reliability.png`: observed share of manipulated files per bin of the "
-             f"out-of-fold fused probability (ECE {metrics.get('ece')})."},
+             f"out-of-fold fused probability of the stacker (ECE {stacked_cv.get('ece')})."},
         ],
         "limitations": [
             f"Valid only for the detector set, versions and weights listed; anything else falls back to "
@@ -418,9 +485,10 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
         ],
     }
     write_model_card(out_dir, card)
-    echo(f"fusion: cross-validated AUC {metrics['auc']} (95 % CI {metrics.get('auc_ci95')}), EER {metrics['eer']}, "
-         f"ECE {metrics['ece']} on {len(rows)} files; per kind {json.dumps(per_kind)}; leave-one-source-out "
-         f"{json.dumps(per_source.get('held_out', {}))}; fallback rule AUC {fallback.get('auc')}; wrote {out_dir}")
+    echo(f"fusion: stacker cross-validated AUC {stacked_cv['auc']} (95 % CI {stacked_cv.get('auc_ci95')}), "
+         f"EER {stacked_cv['eer']}, ECE {stacked_cv['ece']} on {len(rows)} files; per kind {json.dumps(per_kind)}; "
+         f"leave-one-source-out {json.dumps(per_source.get('held_out', {}))}; fallback rule AUC "
+         f"{fallback.get('auc')}; selected {selected}: {reason}; wrote {out_dir}")
     return card
 
 

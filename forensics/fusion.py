@@ -34,6 +34,21 @@ model card; a detector at chance level gets no say): ``L = Σ w_i·logit(p_i) / 
 Detectors that did not run are listed as missing and contribute nothing. A detector
 without a measured AUC gets no weight. With no weighted detector: "no decision".
 
+Recalibrated fallback (``logodds-auc-recalibrated/1``)
+-----------------------------------------------------
+The fallback rule's log-odds ``L`` mapped per media kind by a two-parameter Platt map fitted on the
+validation data, ``p = σ(a·L + b)``: the ranking of the fallback rule with its calibration corrected. Two
+parameters per kind cannot let a detector measured on a handful of files dominate.
+
+Which rule is used
+------------------
+``forensics train fusion`` measures the three rules cross-source (leave-one-validation-source-out for the
+two that fit anything; the fallback rule fits nothing on the validation data) and installs the one with the
+lowest expected calibration error among those whose AUC is within 0.02 of the best (ties: the simpler
+rule). ``fusion.json``'s ``selected`` names it; its card states every candidate's figure. The selected rule
+is valid only for the detector set, versions and weights it was measured with, and only for the media
+kinds the validation data held; anything else gets the plain fallback rule, and the verdict says why.
+
 Training (``forensics train fusion``) lives in :mod:`forensics.fusion_train`; this module only applies a model.
 
 Labels (both rules): ``likely authentic`` if p < 0.30, ``likely manipulated`` if
@@ -61,6 +76,8 @@ from forensics.detector import Finding, Status
 METHOD = "logodds-auc/1"  # the fallback rule (kept under this name for older callers)
 FALLBACK_METHOD = METHOD
 STACKED_METHOD = "stacked-logistic/1"
+RECAL_METHOD = "logodds-auc-recalibrated/1"
+RULES = (FALLBACK_METHOD, RECAL_METHOD, STACKED_METHOD)  # simplest first
 MODEL_NAME = "fusion"
 MODEL_FILE = "fusion.json"
 LOW, HIGH = 0.30, 0.70
@@ -261,6 +278,35 @@ class FusionModel:
     @property
     def detectors(self) -> list[dict[str, Any]]:
         return self.data["detectors"]
+
+    @property
+    def selected(self) -> str:
+        """The rule ``forensics train fusion`` selected (models written before the selection: the stacker)."""
+        return self.data.get("selected", STACKED_METHOD)
+
+    def measured_kind(self, kind: str | None) -> bool:
+        """Whether the validation data held items of this media kind (older models: assume yes)."""
+        kinds = self.data.get("validation_kinds")
+        return kinds is None or kind is None or kind in kinds
+
+    def fuse_recalibrated(self, findings: list[Finding], kind: str | None) -> dict[str, Any] | None:
+        """The fallback rule's log-odds through this kind's Platt map; ``None`` when the kind has no map."""
+        cal = (self.data.get("recalibration") or {}).get(kind or "")
+        if not cal:
+            return None
+        v = fuse_fallback(findings)
+        v["method"] = RECAL_METHOD
+        v["rule"] = {"used": "trained", "method": RECAL_METHOD, "model": self.ref,
+                     "why": "the installed fusion model selected this rule and matches the detectors that ran"}
+        v["error_rate"] = self.error_rate
+        if v["probability_uncapped"] is None:
+            return v
+        q = float(Calibrator.from_json({"input": "raw", **cal})(_logit(v["probability_uncapped"])))
+        low, high = self.thresholds
+        p = _cap_probability(q, self.bounds)
+        v.update(probability=round(p, 6), probability_uncapped=round(q, 6), label=label_for(p, low, high),
+                 likelihood_ratio=likelihood_ratio(q, self.bounds), kind_calibration=kind)
+        return v
 
     @property
     def names(self) -> list[str]:
@@ -467,18 +513,29 @@ def fuse(findings: list[Finding], model: FusionModel | None | str = "installed",
         model, why = load_model()
     elif model is None:
         why = "the fallback rule was requested"
+    measured = False  # whether the fallback rule's figure on the validation data applies to this item
     if model is not None:
         why = model.mismatch(findings) or ""
-        if not why:
-            return model.fuse(findings, kind=kind)
+        if not why and not model.measured_kind(kind):
+            why = (f"the fusion model's validation data held no {kind}s, so no rule has a measured error rate "
+                   f"for them")
+        elif not why:
+            measured = True
+            if model.selected == STACKED_METHOD:
+                return model.fuse(findings, kind=kind)
+            if model.selected == RECAL_METHOD:
+                v = model.fuse_recalibrated(findings, kind)
+                if v is not None:
+                    return v
+                why = f"the selected rule has no recalibration for {kind or 'this kind'}"
+            else:
+                why = ("the installed fusion model selected the fallback rule: "
+                       + ((model.data.get("selection") or {}).get("reason") or "it measured best"))
     verdict = fuse_fallback(findings)
     verdict["rule"] = {"used": "fallback", "method": FALLBACK_METHOD, "why": why,
                        "model": model.ref if model is not None else None}
     fb = model.fallback_error_rate if model is not None else None
-    if fb and sorted(fb.get("detectors", [])) == sorted(f.detector for f in findings):
-        verdict["error_rate"] = fb
-    else:
-        verdict["error_rate"] = None
+    verdict["error_rate"] = fb if (measured and fb and fb.get("auc") is not None) else None
     return verdict
 
 
@@ -486,7 +543,9 @@ def describe() -> dict[str, Any]:
     """For the findings document: the installed fusion model (or why none), its measured error rate, the rules."""
     model, why = load_model()
     out: dict[str, Any] = {
-        "method": STACKED_METHOD if model is not None else FALLBACK_METHOD,
+        "method": model.selected if model is not None else FALLBACK_METHOD,
+        "selection": (model.data.get("selection") if model is not None else None),
+        "validation_kinds": (model.data.get("validation_kinds") if model is not None else None),
         "fallback_method": FALLBACK_METHOD,
         "trained_method": STACKED_METHOD,
         "doc": (__doc__ or "").strip(),

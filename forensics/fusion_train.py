@@ -153,16 +153,50 @@ def decision_error_rates(y: np.ndarray, p: np.ndarray, low: float = LOW, high: f
     }
 
 
-def fallback_probabilities(rows: Iterable[dict[str, Any]]) -> np.ndarray:
-    """The fallback rule's fused probability per result row (NaN for 'no decision')."""
+def fallback_probabilities(rows: Iterable[dict[str, Any]], uncapped: bool = False) -> np.ndarray:
+    """The fallback rule's fused probability per result row (NaN for 'no decision'); ``uncapped``: before the
+    validation-size cap (what the recalibrated rule maps)."""
+    key = "probability_uncapped" if uncapped else "probability"
     out = []
     for r in rows:
         findings = [Finding(detector=f["detector"], version=f.get("version", ""), status=f["status"],
                             probability=f.get("probability") if f["status"] == "ran" else None,
                             error_rate=f.get("error_rate")) for f in r["findings"]]
         v = fuse_fallback(findings)
-        out.append(np.nan if v["probability"] is None else v["probability"])
+        out.append(np.nan if v[key] is None else v[key])
     return np.array(out, dtype=float)
+
+
+def recalibrated_out_of_source(logodds: np.ndarray, y: np.ndarray, kinds: np.ndarray,
+                               sources: np.ndarray) -> np.ndarray:
+    """The recalibrated fallback rule measured cross-source: each validation source's items mapped by per-kind
+    Platt maps fitted on the other sources only (a kind without a map there keeps the plain fallback value)."""
+    out = np.full(len(y), np.nan)
+    for src in sorted(set(sources.tolist())):
+        test = sources == src
+        maps = fit_kind_calibration(logodds[~test], y[~test], kinds[~test])
+        for i in np.flatnonzero(test):
+            cal = maps.get(kinds[i])
+            z = float(logodds[i])
+            out[i] = (float(Calibrator.from_json({"input": "raw", **cal})(z)) if cal else
+                      1.0 / (1.0 + np.exp(-z)))
+    return out
+
+
+def select_rule(candidates: dict[str, dict[str, Any] | None], auc_margin: float = 0.02) -> tuple[str, str]:
+    """``(rule, reason)``: among the rules with a cross-source AUC, the lowest expected calibration error among
+    those within ``auc_margin`` of the best AUC; ties go to the simpler rule (order of ``fusion.RULES``)."""
+    from forensics.fusion import RULES
+
+    ok = {k: v for k, v in candidates.items() if v and v.get("auc") is not None}
+    if not ok:
+        return RULES[0], "no rule could be measured: the fallback rule"
+    best = max(v["auc"] for v in ok.values())
+    near = [k for k in RULES if k in ok and ok[k]["auc"] >= best - auc_margin]
+    pick = min(near, key=lambda k: (ok[k].get("ece") if ok[k].get("ece") is not None else 1.0, RULES.index(k)))
+    desc = "; ".join(f"{k}: AUC {ok[k]['auc']}, ECE {ok[k].get('ece')}" for k in RULES if k in ok)
+    return pick, (f"lowest calibration error among the rules within {auc_margin} of the best cross-source AUC "
+                  f"({desc})")
 
 
 def fit_kind_calibration(logodds: np.ndarray, y: np.ndarray, kinds: np.ndarray, min_per_class: int = 15) -> dict:

@@ -180,8 +180,10 @@ def _list_files(root: Path) -> list[str]:
     return out
 
 
-def check_output_folder(out_dir: Path, case_root: str, case_id: str = "", force: bool = False) -> str:
-    """Whether ``out_dir`` may receive a report of the case at ``case_root`` (display form). Returns
+def check_output_folder(out_dir: Path, case_root: str, case_id: str = "", force: bool = False,
+                        case_root_id: str | None = None) -> str:
+    """Whether ``out_dir`` may receive a report of the case at ``case_root`` (the folder's display name;
+    ``case_root_id``: the digest of its absolute path, as in ``findings.json``'s ``case.root_id``). Returns
     ``"new"``, ``"empty"`` or ``"previous report"``; raises :class:`OutputFolderError` otherwise.
 
     A folder holding files that no manifest of a previous report lists is always refused (nothing of
@@ -212,7 +214,9 @@ def check_output_folder(out_dir: Path, case_root: str, case_id: str = "", force:
         prev = json.loads((out_dir / "findings.json").read_text(encoding="utf-8")).get("case", {})
     except (OSError, ValueError):
         prev = {}
-    if prev.get("root") == case_root and str(prev.get("case_id", "")) == str(case_id or ""):
+    same_folder = (prev.get("root_id") == case_root_id) if case_root_id and prev.get("root_id") else \
+        prev.get("root") == case_root
+    if same_folder and str(prev.get("case_id", "")) == str(case_id or ""):
         return "previous report"
     if force:
         return "previous report"
@@ -284,7 +288,8 @@ def write_outputs(result: AnalysisResult, out_dir: Path, sign_key: Any = None, f
     """
     out_dir = Path(os.path.abspath(out_dir))
     doc = result.document
-    state = check_output_folder(out_dir, doc["case"]["root"], doc["case"].get("case_id", ""), force=force)
+    state = check_output_folder(out_dir, doc["case"]["root"], doc["case"].get("case_id", ""), force=force,
+                                case_root_id=doc["case"].get("root_id"))
     payloads: dict[str, bytes] = {}
     for name, data in sorted(result.artifacts.items()):
         payloads[name] = data

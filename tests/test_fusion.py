@@ -282,3 +282,82 @@ def test_kind_calibration_is_fitted_only_with_enough_files():
     kinds = np.array(["image"] * 70 + ["video"] * 10)
     cal = fusion_train.fit_kind_calibration(z, y, kinds)
     assert "image" in cal and "video" not in cal and cal["image"]["a"] > 0
+
+
+def test_rule_selection_prefers_calibration_near_the_best_auc_and_simplicity():
+    R, S, F = fusion.RECAL_METHOD, fusion.STACKED_METHOD, fusion.FALLBACK_METHOD
+    pick, why = fusion_train.select_rule({S: {"auc": 0.80, "ece": 0.12}, R: {"auc": 0.79, "ece": 0.05},
+                                          F: {"auc": 0.79, "ece": 0.13}})
+    assert pick == R and "ECE 0.05" in why
+    assert fusion_train.select_rule({S: {"auc": 0.90, "ece": 0.2}, R: {"auc": 0.80, "ece": 0.01},
+                                     F: {"auc": 0.80, "ece": 0.01}})[0] == S
+    assert fusion_train.select_rule({S: {"auc": 0.8, "ece": 0.1}, F: {"auc": 0.8, "ece": 0.1}})[0] == F  # tie
+    assert fusion_train.select_rule({S: None, R: None, F: None})[0] == F
+
+
+def _recal_model(selected=fusion.RECAL_METHOD):
+    return fusion.FusionModel(
+        {"selected": selected, "intercept": 0.0, "detectors": [
+            {"name": "a", "version": "1", "calibration": {"method": "identity"}, "weight": 1.0, "presence": 0.0,
+             "n_ran": 50}],
+         "recalibration": {"image": {"method": "platt", "a": 0.5, "b": -0.2, "n": 100}},
+         "validation_kinds": ["image"], "validation_counts": {"authentic": 50, "manipulated": 50},
+         "selection": {"reason": "it measured best"}},
+        ref={"name": "fusion"}, error_rate={"auc": 0.8, "ece": 0.04},
+        fallback_error_rate={"auc": 0.79, "ece": 0.1, "detectors": ["a"]})
+
+
+def test_recalibrated_fallback_maps_the_fallback_log_odds_per_kind():
+    model = _recal_model()
+    v = fusion.fuse([_f("a", 0.9, auc=0.8)], model, kind="image")
+    plain = fusion.fuse_fallback([_f("a", 0.9, auc=0.8)])
+    want = 1 / (1 + np.exp(-(0.5 * fusion._logit(plain["probability_uncapped"]) - 0.2)))
+    assert v["method"] == fusion.RECAL_METHOD and v["rule"]["used"] == "trained"
+    assert v["probability"] == pytest.approx(want, abs=1e-5) and v["error_rate"]["auc"] == 0.8
+    assert v["likelihood_ratio"]["lr"] == pytest.approx(want / (1 - want), rel=1e-3)
+    # a kind the validation data never held: plain fallback, and no fused error rate is claimed
+    vv = fusion.fuse([_f("a", 0.9, auc=0.8)], model, kind="video")
+    assert vv["method"] == fusion.FALLBACK_METHOD and vv["error_rate"] is None and "no videos" in vv["rule"]["why"]
+    # another detector version: the plain fallback, without the validation figure measured for version 1
+    vv = fusion.fuse([_f("a", 0.9, auc=0.8, version="2")], model, kind="image")
+    assert vv["rule"]["used"] == "fallback" and vv["error_rate"] is None and "version 2" in vv["rule"]["why"]
+    # a model that selected the fallback rule: fallback, with its measured figure, and the reason
+    vf = fusion.fuse([_f("a", 0.9, auc=0.8)], _recal_model(fusion.FALLBACK_METHOD), kind="image")
+    assert vf["method"] == fusion.FALLBACK_METHOD and vf["error_rate"]["auc"] == 0.79
+    assert "selected the fallback rule" in vf["rule"]["why"]
+
+
+def test_train_fusion_measures_every_rule_cross_source_and_installs_the_selected_one(tmp_path):
+    from forensics.evaluate import train_fusion
+
+    P, y = _synthetic(240, seed=3)
+    names = ["a", "b", "c"]
+    rows = _rows(P, y, names)
+    for i, r in enumerate(rows):
+        r["source"] = "s1" if i % 2 else "s2"
+    res = {"detectors": [{"name": n, "version": "1"} for n in names], "rows": rows,
+           "data": [{"folder": "synthetic", "layout": "folders", "files": 240, "manipulated": int(y.sum())}]}
+    card = train_fusion([res], tmp_path / "fusion", folds=3, command="test", echo=lambda m: None, bootstrap=0)
+    model = json.loads((tmp_path / "fusion" / "fusion.json").read_text())
+    cands = model["selection"]["candidates"]
+    assert set(cands) == set(fusion.RULES) and all(c and c["auc"] is not None for c in cands.values())
+    assert model["selected"] in fusion.RULES and card["method"] == model["selected"]
+    assert card["metrics"]["auc"] == cands[model["selected"]]["auc"]
+    assert cands[fusion.RECAL_METHOD]["kind"] == "cross-source" and model["validation_kinds"] == ["image", "video"]
+    assert "Rule selection" in (tmp_path / "fusion" / "MODEL_CARD.md").read_text()
+
+
+def test_train_fusion_merges_a_re_evaluation_of_changed_detectors(tmp_path):
+    from forensics.evaluate import train_fusion
+
+    P, y = _synthetic(120, seed=4)
+    names = ["a", "b", "c"]
+    first = {"detectors": [{"name": n, "version": "1"} for n in names], "rows": _rows(P, y, names),
+             "data": [{"folder": "synthetic", "layout": "folders", "files": 120, "manipulated": int(y.sum())}]}
+    again = [{**r, "findings": [{**f, "version": "2"} for f in r["findings"] if f["detector"] == "c"]}
+             for r in _rows(P, y, names)]
+    second = {"detectors": [{"name": "c", "version": "2"}], "rows": again, "data": first["data"]}
+    train_fusion([first, second], tmp_path / "fusion", folds=3, command="test", echo=lambda m: None, bootstrap=0)
+    model = json.loads((tmp_path / "fusion" / "fusion.json").read_text())
+    assert {d["name"]: d["version"] for d in model["detectors"]} == {"a": "1", "b": "1", "c": "2"}
+    assert model["validation_counts"]["authentic"] + model["validation_counts"]["manipulated"] == 120

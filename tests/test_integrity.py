@@ -388,7 +388,7 @@ def rendered(make_case, photo, tmp_path):
     res = analyze_case(root, detectors=["metadata"])
     ps = load_plugins()
     res.document["detectors"] = _with_model_origin(ps.describe(), ps.detectors)
-    res.document["run"]["reproduce"] = f"forensics analyze {root} -o {tmp_path / 'out'} -d metadata"
+    res.document["run"]["reproduce"] = f"forensics analyze {Path(root).name} -o out -d metadata"
     return res, render_html(res, findings_sha256="0" * 64), root
 
 
@@ -433,8 +433,10 @@ def test_method_text_is_rendered_and_reproduction_is_complete(rendered, tmp_path
     res, html, root = rendered
     method = html[html.index("<h2>Method and reproduction</h2>"):]
     assert "``" not in method and '<div class="prose"><p>' in method and "<code>" in method
-    assert f"cd {os.getcwd()}" in method
-    assert f"forensics analyze {root} -o {tmp_path / 'out'} -d metadata" in method
+    # the command of the run, without machine paths: absolute paths by their last component
+    assert f"forensics analyze {Path(root).name} -o out -d metadata" in method
+    assert os.getcwd() not in html and str(tmp_path) not in html and str(root) not in html
+    assert res.document["case"]["root"] == Path(root).name and len(res.document["case"]["root_id"]) == 32
 
 
 def test_print_stylesheet_shows_technical_details(rendered):
@@ -444,13 +446,15 @@ def test_print_stylesheet_shows_technical_details(rendered):
     assert '<meta name="forensics-findings-sha256" content="' + "0" * 64 + '">' in html
 
 
-def test_cli_reproduction_command_is_absolute(make_case, photo, run_cli, tmp_path):
+def test_cli_reproduction_command_names_no_machine_path(make_case, photo, run_cli, tmp_path):
     root = make_case({"a.jpg": jpeg_bytes(photo)})
     out = tmp_path / "out"
     _analyze(run_cli, root, out, "--examiner", "Ann O'Neil")
-    run = load_findings(out)["run"]
-    assert run["reproduce"] == f"forensics analyze {root} -o {out} --examiner 'Ann O'\"'\"'Neil' -d metadata"
-    assert run["working_folder"] == os.getcwd()
+    doc = load_findings(out)
+    run = doc["run"]
+    assert run["reproduce"] == f"forensics analyze {Path(root).name} -o out --examiner 'Ann O'\"'\"'Neil' -d metadata"
+    assert "working_folder" not in run and str(tmp_path) not in json.dumps(doc)
+    assert os.getcwd() not in (out / "custody.log").read_text(encoding="utf-8")
 
 
 # ------------------------------------------------------------------ 21: README
