@@ -10,15 +10,18 @@ turn) and a generated splice, written in turn as JPEG, PNG, BMP, TIFF, WebP, gre
 through each detector exactly as ``forensics analyze`` runs it. Real forgery sets in the ``real/``, ``fake/``,
 ``masks/`` layout can be added with ``--real``.
 
-``--real-set DIR`` (repeatable) measures the copy-move detector on a set of real public tampered photos laid out as
-``DIR/real/`` (authentic), ``DIR/fake/`` (tampered) and ``DIR/mask/<fake stem>.png`` (white = tampered), each file run
-through the same per-file path as the generated images. The kind of each fake (e.g. copy-move, splice) comes from a
-``fake/<kind>/`` sub-folder or from a ``MANIFEST.csv`` beside or above the set (columns ``set``, ``label`` =
-``fake:<kind>``, ``relpath``). At most ``--max-real-set`` authentic and as many tampered files per set are used (a
-seeded sample when there are more). Nothing is fitted on these sets. ``--skip-generated`` runs only the real sets.
+``--real-set DIR`` (repeatable) measures detectors (``--real-detectors``, default copy_move, noise and jpeg_dq) on a
+set of real public tampered photos laid out as ``DIR/real/`` (authentic), ``DIR/fake/`` (tampered) and
+``DIR/mask/<fake stem>.png`` (white = tampered), each file run through the same per-file path as the generated images
+(``forensics.api.read_forgery_set``). The kind of each fake (e.g. copy-move, splice) comes from a ``fake/<kind>/``
+sub-folder or from a ``MANIFEST.csv`` beside or above the set (columns ``set``, ``label`` = ``fake:<kind>``,
+``relpath``). At most ``--max-real-set`` authentic and as many tampered files per set are used (a seeded sample when
+there are more). Nothing is fitted on these sets. ``--skip-generated`` runs only the real sets. Pixel F1 / MCC use
+each detector's binary mask artefact (``copy-move-mask``, ``noise-mask``, ``dq-mask``).
 
     python benchmarks/image_forgery.py [--per-dir 15] [--data DIR ...] [--real DIR ...] [--seed 1]
     python benchmarks/image_forgery.py --skip-generated --real-set DIR [--real-set DIR ...] [--max-real-set 60]
+        [--real-detectors copy_move,noise,jpeg_dq]
 """
 
 from __future__ import annotations
@@ -150,42 +153,13 @@ def summarise(name: str, rows: list[dict]) -> None:
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
-def _manifest_kinds(root: Path) -> dict[str, str]:
-    """``relpath`` (relative to the set folder) -> kind, from a MANIFEST.csv in the set folder or its parent."""
-    import csv
-
-    for m in (root / "MANIFEST.csv", root.parent / "MANIFEST.csv"):
-        if m.is_file():
-            out = {}
-            with m.open(newline="", encoding="utf-8") as f:
-                for row in csv.DictReader(f):
-                    label, rel = row.get("label") or "", row.get("relpath") or ""
-                    if label.startswith("fake:") and row.get("set", root.name) == root.name:
-                        out[rel.split("/", 1)[1] if rel.startswith(root.name + "/") else rel] = label[5:]
-            return out
-    return {}
-
-
 def real_set_items(root: Path, cap: int, seed: int) -> tuple[list[tuple[Path, int, str, Path | None]], dict]:
     """(path, label, kind, mask path or None) for one real set, at most ``cap`` files per class, and the counts."""
-    kinds = _manifest_kinds(root)
-    items: list[tuple[Path, int, str, Path | None]] = []
-    counts = {}
-    for label, sub in ((0, "real"), (1, "fake")):
-        d = root / sub
-        files = sorted(p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXT) if d.is_dir() else []
-        counts[sub] = len(files)
-        if len(files) > cap:
-            files = sorted(files[i] for i in np.random.default_rng([seed, label]).permutation(len(files))[:cap])
-        for p in files:
-            if label == 0:
-                items.append((p, 0, "authentic", None))
-                continue
-            rel = p.relative_to(root).as_posix()
-            kind = kinds.get(rel) or (p.parent.name if p.parent != d else "tampered")
-            mask = root / "mask" / (p.stem + ".png")
-            items.append((p, 1, kind, mask if mask.is_file() else None))
-    return items, counts
+    from forensics.api import read_forgery_set
+
+    everything = read_forgery_set(root)
+    counts = {"real": sum(r[1] == 0 for r in everything), "fake": sum(r[1] == 1 for r in everything)}
+    return read_forgery_set(root, cap=cap, seed=seed), counts
 
 
 def load_mask(path: Path) -> np.ndarray | None:
@@ -200,13 +174,16 @@ def load_mask(path: Path) -> np.ndarray | None:
     return m if m.any() else None
 
 
+MASK_SLUG = {"copy_move": "copy-move-mask", "noise": "noise-mask", "jpeg_dq": "dq-mask"}
+
+
 def measure_real_set(root: Path, detector, cap: int, seed: int) -> None:
-    """Copy-move detector on one real set: image-level AUC (both classes), share scored, pixel F1 / MCC per kind."""
+    """One detector on one real set: image-level AUC (both classes), share scored, pixel F1 / MCC per kind."""
     from forensics.api import Status, roc_metrics
 
     items, counts = real_set_items(root, cap, seed)
     if not items:
-        print(f"\n== copy_move on real set {root.name}: no images under real/ or fake/; skipped")
+        print(f"\n== {detector.name} on real set {root.name}: no images under real/ or fake/; skipped")
         return
     rows: list[dict] = []
     for path, label, kind, mpath in items:
@@ -222,16 +199,16 @@ def measure_real_set(root: Path, detector, cap: int, seed: int) -> None:
         size = (f.details or {}).get("size")
         rows.append(finding_row(f, sec, cpu, label=label, kind=kind, fmt=row["format"],
                                 mp=size[0] * size[1] / 1e6 if size else 0.0,
-                                truth=load_mask(mpath) if mpath is not None else None, slug="copy-move-mask",
-                                marked=(f.details or {}).get("marked_share", 0) > 0))
+                                truth=load_mask(mpath) if mpath is not None else None,
+                                slug=MASK_SLUG.get(detector.name, ""), marked=marked_of(detector.name, f)))
     fakes = [r for r in rows if r["label"] == 1]
-    print(f"\n-- real set {root.name}: {counts.get('real', 0)} authentic and {counts.get('fake', 0)} tampered files "
+    print(f"\n-- {detector.name}, real set {root.name}: {counts.get('real', 0)} authentic and {counts.get('fake', 0)} tampered files "
           f"found, {sum(r['label'] == 0 for r in rows)} + {len(fakes)} used (cap {cap} per class); masks for "
           f"{sum(r['f1'] is not None for r in fakes)}/{len(fakes)} tampered; kinds: "
           + ", ".join(f"{k} {sum(r['kind'] == k for r in fakes)}" for k in sorted({r['kind'] for r in fakes})))
     labels = {r["label"] for r in rows}
     if labels == {0, 1}:
-        summarise(f"copy_move on real set {root.name} (cross-source: never fitted or tuned on)", rows)
+        summarise(f"{detector.name} on real set {root.name} (cross-source: never fitted or tuned on)", rows)
         ran = all(r["status"] == Status.RAN.value for r in rows)
         for kind in sorted({r["kind"] for r in fakes}):
             sel = [r for r in rows if r["label"] == 0 or r["kind"] == kind]
@@ -242,7 +219,7 @@ def measure_real_set(root: Path, detector, cap: int, seed: int) -> None:
                   f"{int(y.sum())} tampered, {int((y == 0).sum())} authentic)")
     else:
         print(f"   only {'authentic' if labels == {0} else 'tampered'} images: no image-level AUC")
-        summarise(f"copy_move on real set {root.name} (one class only)", rows)
+        summarise(f"{detector.name} on real set {root.name} (one class only)", rows)
     for kind in sorted({r["kind"] for r in fakes}):
         sel = [r for r in fakes if r["kind"] == kind]
         print(f"   any region marked, {kind}: {sum(bool(r['marked']) for r in sel)}/{len(sel)}")
@@ -251,6 +228,18 @@ def measure_real_set(root: Path, detector, cap: int, seed: int) -> None:
         print(f"   pixel F1 / MCC, all tampered with a mask: {np.mean([r['f1'] for r in sel]):.3f} / "
               f"{np.mean([r['mcc'] for r in sel]):.3f} (mean of {len(sel)} images; median F1 "
               f"{np.median([r['f1'] for r in sel]):.3f})")
+
+
+def marked_of(name: str, f) -> bool | None:
+    """Whether the detector marked any region (its own detail), for the 'any region marked' lines."""
+    d = f.details or {}
+    if name == "copy_move":
+        return d.get("marked_share", 0) > 0
+    if name == "noise":
+        return d.get("marked_share", d.get("cooc_minority_share", 0)) > 0
+    if name == "jpeg_dq":
+        return (d.get("aligned_dq") or {}).get("marked_block_share", 0) > 0
+    return None
 
 
 def one_megapixel_timing() -> None:
@@ -278,6 +267,8 @@ def main() -> int:
                     help="real tampered-photo set: real/, fake/, mask/<fake stem>.png (white = tampered); repeatable")
     ap.add_argument("--max-real-set", type=int, default=60, help="at most this many authentic and tampered per set")
     ap.add_argument("--skip-generated", action="store_true", help="only the --real / --real-set measurements")
+    ap.add_argument("--real-detectors", default="copy_move,noise,jpeg_dq",
+                    help="comma-separated detectors run on each --real-set (copy_move, noise, jpeg_dq)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     import cv2
@@ -304,9 +295,17 @@ def main() -> int:
                       f"{ev['n_test']} images, scored {ev['scored_share']:.1%}, pixel F1 {ev['pixel_f1_mean']} / "
                       f"MCC {ev['pixel_mcc_mean']} on {ev['masks']} masks")
     if args.real_set:
-        cm = CopyMoveDetector()
-        for d in args.real_set:
-            measure_real_set(d, cm, args.max_real_set, args.seed)
+        from forensics_plugins.jpeg_dq import JpegDQDetector
+        from forensics_plugins.noise import NoiseDetector
+
+        known = {"copy_move": CopyMoveDetector, "noise": NoiseDetector, "jpeg_dq": JpegDQDetector}
+        for name in [x.strip() for x in args.real_detectors.split(",") if x.strip()]:
+            if name not in known:
+                print(f"unknown detector {name!r}; choose from {', '.join(known)}")
+                return 2
+            det = known[name]()
+            for d in args.real_set:
+                measure_real_set(d, det, args.max_real_set, args.seed)
     return 0
 
 
@@ -314,14 +313,16 @@ def generated(args) -> None:
     """The generated copy-move / splice measurement (hosts x formats), as printed since the first version."""
     from forensics.api import make_copy_move, make_splice
     from forensics_plugins.copy_move import CopyMoveDetector
+    from forensics_plugins.jpeg_dq import JpegDQDetector
     from forensics_plugins.noise import NoiseDetector
 
     dirs = args.data if args.data is not None else [SHARED / d for d in DEFAULT_DIRS if (SHARED / d).is_dir()]
     H = hosts(dirs, args.per_dir, args.seed)
     print(f"{len(H)} host photos ({', '.join(sorted({h.split('/')[0] for h, _ in H}))}); seed {args.seed}")
-    cm, nz = CopyMoveDetector(), NoiseDetector()
+    cm, nz, jd = CopyMoveDetector(), NoiseDetector(), JpegDQDetector()
     rows_cm: list[dict] = []
     rows_nz: list[dict] = []
+    rows_jd: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, host) in enumerate(H):
             rng = np.random.default_rng([args.seed, i])
@@ -341,18 +342,19 @@ def generated(args) -> None:
                 data, ext = encode(img, fmt)
                 p = Path(tmp) / f"{i:04d}_{tag}.{ext}"
                 p.write_bytes(data)
-                for det, rows in ((cm, rows_cm), (nz, rows_nz)):
-                    if (det is cm and tag == "splice") or (det is nz and tag not in ("authentic", "splice")):
+                for det, rows in ((cm, rows_cm), (nz, rows_nz), (jd, rows_jd)):
+                    if (det is cm and tag == "splice") or (det is not cm and tag not in ("authentic", "splice")):
                         continue
                     f, sec, cpu = run(det, p)
                     marked = (f.details or {}).get("marked_share", 0) > 0 if det is cm else None
                     rows.append(finding_row(f, sec, cpu, label=label, kind=tag, fmt=fmt, mp=mp, truth=mask,
-                                            slug="copy-move-mask" if det is cm else "noise-mask", marked=marked))
+                                            slug=MASK_SLUG[det.name], marked=marked))
             if (i + 1) % 10 == 0:
                 print(f"  {i + 1}/{len(H)} hosts", flush=True)
     summarise("copy_move (generated copy-moves vs authentic)", rows_cm)
     one_megapixel_timing()
     summarise("noise (generated splices vs authentic)", rows_nz)
+    summarise("jpeg_dq (generated splices vs authentic)", rows_jd)
 
 
 if __name__ == "__main__":

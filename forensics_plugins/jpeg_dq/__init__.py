@@ -118,6 +118,8 @@ class JpegDQDetector(Detector):
                 "frequencies_with_dq": d.used,
                 "frequencies_analysed": len(d.frequencies),
                 "doubly_compressed": d.used >= 3,
+                "marked_block_share": round(float((maps["p_map"] > 0.5).mean()), 4) if maps["p_map"] is not None
+                else 0.0,
                 "first_quality_estimate": q1,
                 "per_frequency": d.frequencies,
             },
@@ -178,6 +180,12 @@ class JpegDQDetector(Detector):
                 caption="Per 8×8 block, P(not doubly compressed) from the DCT-coefficient histograms (bright = the "
                         "block lacks the double quantisation that the rest of the image shows). Flat, saturated or "
                         "very dark areas carry little evidence either way."))
+            mask = np.zeros(rgb.shape[:2], np.uint8)
+            mask[:h8, :w8] = np.kron((p > 0.5).astype(np.uint8), np.ones((8, 8), np.uint8)) * 255
+            out.append(Artifact.from_array(
+                "Blocks without the double quantisation (binary mask)", mask, slug="dq-mask",
+                caption="8×8 blocks whose P(not doubly compressed) exceeds 0.5, at the image's size (white); empty "
+                        "when the image as a whole shows no aligned double quantisation."))
         s = maps["grid"]["strength"]
         med = float(np.median(s)) + 1e-3
         out.append(Artifact.from_array(

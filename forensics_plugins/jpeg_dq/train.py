@@ -184,6 +184,18 @@ def measure_real_sets(roots: list[Path], model, echo: Callable[[str], None]) -> 
     return evaluations, rows
 
 
+def pixel_status(evaluations: dict) -> str:
+    """The pixel path's voting sentence, from its two measured gates."""
+    def gate(key):
+        ci = (evaluations.get(key) or {}).get("auc_ci95")
+        return bool(ci and ci[0] > 0.5)
+
+    a, b = gate(PIXEL_DQ), gate(PIXEL_NO_DQ)
+    return ("Pixel path (non-JPEG copies of a decoded JPEG): " + ("votes" if a else "does not vote") + " where aligned "
+            "double quantisation is found, " + ("votes" if b else "does not vote") + " where it is not (each by its "
+            "own cross-source interval). JPEG files: ")
+
+
 def regime(q1: int | None, qf: int) -> str:
     if q1 is None:
         return "host saved once"
@@ -368,13 +380,18 @@ def train(train_dirs: list[Path], cross_dirs: list[Path], out_dir: Path, include
                    "& Yu 2009), JPEG ghosts (Farid 2009)."),
         "summary": ("Image-level score: a logistic combination of five statistics of the three maps, with a Platt "
                     "calibrator (forensics.api.Calibrator), stored as plain JSON. The maps themselves are training-free."),
-        "status": ("votes on files that show aligned double quantisation: that cross-source AUC interval excludes "
+        "status": pixel_status(evaluations) + ("votes on files that show aligned double quantisation: that cross-source AUC interval excludes "
                    "0.5" + ("" if (evaluations[NO_DQ].get("auc_ci95") or [0])[0] > 0.5 else
                             "; on files without it the interval includes 0.5, so it reports inconclusive there")
                    if votes else
                    "does not vote: the cross-source AUC interval includes 0.5; the detector reports inconclusive with "
                    "its maps"),
-        "architecture": "Features:\n\n" + "\n".join(f"- `{f}`" for f in dq.FEATURES),
+        "architecture": "Features:\n\n" + "\n".join(f"- `{f}`" for f in dq.FEATURES) + (
+            "\n\nNon-JPEG files (PNG, BMP, TIFF, WebP) that were decoded from a JPEG: the luminance quantisation "
+            "table is recomputed from the pixels (per frequency, the largest step on whose multiples ≥ 85 % of the "
+            "non-zero DCT coefficients of the top-left-anchored 8×8 grid fall), the coefficients are re-quantised "
+            "with it, and the same analyses and model run (the pixel path); frequencies without a recovered step "
+            "are not analysed; no visible history = not applicable."),
         "metrics": headline,
         "evaluations": evaluations,
         "data": data_rows,
