@@ -108,8 +108,8 @@ class ModelCard:
         m = self.data.get("metrics")
         if not m:
             return None
-        keep = ("auc", "eer", "accuracy", "threshold", "ece", "three_way", "n_test", "n_test_positive", "n_test_negative",
-                "dataset", "command")
+        keep = ("auc", "auc_ci95", "eer", "accuracy", "balanced_accuracy", "tpr", "fpr", "threshold", "ece", "three_way",
+                "n_test", "n_test_positive", "n_test_negative", "kind", "dataset", "command")
         return {k: m[k] for k in keep if k in m}
 
 
