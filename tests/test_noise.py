@@ -12,6 +12,7 @@ import pytest
 from forensics.api import Status, open_media
 from forensics_plugins.noise import NoiseDetector
 from forensics_plugins.noise.noise import analyse_noise, haar_hh1
+from forensics_plugins.noise.splicebuster import MARK
 
 
 def _scene(noisy_region: bool, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -43,7 +44,7 @@ def test_noisier_region_is_found():
     assert np.nanmedian(r.sigma[inside]) > 2 * np.nanmedian(r.sigma[~inside])
     cb = r.cooc_block
     cin = truth[cb // 2::cb, cb // 2::cb][: r.posterior.shape[0], : r.posterior.shape[1]]
-    marked = r.posterior > 0.5
+    marked = r.posterior > MARK
     iou = (marked & cin).sum() / max(1, (marked | cin).sum())
     assert iou >= 0.5, iou
 
@@ -53,6 +54,7 @@ def test_uniform_noise_scores_below_the_splice():
     spliced, _ = _scene(True)
     a, b = analyse_noise(clean), analyse_noise(spliced)
     assert b.wavelet_score > a.wavelet_score and b.cooc_score > a.cooc_score
+    assert b.stats["contrast"] > a.stats["contrast"] and b.stats["region_share"] > 0.05
 
 
 def _encode(rgb: np.ndarray, fmt: str) -> bytes:
@@ -97,3 +99,49 @@ def test_finding_is_deterministic(tmp_path):
     b = det.analyze(open_media(p).item, open_media(p))
     assert json.dumps(a.to_json(), sort_keys=True) == json.dumps(b.to_json(), sort_keys=True)
     assert [x.sha256 for x in a.artifacts] == [x.sha256 for x in b.artifacts]
+
+
+def test_window_histograms_are_box_sums_of_cell_histograms():
+    from forensics_plugins.noise import splicebuster as sb
+
+    rng = np.random.default_rng(3)
+    g = rng.normal(128, 3, (80, 96))
+    hist = sb.cell_histograms(g, 8)
+    assert hist.shape == (10, 12, 6 * 81)
+    s = sb.box_sum(hist, 4)
+    assert s.shape == (7, 9, 6 * 81)
+    assert np.allclose(s[2, 3], hist[2:6, 3:7].sum(axis=(0, 1)))
+    # every cell counts each of its pixels once per quantisation step and direction (minus undefined borders)
+    assert hist[1:-1, 1:-1, :81].sum(-1).max() <= 64
+
+
+def test_gauss_uniform_em_flags_the_outlying_rows():
+    from forensics_plugins.noise.splicebuster import gauss_uniform_em
+
+    rng = np.random.default_rng(4)
+    Z = np.concatenate([rng.normal(0, 1, (400, 3)), rng.normal(6, 0.5, (30, 3))])
+    post, dist, pi = gauss_uniform_em(Z)
+    assert post[400:].mean() > 0.9 and post[:400].mean() < 0.1
+    assert 0.03 < pi < 0.15 and dist[400:].min() > dist[:400].max() * 0.9
+
+
+def test_splice_from_a_noisier_photo_is_marked_and_scores_higher():
+    """A region pasted from a noisier (higher-ISO) uncompressed photo: the co-occurrence map marks it."""
+    import cv2
+    import skimage.data
+
+    rng = np.random.default_rng(5)
+    host = cv2.GaussianBlur(skimage.data.coffee()[:320, :384].astype(np.float32), (0, 0), 1.5)
+    host = host + rng.normal(0, 1.5, host.shape)
+    donor = cv2.GaussianBlur(skimage.data.chelsea()[:320, :384].astype(np.float32), (0, 0), 1.5)
+    donor = donor + rng.normal(0, 6.0, donor.shape)
+    fake = host.copy()
+    fake[80:200, 120:260] = donor[80:200, 120:260]
+    a = analyse_noise(np.clip(np.round(host), 0, 255).astype(np.uint8))
+    b = analyse_noise(np.clip(np.round(fake), 0, 255).astype(np.uint8))
+    truth = np.zeros(fake.shape[:2], bool)
+    truth[80:200, 120:260] = True
+    c = b.cooc_block
+    cin = truth[c // 2::c, c // 2::c][: b.posterior.shape[0], : b.posterior.shape[1]]
+    assert b.posterior[cin].mean() > 0.7 and b.posterior[~cin].mean() < 0.3
+    assert b.stats["contrast"] > a.stats["contrast"]

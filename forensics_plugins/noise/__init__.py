@@ -1,5 +1,6 @@
 """Noise-inconsistency detector plugin: local noise-level map (wavelet MAD of HH1, Mahdian & Saic 2009) and a
-Splicebuster-style residual co-occurrence map with a two-class EM (Cozzolino et al. 2015). Any still format."""
+Splicebuster residual co-occurrence map on sliding windows with a two-class EM (Cozzolino et al. 2015).
+Any still format."""
 
 from __future__ import annotations
 
@@ -10,21 +11,23 @@ import numpy as np
 from forensics.api import Artifact, Calibrator, Detector, Finding, ModelUnavailable, hookimpl, useful_level
 
 from .figures import mask_png, posterior_figure, sigma_figure
-from .noise import MAX_SIDE, NoiseResult, analyse_noise
+from .noise import MAX_SIDE, NoiseResult, analyse_noise, calibrator_input
+from .splicebuster import MARK
 
 MAX_MEGAPIXELS = 100
 
 
 class NoiseDetector(Detector):
     name = "noise"
-    version = "1.0.0"
+    version = "2.0.0"
     media_kinds = ("image",)
     model_name = "noise"
     description = "Noise inconsistency: regions whose sensor/compression noise differs from the rest of the image."
     method = ("Local noise level from the median absolute HH1 wavelet coefficient per block (Mahdian & Saic, Image "
-              "and Vision Computing 2009) and Splicebuster-style co-occurrences of a quantised 3rd-order residual "
-              "with a two-class Gaussian mixture fitted by EM (Cozzolino, Poggi & Verdoliva, IEEE WIFS 2015); score: "
-              "BIC gain of two noise classes over one, calibrated by Platt scaling on generated splices.")
+              "and Vision Computing 2009) and Splicebuster co-occurrences of quantised 3rd-order residuals on "
+              "sliding windows, PCA and two-class EM (two Gaussians; Gaussian + uniform) (Cozzolino, Poggi & "
+              "Verdoliva, IEEE WIFS 2015); image score: the map statistic chosen on training hosts, calibrated by Platt scaling on "
+              "generated splices.")
 
     def analyze(self, item, media) -> Finding:
         info = media.image_info()
@@ -41,21 +44,23 @@ class NoiseDetector(Detector):
         try:
             card = self.model_card()
             cal = Calibrator.from_json(json.loads(card.path("weights").read_text(encoding="utf-8")))
-            feature = card.data.get("feature", "cooc")
+            feature = card.data.get("feature", "outlier_share")
         except (ModelUnavailable, ValueError, KeyError) as exc:
             return self.unavailable(f"noise maps computed, but no calibrated score: {exc}", artifacts=artifacts,
                                     score=res.cooc_score, details=details)
         score = res.score(feature)
         details["scored_feature"] = feature
         summary = (f"Noise σ per {res.block}-px block ranges {np.nanpercentile(res.sigma, 5):.2f}–"
-                   f"{np.nanpercentile(res.sigma, 95):.2f} (5th–95th percentile); two noise classes beat one by "
-                   f"{res.wavelet_score:.3f} (wavelet) / {res.cooc_score:.3f} (co-occurrence) BIC per block. "
-                   "Flat, dark, saturated or heavily compressed areas lower the noise estimate by themselves.")
+                   f"{np.nanpercentile(res.sigma, 95):.2f} (5th–95th percentile). Residual co-occurrences: "
+                   f"{100 * res.stats.get('outlier_share', 0):.1f} % of the windows fit a foreign class better than "
+                   f"the host's; the largest such region covers {100 * res.stats.get('region_share', 0):.1f} % of the "
+                   "image. Flat, dark, saturated or heavily compressed areas, and strong texture, change residual "
+                   "statistics by themselves.")
         ok, why = useful_level(card.metrics, "images")
         if not ok:
             return self.inconclusive(f"maps computed; the score does not vote: {why}", card=card, score=score,
                                      summary=summary, details=details, artifacts=artifacts)
-        return self.ran(cal(score), card=card, score=score, summary=summary, details=details, artifacts=artifacts)
+        return self.ran(float(cal(calibrator_input(feature, score))), card=card, score=score, summary=summary, details=details, artifacts=artifacts)
 
     @staticmethod
     def details(rgb: np.ndarray, res: NoiseResult) -> dict:
@@ -69,9 +74,13 @@ class NoiseDetector(Detector):
             "blocks_used": res.blocks_used,
             "sigma_median": round(float(np.median(s)), 4) if s.size else None,
             "sigma_p95_over_p5": round(float(np.percentile(s, 95) / max(np.percentile(s, 5), 1e-3)), 3) if s.size else None,
+            "cooc_window_cells": res.window_cells,
             "wavelet_two_class_bic_gain": round(res.wavelet_score, 5),
             "cooc_two_class_bic_gain": round(res.cooc_score, 5),
-            "cooc_minority_share": round(float((res.posterior > 0.5).mean()), 4),
+            "cooc_foreign_weight": round(float(res.stats.get("outlier_share", 0.0)), 4),
+            "cooc_region_share": round(float(res.stats.get("region_share", 0.0)), 4),
+            "cooc_region_contrast": round(float(res.stats.get("contrast", 0.0)), 4),
+            "marked_share": round(float((res.posterior > MARK).mean()), 4),
         }
 
     @staticmethod
@@ -82,13 +91,14 @@ class NoiseDetector(Detector):
                              "(Mahdian & Saic 2009), beside the image. Grey = saturated blocks (not measured). A "
                              "region with a different noise level from similar surroundings is suspicious; flat or "
                              "dark areas are naturally lower."),
-            Artifact(title="Residual co-occurrence classes", png=posterior_figure(rgb, res), slug="noise-cooc",
-                     caption=f"Per {res.cooc_block}-px block: probability of belonging to the smaller of two "
-                             "noise-residual classes (Splicebuster-style features, two-class EM). A compact bright "
-                             "area is what a splice from another source tends to look like; scattered blocks "
-                             "usually follow texture."),
-            Artifact(title="Noise minority-class mask (binary)", png=mask_png(rgb, res), slug="noise-mask",
-                     caption="Blocks whose residual class probability exceeds 0.5, at the image's size (white)."),
+            Artifact(title="Residual co-occurrence: foreign-class probability", png=posterior_figure(rgb, res),
+                     slug="noise-cooc",
+                     caption=f"Per {res.cooc_block}-px cell: probability that the sliding windows covering it "
+                             "(8 × 8 cells) belong to the smaller of two residual classes (Splicebuster features, "
+                             "two-Gaussian EM). A compact bright area is what a splice from another "
+                             "source tends to look like; scattered cells usually follow texture or flat areas."),
+            Artifact(title="Noise foreign-class mask (binary)", png=mask_png(rgb, res), slug="noise-mask",
+                     caption=f"Cells whose foreign-class probability exceeds {MARK}, at the image's size (white)."),
         ]
 
 

@@ -17,15 +17,18 @@ def train_noise(
     max_per_dir: int = typer.Option(120, help="Host photos drawn from each --data folder (seeded sample)."),
     include_builtin: bool = typer.Option(True, help="Also use scikit-image's bundled public-domain photos."),
     seed: int = typer.Option(0, help="Random seed (deterministic for a given seed)."),
+    real_set: List[Path] = typer.Option([], "--real-set", help="Real tampered-photo set (real/, fake/, mask/) "
+                                        "measured as a cross-check, never fitted or tuned on (repeatable)."),
 ) -> None:
     """Calibrate the noise detector on splices generated from authentic photos; print held-out metrics."""
     from .train import train
 
-    for d in data:
+    for d in list(data) + list(real_set):
         if not d.is_dir():
             api.fail(f"data folder not found: {d}")
     card = train(list(data), out or api.builtin_models_dir() / "noise", max_per_dir=max_per_dir,
-                 include_builtin=include_builtin, seed=seed, command=api.training_command(), echo=typer.echo)
+                 include_builtin=include_builtin, seed=seed, command=api.training_command(), echo=typer.echo,
+                 real_sets=list(real_set))
     typer.echo(json.dumps({"metrics": card["metrics"], "evaluations": card["evaluations"], "cost": card["cost"],
                            "feature": card["feature"]}, indent=2))
 

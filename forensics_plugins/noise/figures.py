@@ -7,6 +7,7 @@ import numpy as np
 from forensics.api import figure, figure_artifact
 
 from .noise import NoiseResult
+from .splicebuster import MARK
 
 
 def _side_by_side(rgb: np.ndarray, block_map: np.ndarray, title: str, label: str, vmin: float, vmax: float,
@@ -41,11 +42,11 @@ def sigma_figure(rgb: np.ndarray, res: NoiseResult) -> bytes:
 
 
 def posterior_figure(rgb: np.ndarray, res: NoiseResult) -> bytes:
-    return _side_by_side(rgb, res.posterior, "P(minority residual class)", "probability", 0.0, 1.0, "viridis")
+    return _side_by_side(rgb, res.posterior, "P(foreign residual class)", "probability", 0.0, 1.0, "viridis")
 
 
 def mask_png(rgb: np.ndarray, res: NoiseResult) -> bytes:
-    """Blocks with P(minority class) > 0.5 as a binary PNG at the image size (at working size above 4 MP)."""
+    """Cells with P(foreign class) > MARK as a binary PNG at the image size (at working size above 4 MP)."""
     import io
 
     import cv2
@@ -55,7 +56,7 @@ def mask_png(rgb: np.ndarray, res: NoiseResult) -> bytes:
     if h * w > 4_000_000:
         h, w = round(h * res.scale), round(w * res.scale)
     cb = res.cooc_block / res.scale  # block side in original pixels
-    grid = (res.posterior > 0.5).astype(np.uint8) * 255
+    grid = (res.posterior > MARK).astype(np.uint8) * 255
     full = np.zeros((h, w), np.uint8)
     up = cv2.resize(grid, (max(1, round(grid.shape[1] * cb * h / rgb.shape[0])),
                            max(1, round(grid.shape[0] * cb * h / rgb.shape[0]))), interpolation=cv2.INTER_NEAREST)

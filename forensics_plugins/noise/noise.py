@@ -4,13 +4,17 @@
   Computing 27(10), 2009): the finest diagonal Haar sub-band HH1 of the luma, per block, gives the noise standard
   deviation ``σ = median(|HH1|) / 0.6745`` (Donoho & Johnstone 1994). A region pasted from another photo (another
   camera, ISO, compression or resampling) tends to carry another noise level.
-* **Residual co-occurrence** (after Splicebuster, Cozzolino, Poggi & Verdoliva, IEEE WIFS 2015): a third-order
-  high-pass residual, quantised and truncated to {-1, 0, 1}, 4-pixel horizontal and vertical co-occurrence
-  histograms per block (2 × 81 bins, square-rooted), PCA to 8 dimensions, and a two-class Gaussian mixture fitted by
-  EM; the minority class's posterior is the map.
+* **Residual co-occurrence** (Splicebuster, Cozzolino, Poggi & Verdoliva, IEEE WIFS 2015; :mod:`.splicebuster`):
+  third-order high-pass residuals, horizontal and vertical, quantised at steps 2, 4 and 8 and truncated to
+  {-1, 0, 1}; 4-pixel co-occurrence histograms (6 × 81 bins, square-rooted) per sliding window (8 × 8 cells, stride one
+  cell, so stride < window), PCA to 3 dimensions and a two-class EM (two Gaussians for the map; the Gaussian +
+  uniform variant's statistics too); the smaller class's posterior, averaged over the windows covering each cell,
+  is the map.
 
-For each feature the inconsistency score is how much better two Gaussian classes explain the blocks than one:
-the drop in BIC per block (0 when one class is as good). Plain functions over NumPy arrays; deterministic.
+Image-level statistics: for the wavelet map, the BIC gain of two Gaussian noise classes over one (per block); for
+the co-occurrence map, the EM's foreign-class weight (``outlier_share``), the area share of the largest connected
+region of the map above 0.5 (``region_share``), its area-weighted Mahalanobis contrast (``contrast``) and the BIC gain
+of two Gaussians over one (``bic_gain``), and the Gaussian + uniform variant's (``gu_*``). Which one scores is chosen on training hosts (``train.py``). Deterministic.
 
 Example
 -------
@@ -25,9 +29,11 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from .splicebuster import analyse as cooc_analyse
 
 MAX_SIDE = 2048  # larger images are reduced by area averaging first (cost bound; it lowers all noise alike)
 MAD_TO_SIGMA = 0.6745
@@ -37,15 +43,30 @@ MAD_TO_SIGMA = 0.6745
 class NoiseResult:
     sigma: np.ndarray  # per block noise std (NaN where the block is saturated or flat-clipped)
     block: int  # block side in working pixels (wavelet map)
-    posterior: np.ndarray  # per co-occurrence block: P(minority class)
-    cooc_block: int
+    posterior: np.ndarray  # per co-occurrence cell: P(foreign residual class), mean over the covering windows
+    cooc_block: int  # co-occurrence cell side in working pixels
     scale: float  # working / original
     wavelet_score: float
-    cooc_score: float
+    cooc_score: float  # the co-occurrence BIC gain (kept for the report)
     blocks_used: int
+    stats: dict = field(default_factory=dict)  # co-occurrence image statistics (see the module docstring)
+    window_cells: int = 0
 
     def score(self, feature: str) -> float:
-        return self.wavelet_score if feature == "wavelet" else self.cooc_score
+        if feature == "wavelet":
+            return self.wavelet_score
+        if feature == "cooc":
+            return self.cooc_score
+        return float(self.stats.get(feature, 0.0))
+
+
+GAIN_FEATURES = ("wavelet", "cooc", "bic_gain")  # BIC gains: the calibrator reads log(1 + 100 · gain)
+
+
+def calibrator_input(feature: str, s):
+    """The calibrator's input for a raw image statistic: log-compressed BIC gains, the others as they are."""
+    s = np.asarray(s, dtype=np.float64)
+    return np.log1p(100 * np.maximum(s, 0)) if feature in GAIN_FEATURES else s
 
 
 def to_gray(rgb: np.ndarray) -> np.ndarray:
@@ -78,29 +99,6 @@ def wavelet_sigma(gray: np.ndarray, block: int) -> np.ndarray:
     sigma = sigma.astype(np.float64)
     sigma[clipped] = np.nan
     return sigma
-
-
-def cooc_features(gray: np.ndarray, block: int, q: float = 2.0) -> np.ndarray:
-    """Per-block square-rooted co-occurrence histograms of the quantised 3rd-order residual: (rows, cols, 162)."""
-    g = gray.astype(np.float32)
-    feats = []
-    for axis in (1, 0):
-        x = g if axis == 1 else g.T
-        r = -x[:, :-3] + 3 * x[:, 1:-2] - 3 * x[:, 2:-1] + x[:, 3:]
-        t = np.clip(np.round(r / q), -1, 1).astype(np.int64) + 1  # {0, 1, 2}
-        code = t[:, :-3] * 27 + t[:, 1:-2] * 9 + t[:, 2:-1] * 3 + t[:, 3:]  # 81 symbols
-        code = code if axis == 1 else code.T
-        H, W = gray.shape
-        full = np.zeros((H, W), np.int64)
-        full[: code.shape[0], : code.shape[1]] = code
-        hb, wb = H // block, W // block
-        by = (np.arange(hb * block) // block)[:, None]
-        bx = (np.arange(wb * block) // block)[None, :]
-        bid = (by * wb + bx).ravel()
-        c = full[: hb * block, : wb * block].ravel()
-        hist = np.bincount(bid * 81 + c, minlength=hb * wb * 81).reshape(hb, wb, 81).astype(np.float64)
-        feats.append(np.sqrt(hist / np.maximum(hist.sum(-1, keepdims=True), 1)))
-    return np.concatenate(feats, axis=-1)
 
 
 def two_class_gain(X: np.ndarray, seed: int = 0) -> tuple[float, np.ndarray]:
@@ -137,21 +135,18 @@ def analyse_noise(rgb: np.ndarray, max_side: int = MAX_SIDE) -> NoiseResult:
     ok = np.isfinite(sigma) & (sigma > 0.05)
     ls = np.log(sigma[ok] + 0.1)[:, None]
     w_gain, _ = two_class_gain(ls) if ok.sum() >= 12 else (0.0, None)
-    cblock = int(np.clip(short // 8, 32, 64))
-    F = cooc_features(gray, cblock)
-    X = F.reshape(-1, F.shape[-1])
-    pix = _blocks(gray, cblock)[: F.shape[0], : F.shape[1]].reshape(len(X), -1)
-    good = ((pix <= 2) | (pix >= 253)).mean(-1) <= 0.2
-    post_full = np.zeros(len(X))
-    c_gain = 0.0
-    if good.sum() >= 12:
-        Xg = X[good] - X[good].mean(0)
-        _, _, vt = np.linalg.svd(Xg, full_matrices=False)
-        Z = Xg @ vt[: min(8, len(vt))].T
-        c_gain, post = two_class_gain(Z)
-        post_full[good] = post
-    return NoiseResult(sigma=sigma, block=block, posterior=post_full.reshape(F.shape[:2]), cooc_block=cblock,
-                       scale=s, wavelet_score=w_gain, cooc_score=c_gain, blocks_used=int(ok.sum()))
+    cell = int(np.clip(short // 40, 8, 32))  # at most ~40-64 cells along the short side (bounded memory)
+    hc, wc = gray.shape[0] // cell, gray.shape[1] // cell
+    pix = _blocks(gray, cell)[:hc, :wc]
+    valid = ((pix <= 2) | (pix >= 253)).mean(-1) <= 0.2
+    sb = cooc_analyse(gray, cell=cell, window_cells=8, dims=3, qs=(2.0, 4.0, 8.0), valid=valid)
+    if sb is None:
+        post, stats, k = np.zeros((hc, wc)), {}, 0
+    else:
+        post, stats, k = sb.posterior, dict(sb.stats), sb.window
+    return NoiseResult(sigma=sigma, block=block, posterior=post, cooc_block=cell, scale=s, wavelet_score=w_gain,
+                       cooc_score=float(stats.get("bic_gain", 0.0)), blocks_used=int(ok.sum()), stats=stats,
+                       window_cells=k)
 
 
-__all__ = ["NoiseResult", "analyse_noise", "cooc_features", "haar_hh1", "two_class_gain", "wavelet_sigma", "MAX_SIDE"]
+__all__ = ["NoiseResult", "analyse_noise", "haar_hh1", "two_class_gain", "wavelet_sigma", "MAX_SIDE"]
