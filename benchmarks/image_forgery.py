@@ -101,9 +101,10 @@ def finding_row(f, sec: float, cpu: float, *, label: int, kind: str, fmt: str, m
     f1 = mcc = None
     if truth is not None:
         pred = mask_from(f, slug, truth.shape)
-        if pred is not None:
-            ps = pixel_scores(pred, truth)
-            f1, mcc = ps["f1"], ps["mcc"]
+        if pred is None:  # no mask artefact (e.g. not applicable): nothing was marked
+            pred = np.zeros(truth.shape, bool)
+        ps = pixel_scores(pred, truth)
+        f1, mcc = ps["f1"], ps["mcc"]
     return {"label": label, "kind": kind, "format": fmt, "status": f.status.value, "marked": marked,
             "probability": f.probability, "score": f.score if f.score is not None else np.nan,
             "f1": f1, "mcc": mcc, "mp": mp, "seconds": sec, "cpu": cpu}
@@ -124,7 +125,8 @@ def summarise(name: str, rows: list[dict]) -> None:
     sec = sum(r["seconds"] for r in rows)
     cpu = sum(r["cpu"] for r in rows)
     print(f"\n== {name}: {n} images ({int((y == 0).sum())} authentic, {int(y.sum())} forged)")
-    print(f"   image-level AUC ({'calibrated probability' if use_p else 'raw score; the detector does not vote'}): "
+    why = "the detector does not vote" if not ran else f"only {len(ran)} of {n} scored with a probability"
+    print(f"   image-level AUC ({'calibrated probability' if use_p else 'raw score, unscored files lowest; ' + why}): "
           f"{m['auc']} (95 % CI {m['auc_ci95']}), EER {m['eer']}")
     print(f"   scored with a probability: {len(ran)}/{n} = {len(ran) / max(n, 1):.1%}; statuses: "
           + ", ".join(f"{k} {sum(r['status'] == k for r in rows)}" for k in sorted({r['status'] for r in rows})))
@@ -196,7 +198,7 @@ def measure_real_set(root: Path, detector, cap: int, seed: int) -> None:
             print(f"   {path.name}: {type(exc).__name__}: {exc}")
             rows.append(row)
             continue
-        size = (f.details or {}).get("size")
+        size = (f.details or {}).get("size") or image_size(path)
         rows.append(finding_row(f, sec, cpu, label=label, kind=kind, fmt=row["format"],
                                 mp=size[0] * size[1] / 1e6 if size else 0.0,
                                 truth=load_mask(mpath) if mpath is not None else None,
@@ -228,6 +230,16 @@ def measure_real_set(root: Path, detector, cap: int, seed: int) -> None:
         print(f"   pixel F1 / MCC, all tampered with a mask: {np.mean([r['f1'] for r in sel]):.3f} / "
               f"{np.mean([r['mcc'] for r in sel]):.3f} (mean of {len(sel)} images; median F1 "
               f"{np.median([r['f1'] for r in sel]):.3f})")
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except OSError:
+        return None
 
 
 def marked_of(name: str, f) -> bool | None:
