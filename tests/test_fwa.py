@@ -308,3 +308,49 @@ def test_tiny_train_then_infer(tmp_path, isolated_models):
     models._cache.clear()
     f = _fwa(_analyse(case), "face.jpg")
     assert f["status"] == "unavailable" and "SHA-256" in f["reason"]
+
+
+@pytest.mark.slow
+def test_tiny_train_from_cached_trunk_outputs(tmp_path, isolated_models):
+    """--pool-pairs: fixed pairs' frozen-trunk outputs made once and cached; resuming re-uses them exactly."""
+    from forensics_plugins.fwa.train import train
+
+    make_faces(tmp_path / "real" / "people", 6, seed=1)
+    make_faces(tmp_path / "cc" / "real", 2, seed=5)
+    make_faces(tmp_path / "cc" / "fake", 2, seed=9)
+    kw = dict(cross_checks=[tmp_path / "cc"], size=32, steps=4, batch_faces=2, seed=0, cache_dir=tmp_path / "cache",
+              checkpoint_every=2, command="pytest", log=lambda *_: None, frozen_stages=5, pool_pairs=5)
+    out = isolated_models / "fwa"
+    assert train([tmp_path / "real"], out, work_dir=tmp_path / "w1", max_minutes=0.0, **kw) is None
+    assert len(list((tmp_path / "w1").glob("pool-*-f5-p5.npy"))) == 1
+    card = train([tmp_path / "real"], out, work_dir=tmp_path / "w1", resume=True, **kw)
+    train([tmp_path / "real"], tmp_path / "again", work_dir=tmp_path / "w2", **kw)
+    assert api.sha256_file(tmp_path / "again" / "fwa.safetensors") == card["files"]["weights"]["sha256"]
+    assert card["training"]["frozen_stages"] == 5 and "5 fixed" in card["training"]["pairs"]
+    assert "first 5 of 7 block stages frozen" in card["architecture"]
+    with pytest.raises(ValueError, match="pool-pairs"):
+        train([tmp_path / "real"], tmp_path / "bad", work_dir=tmp_path / "w3", **{**kw, "pool_pairs": 1})
+
+
+@pytest.mark.slow
+def test_tiny_frozen_feature_probe(tmp_path, isolated_models):
+    """--head probe: frozen ImageNet backbone + logistic head; deterministic, hash-checked, scored by the detector."""
+    from forensics_plugins.fwa import model as M
+    from forensics_plugins.fwa.train import train
+
+    make_faces(tmp_path / "real" / "people", 6, seed=2)
+    make_faces(tmp_path / "cc" / "real", 2, seed=5)
+    make_faces(tmp_path / "cc" / "fake", 2, seed=9)
+    kw = dict(cross_checks=[tmp_path / "cc"], size=32, seed=0, cache_dir=tmp_path / "cache", command="pytest",
+              log=lambda *_: None, head="probe", pool_pairs=6)
+    out = isolated_models / "fwa"
+    card = train([tmp_path / "real"], out, work_dir=tmp_path / "w1", **kw)
+    assert card["arch"] == "efficientnet_lite0_probe" and card["training"]["probe_fit"]["features"] == 2096
+    train([tmp_path / "real"], tmp_path / "again", work_dir=tmp_path / "w2", **kw)
+    assert api.sha256_file(tmp_path / "again" / "fwa.safetensors") == card["files"]["weights"]["sha256"]
+    net = M.load_weights(str(out / "fwa.safetensors"), "efficientnet_lite0_probe")
+    x = np.random.default_rng(0).integers(0, 255, (3, 32, 32, 3), dtype=np.uint8)
+    logits, cams = M.predict(net, "efficientnet_lite0_probe", x, with_cam=True)
+    assert logits.shape == (3,) and cams.shape[0] == 3 and np.isfinite(logits).all()
+    with pytest.raises(ValueError, match="pool-pairs"):
+        train([tmp_path / "real"], tmp_path / "bad", work_dir=tmp_path / "w3", **{**kw, "pool_pairs": 0})

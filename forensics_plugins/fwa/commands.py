@@ -41,6 +41,14 @@ def train_fwa(
                                        "beside these weights in the card (repeatable)."),
     notes: Optional[Path] = typer.Option(None, help="Markdown file whose paragraphs become the card's Notes section."),
     threads: int = typer.Option(1, help="CPU threads for torch (1 is fastest on a busy 2-core machine)."),
+    frozen_stages: Optional[int] = typer.Option(None, help="Lite0 block stages (of 7) kept at their ImageNet "
+                                                "weights [default: 3]."),
+    head: str = typer.Option("finetune", help="finetune: train the later stages (the default); probe: keep the "
+                             "whole ImageNet backbone frozen and fit a logistic regression on its pooled multi-stage "
+                             "features of --pool-pairs real/negative pairs (frozen-feature variant)."),
+    pool_pairs: int = typer.Option(0, help="0: make every step's pairs on the fly; N: make N fixed pairs once, "
+                                   "cache their frozen-trunk outputs (in --work-dir) and draw each step's batch "
+                                   "from them (much cheaper steps on CPU)."),
     cache: Path = typer.Option(Path.home() / ".cache" / "forensics" / "fwa-faces",
                                help="Face-crop cache folder (npz per file, keyed by SHA-256)."),
     work_dir: Optional[Path] = typer.Option(None, help="Checkpoint folder [default: OUT/_work]."),
@@ -64,7 +72,9 @@ def train_fwa(
                          batch_faces=batch_faces, lr=lr, seed=seed, test_fraction=test_fraction, manifest=manifest,
                          cache_dir=cache, work_dir=work_dir, resume=resume, max_minutes=max_minutes,
                          report_metrics=report_metrics, image_metrics=image_metrics, vote_checks=vote_check,
-                         threads=threads, exclude=exclude, compare=compare,
+                         threads=threads, frozen_stages=frozen_stages, pool_pairs=pool_pairs, head=head,
+                         exclude=exclude,
+                         compare=compare,
                          notes=[] if notes is None else [p.strip() for p in notes.read_text(encoding='utf-8').split('\n\n') if p.strip()],
                          command=api.training_command(),
                          progress=lambda label, done, total: bar.update("fwa", done, total, label), log=typer.echo)

@@ -25,10 +25,15 @@ from forensics.api import LITE0_FILE as PRETRAINED_FILE  # noqa: F401 - the fine
 from forensics.api import LITE0_PACKAGE as PRETRAINED_PACKAGE  # noqa: F401
 from forensics.api import LITE0_SHA256 as PRETRAINED_SHA256  # noqa: F401
 
-ARCHES = ("efficientnet_lite0", "resnet18")
+ARCHES = ("efficientnet_lite0", "efficientnet_lite0_probe", "resnet18")
+# efficientnet_lite0_probe: the ImageNet Lite0 kept frozen; the logit is a linear function (a logistic regression
+# fitted on real vs self-blended faces, standardisation folded in) of the channel means of every stage's output:
+# stem, the 7 block stages and the 1x1 head convolution (PROBE_CHANNELS, 2,096 features).
+PROBE_CHANNELS = (32, 16, 24, 40, 80, 112, 192, 320, 1280)
 # Input normalisation per architecture (timm's config for the TF-ported Lite0; ImageNet otherwise)
 NORMALISATION = {
     "efficientnet_lite0": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    "efficientnet_lite0_probe": ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
     "resnet18": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
 }
 # CPU budget: the stem and the first FROZEN_STAGES stages (high resolution, depthwise convolutions whose
@@ -52,10 +57,43 @@ def build(arch: str):
         import timm
 
         return timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1)
+    if arch == "efficientnet_lite0_probe":
+        return _lite_probe()
     if arch == "resnet18":
         tv = import_torchvision()
         return tv.models.resnet18(weights=None, num_classes=1)
     raise ValueError(f"unknown FWA architecture {arch!r}; choose one of {', '.join(ARCHES)}")
+
+
+def _lite_probe():
+    import timm
+    import torch
+
+    class LiteProbe(torch.nn.Module):
+        """Frozen Lite0 (``backbone``, its own classifier unused) + ``probe``: linear on pooled multi-stage features."""
+
+        def __init__(self):
+            super().__init__()
+            self.backbone = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1)
+            self.probe = torch.nn.Linear(sum(PROBE_CHANNELS), 1)
+
+        def stage_maps(self, x):
+            m = self.backbone
+            h = m.bn1(m.conv_stem(x))
+            maps = [h]
+            for b in m.blocks:
+                h = b(h)
+                maps.append(h)
+            maps.append(m.bn2(m.conv_head(h)))
+            return maps
+
+        def pooled(self, x):
+            return torch.cat([f.mean(dim=(2, 3)) for f in self.stage_maps(x)], dim=1)
+
+        def forward(self, x):
+            return self.probe(self.pooled(x))
+
+    return LiteProbe()
 
 
 def load_imagenet_lite0(model) -> dict[str, Any]:
@@ -70,6 +108,7 @@ def features_and_head(model, arch: str):
     if arch == "efficientnet_lite0":
         return model.forward_features, model.classifier
     if arch == "resnet18":
+
         def feats(x):
             m = model
             x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
@@ -86,24 +125,24 @@ def frozen_blocks(arch: str) -> int:
     return FROZEN_STAGES
 
 
-def frozen_part(model, x):
-    """Stem + the first :data:`FROZEN_STAGES` block stages (ImageNet weights, eval mode): the cached input
-    of the trainable part. ``model(x) == trainable_part(model, frozen_part(model, x))`` in eval mode."""
+def frozen_part(model, x, stages: int = FROZEN_STAGES):
+    """Stem + the first ``stages`` block stages (ImageNet weights, eval mode): the cached input of the trainable
+    part. ``model(x) == trainable_part(model, frozen_part(model, x, k), k)`` in eval mode, for any ``k``."""
     h = model.bn1(model.conv_stem(x))
-    for b in model.blocks[:FROZEN_STAGES]:
+    for b in model.blocks[:stages]:
         h = b(h)
     return h
 
 
-def trainable_part(model, h):
+def trainable_part(model, h, stages: int = FROZEN_STAGES):
     """The remaining block stages, the 1x1 head convolution, pooling and the linear logit."""
-    for b in model.blocks[FROZEN_STAGES:]:
+    for b in model.blocks[stages:]:
         h = b(h)
     return model.forward_head(model.bn2(model.conv_head(h)))
 
 
-def trainable_modules(model):
-    return [*model.blocks[FROZEN_STAGES:], model.conv_head, model.bn2, model.classifier]
+def trainable_modules(model, stages: int = FROZEN_STAGES):
+    return [*model.blocks[stages:], model.conv_head, model.bn2, model.classifier]
 
 
 def to_tensor(batch_uint8: np.ndarray, arch: str):
@@ -118,8 +157,18 @@ def to_tensor(batch_uint8: np.ndarray, arch: str):
 def predict(model, arch: str, batch_uint8: np.ndarray, with_cam: bool = False, chunk: int = 32):
     """Logits (N,) and, if asked, CAMs (N, h, w) in logit units for a batch of inputs (eval mode, no grad)."""
     torch = _torch()
-    feats_fn, head = features_and_head(model, arch)
     logits, cams = [], []
+    if arch == "efficientnet_lite0_probe":  # logit from every stage; the CAM is the head convolution's share
+        with torch.inference_mode():
+            for i in range(0, len(batch_uint8), chunk):
+                maps = model.stage_maps(to_tensor(batch_uint8[i:i + chunk], arch))
+                logits.append(model.probe(torch.cat([f.mean(dim=(2, 3)) for f in maps], 1))[:, 0].double().numpy())
+                if with_cam:
+                    w = model.probe.weight[0, -PROBE_CHANNELS[-1]:]
+                    cams.append((torch.einsum("nchw,c->nhw", maps[-1], w) + model.probe.bias[0]).double().numpy())
+        lg = np.concatenate(logits) if logits else np.zeros(0)
+        return (lg, np.concatenate(cams)) if with_cam else lg
+    feats_fn, head = features_and_head(model, arch)
     with torch.inference_mode():
         for i in range(0, len(batch_uint8), chunk):
             x = to_tensor(batch_uint8[i:i + chunk], arch)

