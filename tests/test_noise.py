@@ -145,3 +145,15 @@ def test_splice_from_a_noisier_photo_is_marked_and_scores_higher():
     cin = truth[c // 2::c, c // 2::c][: b.posterior.shape[0], : b.posterior.shape[1]]
     assert b.posterior[cin].mean() > 0.7 and b.posterior[~cin].mean() < 0.3
     assert b.stats["contrast"] > a.stats["contrast"]
+
+
+def test_marked_mask_is_at_the_image_size_and_covers_the_noisier_region():
+    from forensics_plugins.noise.noise import marked_mask
+    from forensics_plugins.noise.train import pixel_f1_mcc
+
+    img, truth = _scene(True)
+    m = marked_mask(analyse_noise(img), truth.shape, MARK)
+    assert m.shape == truth.shape
+    f1, mcc = pixel_f1_mcc(m, truth)
+    assert f1 > 0.5 and mcc > 0.4
+    assert pixel_f1_mcc(truth, truth) == (1.0, 1.0)

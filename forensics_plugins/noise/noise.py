@@ -149,4 +149,18 @@ def analyse_noise(rgb: np.ndarray, max_side: int = MAX_SIDE) -> NoiseResult:
                        window_cells=k)
 
 
-__all__ = ["NoiseResult", "analyse_noise", "haar_hh1", "two_class_gain", "wavelet_sigma", "MAX_SIDE"]
+def marked_mask(res: NoiseResult, shape: tuple[int, int], mark: float) -> np.ndarray:
+    """The cells whose foreign-class probability exceeds ``mark``, as a boolean mask of the original image ``shape``."""
+    import cv2
+
+    h, w = shape
+    cb = res.cooc_block / res.scale  # cell side in original pixels
+    grid = (res.posterior > mark).astype(np.uint8)
+    out = np.zeros((h, w), bool)
+    if grid.size:
+        gh, gw = min(h, round(grid.shape[0] * cb)), min(w, round(grid.shape[1] * cb))
+        out[:gh, :gw] = cv2.resize(grid, (max(1, gw), max(1, gh)), interpolation=cv2.INTER_NEAREST) > 0
+    return out
+
+
+__all__ = ["NoiseResult", "marked_mask", "analyse_noise", "haar_hh1", "two_class_gain", "wavelet_sigma", "MAX_SIDE"]
