@@ -6,12 +6,14 @@ median of ``--repeat`` runs after one warm-up:
 
 * decode: reading the file through ``open_media`` (as the engine does);
 * canonical: resizing to the detector's input;
-* spectral / residual / probe: each cue's features (the probe = frozen EfficientNet-Lite0 forward pass);
-* analyze: the whole ``SyntheticDetector.analyze`` call (decode, all cues, stacking, heat map, spectral plot).
+* spectral / residual / npr / backbone: each cue's features (backbone = the frozen EfficientNet-Lite0 forward
+  pass that gives the probe and the multi-scale stage statistics);
+* heat map: the cues on the overlapping windows of the heat map;
+* analyze: the whole ``SyntheticDetector.analyze`` call (decode, all cues, combination, heat map, spectral plot).
 
-Then prints the leave-one-generator-out AUCs (95 % bootstrap CI) of each cue alone, the stacked detector and
-the format-only baseline, as recorded in the model card by ``forensics train synthetic`` (the command is
-printed with them).
+Then prints the leave-one-generator-out AUCs (95 % CI) of each cue of the installed model alone, the
+combined detector and the format-only baseline, as recorded in the model card by ``forensics train synthetic``
+(the command is printed with them), and the voting gate's verdict.
 
 Usage::
 
@@ -55,8 +57,16 @@ def main(argv: list[str] | None = None) -> int:
 
     from forensics import models
     from forensics.api import load_card, open_media
-    from forensics_plugins.synthetic import SyntheticDetector, _load
-    from forensics_plugins.synthetic.features import canonical, probe_map, residual_features, spectral_features
+    from forensics_plugins.synthetic import SyntheticDetector, _load, window_scores
+    from forensics_plugins.synthetic.features import (
+        canonical,
+        image_features,
+        npr_features,
+        probe_maps,
+        residual_features,
+        spectral_features,
+    )
+    from forensics_plugins.synthetic.model import voting_gate
 
     rgb = cv2.resize(skimage.data.astronaut(), (1152, 868), interpolation=cv2.INTER_CUBIC)
     with tempfile.TemporaryDirectory() as d:
@@ -79,13 +89,17 @@ def main(argv: list[str] | None = None) -> int:
         can, x = _ms(lambda: canonical(img), args.repeat)
         spe, _ = _ms(lambda: spectral_features(x), args.repeat)
         res, _ = _ms(lambda: residual_features(x), args.repeat)
-        pro, _ = _ms(lambda: probe_map(backbone, x), args.repeat)
+        npr, _ = _ms(lambda: npr_features(x), args.repeat)
+        pro, _ = _ms(lambda: probe_maps(backbone, x), args.repeat)
+        full = image_features(x, backbone, keep_maps=True)
+        win, _ = _ms(lambda: window_scores(x, full, model), args.repeat)
         whole, finding = _ms(analyze, args.repeat)
     del models
     print(f"synthetic detector, {rgb.shape[1]}×{rgb.shape[0]} JPEG ({rgb.shape[0] * rgb.shape[1] / 1e6:.2f} MP), "
           f"{args.threads} torch thread(s), median of {args.repeat}")
     print(f"  model load (once per process): {load_ms:8.1f} ms")
-    for name, v in (("decode", dec), ("canonical", can), ("spectral", spe), ("residual", res), ("probe", pro),
+    for name, v in (("decode", dec), ("canonical", can), ("spectral", spe), ("residual", res), ("npr", npr),
+                    ("backbone (probe + stage statistics)", pro), ("heat map windows", win),
                     ("analyze (all, with heat map and plot)", whole)):
         print(f"  {name:<40s} {v:8.1f} ms")
     print(f"  finding: {finding.status.value}" + (f", P = {finding.probability:.3f}" if finding.probability is not None
@@ -95,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     data = card.data
     print("\nLeave-one-generator-out AUC (95 % CI) from the model card; produced by:")
     print(f"  {data['training']['command']}")
-    cols = ("stacked", "spectral", "residual", "probe", "format")
+    cols = ("stacked", *model.cue_names, "format")
 
     def cell(m):
         ci = m.get("auc_ci95")
@@ -107,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     for dom, r in data.get("by_domain", {}).items():
         print(f"  {'[' + dom + ']':<22s}" + "".join(f"{cell(r[c]):>22s}" for c in cols))
     m = data["metrics"]
-    print(f"  headline ({m['kind']}): AUC {cell(m)}, n = {m['n_test_negative']} real / {m['n_test_positive']} generated")
+    print(f"  headline ({m['kind']}): AUC {cell(m)} [{m.get('auc_ci95_kind', 'bootstrap over files')}; over files "
+          f"{cell({'auc': m['auc'], 'auc_ci95': m.get('auc_ci95_files')})}], n = {m['n_test_negative']} real / "
+          f"{m['n_test_positive']} generated")
+    ok, why = voting_gate(m, data["format_baseline"]["logo"]["auc"])
+    print(f"  voting gate: {'votes' if ok else 'does not vote'} ({why})")
     print("  format baseline within each source (5-fold, in-source): "
           + json.dumps({g: r["auc"] for g, r in data["format_baseline"]["within_source"].items()}))
     return 0

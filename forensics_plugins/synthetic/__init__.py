@@ -1,10 +1,10 @@
 """Synthetic-image detector plugin: is the whole image generated (GAN / diffusion)?
 
-Three cues on the image resized to the detector's input (:func:`.features.canonical`): the noise residual's
-power spectrum and spectral peaks, SRM-style residual co-occurrences, and a linear probe on frozen
-ImageNet EfficientNet-Lite0 features; stacked by a logistic regression and Platt-calibrated on
-leave-one-generator-out scores (:mod:`.train`). The report gets a per-patch heat map (the probe applied to
-every cell of the last feature map) and the spectral evidence as a plot. When the card's cross-source AUC
+Cues on the image resized to the detector's input (:func:`.features.canonical`), the set named by the model
+(default: SRM-style residual co-occurrences, multi-scale statistics of frozen ImageNet EfficientNet-Lite0
+stages, and neighbouring-pixel relationships); each a linear model, combined (unweighted mean or a stacker)
+and Platt-calibrated on leave-one-generator-out scores (:mod:`.train`). The report gets a per-window heat map
+(the same cues on overlapping windows) and the noise residual's spectral evidence as a plot. When the card's cross-source AUC
 interval includes 0.5 the finding is *inconclusive* and carries the maps, never a probability.
 """
 
@@ -14,7 +14,7 @@ import json
 
 import numpy as np
 
-from forensics.api import Artifact, Detector, Finding, hookimpl, useful_level
+from forensics.api import Artifact, Detector, Finding, hookimpl
 
 MIN_SIDE = 64
 HEATMAP_SHORT_SIDE = 320
@@ -31,6 +31,44 @@ def _load(path):
     model = SyntheticModel.from_json(json.loads(open(path, encoding="utf-8").read()))
     torch.manual_seed(0)
     return model, imagenet_lite0()
+
+
+WINDOW = 128
+STRIDE = 64
+
+
+def window_scores(x: np.ndarray, feats: dict, model) -> np.ndarray:
+    """The combined score of the model's cues on each overlapping ``WINDOW``-px window (stride ``STRIDE``) of
+    the detector input, as a grid. Pixel cues are recomputed on the window; the backbone cues use the whole
+    input's feature maps, restricted to the part under the window (one forward pass for the whole map). A
+    window is smaller than the input the models were fitted on, so the values compare with each other, not
+    with the image's own score."""
+    from .features import npr_features, residual_features, spectral_features, stage_statistics
+
+    h, w = x.shape[:2]
+    win = min(WINDOW, h, w)
+    ys = list(range(0, max(h - win, 0) + 1, STRIDE)) or [0]
+    xs = list(range(0, max(w - win, 0) + 1, STRIDE)) or [0]
+    need = set(model.cue_names)
+    out = np.zeros((len(ys), len(xs)))
+    fmap = feats["probe_map"]
+    for i, y0 in enumerate(ys):
+        for j, x0 in enumerate(xs):
+            patch = np.ascontiguousarray(x[y0:y0 + win, x0:x0 + win])
+            box = (y0 / h, x0 / w, (y0 + win) / h, (x0 + win) / w)
+            f = {}
+            if "blocks" in need:
+                f["blocks"] = stage_statistics(feats["stages"], box)
+            if "probe" in need:
+                f["probe"] = stage_statistics([fmap], box)[:fmap.shape[0]]
+            if "residual" in need:
+                f["residual"] = residual_features(patch)
+            if "npr" in need:
+                f["npr"] = npr_features(patch)
+            if "spectral" in need:
+                f["spectral"] = spectral_features(patch)[0]
+            out[i, j] = model.stacked(model.cue_logits(f))
+    return out
 
 
 def heatmap_overlay(rgb: np.ndarray, cell_logits: np.ndarray, short_side: int = HEATMAP_SHORT_SIDE) -> np.ndarray:
@@ -98,15 +136,16 @@ def spectral_plot(profile: np.ndarray, whitened: np.ndarray, reference: dict, pe
 
 class SyntheticDetector(Detector):
     name = "synthetic"
-    version = "1.0.0"
+    version = "2.0.0"
     media_kinds = ("image",)
     model_name = "synthetic"
-    description = ("Fully generated images (GAN / diffusion): frequency artefacts of up-sampling, noise-residual "
-                   "statistics and a linear probe on frozen ImageNet features, stacked and calibrated "
-                   "leave-one-generator-out.")
-    method = ("Spectral cue: Durall et al. CVPR 2020, Frank et al. ICML 2020, Dzanic et al. NeurIPS 2020; residual "
-              "cue: Fridrich & Kodovsky, IEEE TIFS 2012 (SRM co-occurrences); probe: Ojha et al. CVPR 2023 "
-              "(linear probe on frozen EfficientNet-Lite0 ImageNet features); logistic stacking, Platt calibration.")
+    description = ("Fully generated images (GAN / diffusion): noise-residual statistics, multi-scale statistics "
+                   "of frozen ImageNet features and neighbouring-pixel relationships, combined and calibrated "
+                   "leave-one-generator-out; spectral evidence of up-sampling as a plot.")
+    method = ("Residual cue: Fridrich & Kodovsky, IEEE TIFS 2012 (SRM co-occurrences); multi-scale probe on frozen "
+              "EfficientNet-Lite0 ImageNet stages (after Ojha et al. CVPR 2023); NPR: Tan et al. CVPR 2024; spectral "
+              "plot: Durall et al. CVPR 2020, Frank et al. ICML 2020, Dzanic et al. NeurIPS 2020; ridge cue models, "
+              "unweighted combination, Platt calibration.")
 
     def analyze(self, item, media) -> Finding:
         card = self.model_card()  # ModelUnavailable -> "unavailable" (engine)
@@ -116,25 +155,26 @@ class SyntheticDetector(Detector):
         if min(h, w) < MIN_SIDE:
             return self.inconclusive(f"image is only {w}×{h} pixels; the detector needs at least {MIN_SIDE} on "
                                      "each side", card=card)
-        from .features import CUES, canonical, image_features
+        from .features import canonical, image_features
 
         x = canonical(rgb)
         feats = image_features(x, backbone, keep_maps=True)
         logits = model.cue_logits(feats)
         z = model.stacked(logits)
         p = model.probability(z)
-        cells = model.cues["probe"].local(feats["probe_map"])
+        cells = window_scores(x, feats, model)
         artifacts = [
-            Artifact.from_array("Synthetic-image heat map (per-patch probe)", heatmap_overlay(x, cells),
+            Artifact.from_array("Synthetic-image heat map (per-window score)", heatmap_overlay(x, cells),
                                 slug="synthetic-heatmap",
                                 caption=(f"Left: the part of the image the detector saw ({x.shape[1]}×{x.shape[0]} px: the "
                                          "central crop after shrinking the shorter side to at most 512 px). "
-                                         "Right: the linear probe applied to each cell of the backbone's last "
-                                         f"feature map ({cells.shape[1]}×{cells.shape[0]} cells, each summarising "
-                                         "about 32×32 px with a wider context): red cells push towards "
-                                         "'generated', blue towards 'real'. A wholly generated image tends to be "
-                                         "red throughout; a compact red area in a blue image suggests a "
-                                         "generated insert, which this detector was not trained for.")),
+                                         f"Right: the detector's cues applied to each overlapping {WINDOW}-px "
+                                         f"window (stride {STRIDE}; {cells.shape[1]}×{cells.shape[0]} windows): red "
+                                         "windows push towards 'generated', blue towards 'real', relative to each "
+                                         "other (the models were fitted on whole inputs, so a window's value is "
+                                         "not the image's score). A wholly generated image tends to be red "
+                                         "throughout; a compact red area in a blue image suggests a generated "
+                                         "insert, which this detector was not trained for.")),
             spectral_plot(feats["profile"], feats["whitened"], model.reference),
         ]
         from .features import SPECTRAL_NAMES
@@ -143,9 +183,9 @@ class SyntheticDetector(Detector):
         details = {
             "input_size": [int(x.shape[1]), int(x.shape[0])],
             "original_size": [int(w), int(h)],
-            "cue_logits": {c: round(logits[c], 4) for c in CUES},
+            "cue_logits": {c: round(logits[c], 4) for c in model.cue_names},
             "stacked_logit": round(z, 4),
-            "stack_weights": {c: round(float(v), 4) for c, v in zip(CUES, model.stack.coef)},
+            "stack_weights": {c: round(float(v), 4) for c, v in zip(model.cue_names, model.stack.coef)},
             "heatmap_cells": {"shape": list(cells.shape), "max_logit": round(float(cells.max()), 4),
                               "min_logit": round(float(cells.min()), 4),
                               "share_towards_generated": round(float((cells > 0).mean()), 4)},
@@ -154,11 +194,14 @@ class SyntheticDetector(Detector):
             "cross_source_by_domain": {d: {"auc": r["stacked"]["auc"], "auc_ci95": r["stacked"]["auc_ci95"],
                                            "generators": r.get("generators")}
                                        for d, r in (card.data.get("by_domain") or {}).items()},
-            "rule": "stacked logistic regression over the three cue logits, Platt-calibrated on "
-                    "leave-one-generator-out scores",
+            "rule": (("unweighted mean" if model.meta.get("stack") == "mean" else "stacked logistic regression")
+                     + f" of the cue scores ({', '.join(model.cue_names)}), Platt-calibrated on "
+                     "leave-one-generator-out scores"),
         }
-        cues_txt = ", ".join(f"{c} {logits[c]:+.2f}" for c in CUES)
-        ok, figure = useful_level(card.metrics, "images")
+        cues_txt = ", ".join(f"{c} {logits[c]:+.2f}" for c in model.cue_names)
+        from .model import voting_gate
+
+        ok, figure = voting_gate(card.metrics, ((card.data.get("format_baseline") or {}).get("logo") or {}).get("auc"))
         if not ok or p is None or not model.calibrator.informative:
             why = f"cross-source {figure}" if not ok else (
                 "the model has no calibrator" if p is None else

@@ -57,6 +57,12 @@ def train_synthetic(
                                help="Feature cache (one npz per file, named by its SHA-256)."),
     threads: int = typer.Option(1, help="CPU threads for the frozen backbone."),
     seed: int = typer.Option(0, help="Random seed of the augmentation (same data + seed = same model)."),
+    cues: str = typer.Option("residual,blocks,npr", help="Comma-separated cues to use, from spectral, residual, "
+                             "probe, blocks, npr (all are computed and cached)."),
+    both_views: bool = typer.Option(True, "--both-views/--train-view-only", help="Fit the cue models on the "
+                                    "training view and the test-view re-encoding of every training file."),
+    stack: str = typer.Option("mean", help="Combination of the cue scores: mean (unweighted, nothing fitted) or "
+                              "logistic (fitted on leave-one-source-out scores)."),
 ) -> None:
     """Train the fully-generated-image detector and measure it leave-one-generator-out (see its model card)."""
     import torch
@@ -76,11 +82,14 @@ def train_synthetic(
         try:
             card = train(fakes, reals, target, faces=list(face), sources_info=info, max_per_class=max_per_class,
                          cache=cache, seed=seed, command=_command(),
+                         cues=tuple(c.strip() for c in cues.split(",") if c.strip()), both_views=both_views,
+                         stack=stack,
                          progress=lambda label, done, total: bar.update("synthetic", done, total, label),
                          log=typer.echo)
         except ValueError as exc:
             api.fail(str(exc))
-    keys = ("auc", "auc_ci95", "eer", "balanced_accuracy", "n_test", "n_test_positive", "n_test_negative", "kind")
+    keys = ("auc", "auc_ci95", "auc_ci95_kind", "auc_ci95_files", "eer", "balanced_accuracy", "n_test", "n_test_positive",
+            "n_test_negative", "kind")
     typer.echo(json.dumps({
         "metrics": {k: card["metrics"].get(k) for k in keys},
         "by_domain": {d: {c: {"auc": r[c]["auc"], "auc_ci95": r[c]["auc_ci95"]} for c in r if c != "generators"}

@@ -25,6 +25,14 @@ Cues (all on the canonical image)
   normalised, square-rooted.
 * **probe** (Ojha et al., CVPR 2023): the 1280-d global-average-pooled last feature map of the frozen
   ImageNet EfficientNet-Lite0; the feature map itself is kept for the per-patch heat map.
+* **blocks** (multi-scale probe): mean and standard deviation over positions of the output of each of the
+  seven Lite0 stages (16 ... 320 channels, strides 2 ... 32): earlier stages describe texture and local
+  statistics rather than scene content, which is what has to carry from one generator to the next.
+* **npr** (neighbouring-pixel relationships; Tan et al., CVPR 2024): the grey image minus its nearest-
+  neighbour 2x down-and-up-sampled copy, i.e. each pixel minus the top-left pixel of its 2x2 cell. Up-sampling
+  layers make these differences depend on the position inside the cell; features: per-position histograms
+  (truncated, quantised) and horizontal co-occurrences for the cell grid at phase 0 and their difference
+  to the grid shifted by one pixel (a camera image has no preferred phase), all normalised per image.
 
 Format baseline: file type (from content), log file size, log width/height, bytes per pixel, JPEG quality
 estimate and luminance quantisation-table summary, chroma subsampling, EXIF present. It sees only the file
@@ -39,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-RECIPE = "synthetic-features/2"
+RECIPE = "synthetic-features/3"
 SIDE = 256
 COMMON_SIDE = 512
 TRAIN_SCALE = (0.5, 1.0)
@@ -48,7 +56,10 @@ TEST_SCALE = 0.5
 TEST_QUALITY = 75
 RADIAL_BINS = 32
 T_TRUNC = 2
-CUES = ("spectral", "residual", "probe")
+CUES = ("residual", "blocks", "npr")  # the default cue set (a model names its own in its JSON)
+ALL_CUES = ("spectral", "residual", "probe", "blocks", "npr")  # every cue the feature extractor computes
+BLOCK_CHANNELS = (16, 24, 40, 80, 112, 192, 320)
+NPR_T = 3
 LITE0_MEAN_STD = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))  # timm's input normalisation of the TF-ported Lite0
 
 _SRM_KERNELS = {
@@ -62,6 +73,8 @@ _SRM_KERNELS = {
 SPECTRAL_NAMES = ([f"radial_{i}" for i in range(RADIAL_BINS)]
                   + ["decay_slope", "peak_max", "peak_top10", "peak_count5", "axis_ratio", "hf_ratio"])
 RESIDUAL_NAMES = [f"{k}_{i}" for k in _SRM_KERNELS for i in range(125)]
+BLOCK_NAMES = [f"stage{i}_{stat}_{c}" for stat in ("mean", "std") for i, n in enumerate(BLOCK_CHANNELS)
+               for c in range(n)]
 FORMAT_NAMES = ["is_jpeg", "is_png", "is_webp", "is_other", "log_bytes", "log_width", "log_height",
                 "bytes_per_pixel", "jpeg_quality", "q_luma_mean", "q_luma_dc", "subsampling_420", "has_exif"]
 
@@ -227,26 +240,92 @@ def residual_features(rgb: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- probe
-def probe_map(model, rgb: np.ndarray):
-    """The last Lite0 feature map (1280, h/32, w/32) of an image, as float64 NumPy."""
+def _lite0_input(rgb: np.ndarray):
     import torch
 
     mean, std = LITE0_MEAN_STD
     x = torch.from_numpy(np.array(rgb, dtype=np.float32)).div_(255.0)
     x = (x - torch.tensor(mean)) / torch.tensor(std)
-    x = x.permute(2, 0, 1)[None].contiguous()
+    return x.permute(2, 0, 1)[None].contiguous()
+
+
+def probe_map(model, rgb: np.ndarray):
+    """The last Lite0 feature map (1280, h/32, w/32) of an image, as float64 NumPy."""
+    import torch
+
     with torch.inference_mode():
-        f = model.forward_features(x)[0]
+        f = model.forward_features(_lite0_input(rgb))[0]
     return f.double().numpy()
 
 
+def probe_maps(model, rgb: np.ndarray, keep_stages: bool = False):
+    """One Lite0 forward pass: ``(last feature map (1280, h/32, w/32), stage statistics)`` -- the mean and the
+    standard deviation over positions of each stage's output (:data:`BLOCK_NAMES` order); with ``keep_stages``
+    also the list of stage outputs (float32 NumPy, (C, h_s, w_s)) for :func:`stage_statistics` of windows."""
+    import torch
+
+    stages = []
+    with torch.inference_mode():
+        h = model.bn1(model.conv_stem(_lite0_input(rgb)))
+        for block in model.blocks:
+            h = block(h)
+            stages.append(h[0].numpy().copy())
+        f = model.bn2(model.conv_head(h))[0]
+    stats = stage_statistics(stages)
+    return (f.double().numpy(), stats, stages) if keep_stages else (f.double().numpy(), stats)
+
+
+def stage_statistics(stages: list[np.ndarray], box: tuple[float, float, float, float] | None = None) -> np.ndarray:
+    """Mean and standard deviation over positions of each stage output, over the whole map or over the part of
+    it under ``box`` = (y0, x0, y1, x1) given as fractions of the input's height and width."""
+    means, sds = [], []
+    for a in stages:
+        if box is not None:
+            hs, ws = a.shape[1:]
+            r0, r1 = int(np.floor(box[0] * hs)), max(int(np.ceil(box[2] * hs)), int(np.floor(box[0] * hs)) + 1)
+            c0, c1 = int(np.floor(box[1] * ws)), max(int(np.ceil(box[3] * ws)), int(np.floor(box[1] * ws)) + 1)
+            a = a[:, r0:r1, c0:c1]
+        v = a.reshape(a.shape[0], -1).astype(np.float64)
+        means.append(v.mean(1))
+        sds.append(v.std(1))
+    return np.concatenate(means + sds)
+
+
+# ---------------------------------------------------------------------------------------------- npr
+def _npr_stats(g: np.ndarray) -> np.ndarray:
+    """Per-position histograms and horizontal co-occurrences of the 2x2-cell differences of ``g`` (even size)."""
+    h, w = (g.shape[0] // 2) * 2, (g.shape[1] // 2) * 2
+    g = g[:h, :w]
+    anchor = g[0::2, 0::2]
+    base = 2 * NPR_T + 1
+    out = []
+    for dy, dx in ((0, 1), (1, 0), (1, 1)):
+        d = np.clip(np.round(g[dy::2, dx::2] - anchor), -NPR_T, NPR_T).astype(np.int64) + NPR_T
+        hist = np.bincount(d.ravel(), minlength=base).astype(np.float64)
+        out.append(hist / max(hist.sum(), 1.0))
+        q = np.clip(d - NPR_T, -1, 1) + 1  # co-occurrence of the sign-like 3-level code of neighbouring cells
+        co = np.bincount((q[:, :-1] * 3 + q[:, 1:]).ravel(), minlength=9).astype(np.float64)
+        out.append(co / max(co.sum(), 1.0))
+    return np.concatenate(out)
+
+
+def npr_features(rgb: np.ndarray) -> np.ndarray:
+    """NPR cue (module docstring): statistics at phase 0 and their difference to phase (1, 1), square-rooted."""
+    g = _gray(rgb)
+    a = np.sqrt(_npr_stats(g))
+    b = np.sqrt(_npr_stats(g[1:, 1:]))
+    return np.concatenate([a, a - b])
+
+
 def image_features(rgb: np.ndarray, model, keep_maps: bool = False) -> dict[str, Any]:
-    """All three cues for one canonical image: ``{"spectral", "residual", "probe"}`` (+ maps when asked)."""
+    """Every cue (:data:`ALL_CUES`) for one canonical image (+ the maps for the report when asked)."""
     spec, spec_maps = spectral_features(rgb)
-    fmap = probe_map(model, rgb)
-    out: dict[str, Any] = {"spectral": spec, "residual": residual_features(rgb), "probe": fmap.mean(axis=(1, 2))}
+    fmap, blocks, stages = probe_maps(model, rgb, keep_stages=True)
+    out: dict[str, Any] = {"spectral": spec, "residual": residual_features(rgb), "probe": fmap.mean(axis=(1, 2)),
+                           "blocks": blocks, "npr": npr_features(rgb)}
     if keep_maps:
         out["probe_map"] = fmap
+        out["stages"] = stages
         out.update(spec_maps)
     return out
 

@@ -1,8 +1,8 @@
 """Linear models of the synthetic-image detector, stored as plain JSON (nothing pickled).
 
-* one standardised logistic regression per cue (spectral, residual, probe) -- the probe is the linear
-  probe of Ojha et al. (CVPR 2023) on frozen ImageNet features;
-* a stacker: logistic regression over the three cue logits, fitted on *cross-fitted* cue logits (each
+* one standardised logistic regression per cue (a subset of :data:`.features.ALL_CUES`, named in the JSON) --
+  the probe is the linear probe of Ojha et al. (CVPR 2023) on frozen ImageNet features;
+* a stacker: logistic regression over the cue logits, fitted on *cross-fitted* cue logits (each
   training file scored by cue models fitted without its source), so it weighs the cues by how well they
   carry to a source they did not see;
 * a Platt calibrator fitted on the leave-one-generator-out scores (see :mod:`.train`);
@@ -22,7 +22,9 @@ from forensics.api import Calibrator
 
 from .features import CUES
 
-DEFAULT_C = {"spectral": 0.1, "residual": 0.05, "probe": 0.02, "format": 1.0, "stack": 1.0}
+DEFAULT_C = {"spectral": 0.1, "residual": 0.05, "probe": 0.02, "blocks": 0.02, "npr": 0.1, "format": 1.0,
+             "stack": 1.0}  # logistic regression: inverse penalty
+DEFAULT_LAMBDA = {"spectral": 1.0, "residual": 1.0, "probe": 10.0, "blocks": 1.0, "npr": 10.0}  # ridge penalty
 
 
 def _balanced(y: np.ndarray) -> np.ndarray:
@@ -58,15 +60,35 @@ class Linear:
 
     @classmethod
     def fit(cls, X: np.ndarray, y: np.ndarray, C: float, weights: np.ndarray | None = None) -> "Linear":
+        """Standardised L2 logistic regression (inverse regularisation strength ``C``)."""
         from sklearn.linear_model import LogisticRegression
 
+        mean, scale, Z = cls._standardise(X)
+        lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y, sample_weight=_balanced(y) if weights is None else weights)
+        return cls(mean, scale, lr.coef_[0].astype(np.float64), float(lr.intercept_[0]))
+
+    @classmethod
+    def fit_ridge(cls, X: np.ndarray, y: np.ndarray, lam: float, weights: np.ndarray | None = None) -> "Linear":
+        """Standardised ridge (weighted least squares onto targets ±1; penalty ``lam`` × total weight), in closed
+        form: deterministic and fast enough for the nested leave-one-source-out fits. Its output is a score on
+        roughly the ±1 scale, not a calibrated logit."""
+        mean, scale, Z = cls._standardise(X)
+        w = _balanced(y) if weights is None else np.asarray(weights, dtype=np.float64)
+        t = 2.0 * np.asarray(y, dtype=np.float64) - 1.0
+        zm = (w @ Z) / w.sum()
+        tm = float(w @ t) / w.sum()
+        Zc = Z - zm
+        A = (Zc * w[:, None]).T @ Zc + lam * w.sum() * np.eye(Z.shape[1])
+        coef = np.linalg.solve(A, (Zc * w[:, None]).T @ (t - tm))
+        return cls(mean, scale, coef, float(tm - zm @ coef))
+
+    @classmethod
+    def _standardise(cls, X: np.ndarray):
         X = np.asarray(X, dtype=np.float64)
         mean = X.mean(0)
         scale = X.std(0)
         scale = np.where(scale > 1e-9, scale, 1.0)
-        Z = np.clip((X - mean) / scale, -cls.CLIP, cls.CLIP)
-        lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y, sample_weight=_balanced(y) if weights is None else weights)
-        return cls(mean, scale, lr.coef_[0].astype(np.float64), float(lr.intercept_[0]))
+        return mean, scale, np.clip((X - mean) / scale, -cls.CLIP, cls.CLIP)
 
     def decision(self, X: np.ndarray) -> np.ndarray:
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
@@ -97,18 +119,23 @@ class SyntheticModel:
     reference: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def cue_names(self) -> tuple[str, ...]:
+        """The cues this model uses, in the stacker's input order."""
+        return tuple(self.cues)
+
     def cue_logits(self, feats: dict[str, np.ndarray]) -> dict[str, float]:
-        return {c: float(self.cues[c].decision(feats[c])[0]) for c in CUES}
+        return {c: float(self.cues[c].decision(feats[c])[0]) for c in self.cue_names}
 
     def stacked(self, logits: dict[str, float]) -> float:
-        return float(self.stack.decision(np.array([[logits[c] for c in CUES]]))[0])
+        return float(self.stack.decision(np.array([[logits[c] for c in self.cue_names]]))[0])
 
     def probability(self, stacked_logit: float) -> float | None:
         return None if self.calibrator is None else float(self.calibrator(stacked_logit))
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": "forensics.synthetic/1", "cues": {c: self.cues[c].to_json() for c in CUES},
-                "stack": self.stack.to_json(), "stack_inputs": list(CUES),
+        return {"format": "forensics.synthetic/1", "cues": {c: self.cues[c].to_json() for c in self.cue_names},
+                "stack": self.stack.to_json(), "stack_inputs": list(self.cue_names),
                 "calibrator": self.calibrator.to_json() if self.calibrator else None,
                 "reference": self.reference, "meta": self.meta}
 
@@ -120,8 +147,30 @@ class SyntheticModel:
         if d.get("format") != "forensics.synthetic/1":
             raise ValueError(f"not a synthetic-detector model (format {d.get('format')!r})")
         cal = Calibrator.from_json(d["calibrator"]) if d.get("calibrator") else None
-        return cls({c: Linear.from_json(d["cues"][c]) for c in CUES}, Linear.from_json(d["stack"]), cal,
+        names = d.get("stack_inputs") or list(CUES)
+        return cls({c: Linear.from_json(d["cues"][c]) for c in names}, Linear.from_json(d["stack"]), cal,
                    d.get("reference") or {}, d.get("meta") or {})
+
+
+FORMAT_MARGIN = 0.05
+
+
+def voting_gate(metrics: dict[str, Any] | None, format_auc: float | None) -> tuple[bool, str]:
+    """Whether the detector may vote: its leave-one-generator-out AUC interval (``auc_ci95``; the trainer stores
+    the generator-level interval there) lies above 0.5 **and** the AUC beats the format-only baseline's, measured
+    the same way, by at least :data:`FORMAT_MARGIN`. ``(ok, sentence)``."""
+    from forensics.api import useful_level
+
+    ok, fig = useful_level(metrics, "images")
+    if not ok:
+        return False, fig
+    auc = float((metrics or {})["auc"])
+    if format_auc is None:
+        return False, fig + "; no format-only baseline measured beside it"
+    if auc - float(format_auc) < FORMAT_MARGIN:
+        return False, (fig + f"; does not beat the format-only baseline (AUC {float(format_auc):.3f}) by "
+                       f"{FORMAT_MARGIN:.2f}")
+    return True, fig + f"; format-only baseline {float(format_auc):.3f}"
 
 
 def _folds(groups: np.ndarray, k: int) -> np.ndarray:
@@ -131,30 +180,46 @@ def _folds(groups: np.ndarray, k: int) -> np.ndarray:
     return np.arange(len(groups)) % k  # one source: plain k-fold
 
 
-def fit_model(X: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, C: dict[str, float] | None = None
-              ) -> SyntheticModel:
-    """Fit the cue models on everything and the stacker on cross-fitted (leave-one-source-out) cue logits,
-    all with :func:`source_balanced` weights."""
-    C = {**DEFAULT_C, **(C or {})}
+def fit_model(X: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, C: dict[str, float] | None = None,
+              cues: tuple[str, ...] = CUES, extra: dict[str, np.ndarray] | None = None, cue_model: str = "ridge",
+              stack: str = "mean") -> SyntheticModel:
+    """Fit the cue models on everything, with :func:`source_balanced` weights, and combine them.
+
+    ``cue_model``: ``"ridge"`` (:meth:`Linear.fit_ridge`, penalty :data:`DEFAULT_LAMBDA`) or ``"logistic"``
+    (:meth:`Linear.fit`, :data:`DEFAULT_C`). ``extra``: a second view of the same files (same rows, e.g. the
+    test-view re-encoding of the training images) added to the cue models' training rows as augmentation.
+    ``stack``: ``"mean"`` -- the unweighted mean of the cue scores (nothing fitted, so nothing to over-fit to
+    the training generators); ``"logistic"`` -- a logistic regression over the cue scores fitted on
+    *cross-fitted* scores (each training file scored by cue models fitted without its source)."""
+    pen = {**(DEFAULT_LAMBDA if cue_model == "ridge" else DEFAULT_C), **(C or {})}
     y = np.asarray(y).astype(int)
     groups = np.asarray(groups)
+
+    def fit_cue(c: str, rows: np.ndarray) -> Linear:
+        Xc, yc, gc = X[c][rows], y[rows], groups[rows]
+        if extra is not None:
+            Xc = np.concatenate([Xc, extra[c][rows]])
+            yc, gc = np.concatenate([yc, yc]), np.concatenate([gc, gc])
+        w = source_balanced(yc, gc)
+        return Linear.fit_ridge(Xc, yc, pen[c], w) if cue_model == "ridge" else Linear.fit(Xc, yc, pen[c], w)
+
+    allrows = np.arange(len(y))
+    models = {c: fit_cue(c, allrows) for c in cues}
+    k = len(cues)
+    meta = {"penalty": {c: pen[c] for c in cues}, "cue_model": cue_model, "stack": stack}
+    if stack == "mean":
+        comb = Linear(np.zeros(k), np.ones(k), np.full(k, 1.0 / k), 0.0)
+        return SyntheticModel(models, comb, meta=meta)
     fold = _folds(groups, 5)
-    oof = np.zeros((len(y), len(CUES)))
-    for k in sorted(set(fold.tolist())):
-        te = fold == k
-        tr = ~te
-        if len(np.unique(y[tr])) < 2:  # a source of one class only cannot be held out usefully
-            for j, c in enumerate(CUES):
-                oof[te, j] = 0.0
+    oof = np.zeros((len(y), k))
+    for f in sorted(set(fold.tolist())):
+        te = fold == f
+        if len(np.unique(y[~te])) < 2:  # a source of one class only cannot be held out usefully
             continue
-        wtr = source_balanced(y[tr], groups[tr])
-        for j, c in enumerate(CUES):
-            oof[te, j] = Linear.fit(X[c][tr], y[tr], C[c], wtr).decision(X[c][te])
-    w = source_balanced(y, groups)
-    cues = {c: Linear.fit(X[c], y, C[c], w) for c in CUES}
-    stack = Linear.fit(oof, y, C["stack"], w)
-    # the stacker's inputs are logits on a common scale: keep it unstandardised for readability
-    return SyntheticModel(cues, stack, meta={"C": C})
+        for j, c in enumerate(cues):
+            oof[te, j] = fit_cue(c, np.flatnonzero(~te)).decision(X[c][te])
+    comb = Linear.fit(oof, y, DEFAULT_C["stack"], source_balanced(y, groups))
+    return SyntheticModel(models, comb, meta=meta)
 
 
 def reference_spectra(spectral: np.ndarray, y: np.ndarray) -> dict[str, Any]:
