@@ -17,7 +17,8 @@ set of real public tampered photos laid out as ``DIR/real/`` (authentic), ``DIR/
 sub-folder or from a ``MANIFEST.csv`` beside or above the set (columns ``set``, ``label`` = ``fake:<kind>``,
 ``relpath``). At most ``--max-real-set`` authentic and as many tampered files per set are used (a seeded sample when
 there are more). Nothing is fitted on these sets. ``--skip-generated`` runs only the real sets. Pixel F1 / MCC use
-each detector's binary mask artefact (``copy-move-mask``, ``noise-mask``, ``dq-mask``).
+each detector's binary mask artefact (``copy-move-mask``, ``noise-mask``; jpeg_dq: the union of ``dq-mask`` and,
+for non-JPEG files, ``offgrid-mask``).
 
     python benchmarks/image_forgery.py [--per-dir 15] [--data DIR ...] [--real DIR ...] [--seed 1]
     python benchmarks/image_forgery.py --skip-generated --real-set DIR [--real-set DIR ...] [--max-real-set 60]
@@ -76,11 +77,13 @@ def mask_from(finding, slug: str, shape: tuple[int, int]) -> np.ndarray | None:
     import cv2
     from PIL import Image
 
+    out = None  # "a+b": the union of the detector's mask artefacts a and b (those it produced)
     for a in finding.artifacts:
-        if a.slug == slug:
+        if a.slug in slug.split("+"):
             m = np.asarray(Image.open(io.BytesIO(a.png)).convert("L")) > 127
-            return cv2.resize(m.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
-    return None
+            m = cv2.resize(m.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+            out = m if out is None else out | m
+    return out
 
 
 def run(detector, path: Path):
@@ -176,7 +179,7 @@ def load_mask(path: Path) -> np.ndarray | None:
     return m if m.any() else None
 
 
-MASK_SLUG = {"copy_move": "copy-move-mask", "noise": "noise-mask", "jpeg_dq": "dq-mask"}
+MASK_SLUG = {"copy_move": "copy-move-mask", "noise": "noise-mask", "jpeg_dq": "dq-mask+offgrid-mask"}
 
 
 def measure_real_set(root: Path, detector, cap: int, seed: int) -> None:
@@ -250,7 +253,8 @@ def marked_of(name: str, f) -> bool | None:
     if name == "noise":
         return d.get("marked_share", d.get("cooc_minority_share", 0)) > 0
     if name == "jpeg_dq":
-        return (d.get("aligned_dq") or {}).get("marked_block_share", 0) > 0
+        return ((d.get("aligned_dq") or {}).get("marked_block_share", 0) > 0
+                or (d.get("off_grid") or {}).get("marked_block_share", 0) > 0)
     return None
 
 

@@ -117,7 +117,7 @@ def test_features_are_finite_and_deterministic(host, donor):
 
 def _model_dir(tmp_path, ci, no_dq_ci=None):
     """A tiny fitted model + card with a stated headline AUC interval (the detector's voting gate)."""
-    from forensics_plugins.jpeg_dq.train import fit
+    from forensics_plugins.jpeg_dq.train import PIXEL_FEATURES, fit
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, len(dq.FEATURES)))
@@ -125,7 +125,11 @@ def _model_dir(tmp_path, ci, no_dq_ci=None):
     d = tmp_path / "models" / "jpeg_dq"
     d.mkdir(parents=True)
     (d / "jpeg_dq_model.json").write_text(json.dumps(fit(X, y)), encoding="utf-8")
-    write_model_card(d, {"name": "jpeg_dq", "version": "1.0.0", "files": {"weights": {"path": "jpeg_dq_model.json"}},
+    Xp = rng.normal(size=(40, len(PIXEL_FEATURES)))
+    (d / "jpeg_dq_pixel_model.json").write_text(json.dumps(fit(Xp, (Xp[:, 1] > 0).astype(int), PIXEL_FEATURES)),
+                                                encoding="utf-8")
+    write_model_card(d, {"name": "jpeg_dq", "version": "1.0.0", "files": {"weights": {"path": "jpeg_dq_model.json"},
+                                                                          "pixel_weights": {"path": "jpeg_dq_pixel_model.json"}},
                          "metrics": {"auc": 0.7, "auc_ci95": ci, "eer": 0.3, "dataset": "test data"},
                          "evaluations": {NO_DQ: {"auc": 0.5, "auc_ci95": no_dq_ci, "dataset": "no-DQ files"}}
                          if no_dq_ci else {}})
@@ -205,11 +209,11 @@ def test_pixel_path_localises_a_splice_in_a_png_copy(host, donor):
 
 
 def test_png_copy_of_a_double_compressed_jpeg_uses_the_pixel_gate(host, tmp_path, monkeypatch):
-    from forensics_plugins.jpeg_dq.train import PIXEL_DQ
+    from forensics_plugins.jpeg_dq.train import PIXEL_ALL
 
     d = _model_dir(tmp_path, [0.6, 0.8])
     card = json.loads((d / "jpeg_dq" / "card.json").read_text(encoding="utf-8"))
-    card["evaluations"] = {PIXEL_DQ: {"auc": 0.55, "auc_ci95": [0.47, 0.63], "dataset": "pixel files"}}
+    card["evaluations"] = {PIXEL_ALL: {"auc": 0.55, "auc_ci95": [0.47, 0.63], "dataset": "pixel files"}}
     write_model_card(d / "jpeg_dq", card)
     monkeypatch.setenv("FORENSICS_MODELS_PATH", str(d))
     p = tmp_path / "copy.png"
@@ -219,3 +223,27 @@ def test_png_copy_of_a_double_compressed_jpeg_uses_the_pixel_gate(host, tmp_path
     assert f.details["coefficients_from"].startswith("pixels")
     assert f.details["aligned_dq"]["doubly_compressed"] is True
     assert f.status.value == "inconclusive" and "recomputed from the pixels" in f.reason and "0.47" in f.reason
+
+
+def test_content_pasted_into_a_decoded_jpeg_saved_as_png_is_off_the_lattice(host, donor, tmp_path):
+    """A decoded JPEG with a region pasted in and saved losslessly: the pasted blocks leave the quantisation lattice."""
+    camera = decode_image(jpeg_bytes(host, 80))
+    fake = camera.copy()
+    fake[96:200, 120:264] = decode_image(jpeg_bytes(donor, 70))[53:157, 61:205]  # off this image's 8x8 grid
+    det = JpegDQDetector()
+    found = {}
+    for name, img in (("authentic", camera), ("fake", fake)):
+        p = tmp_path / f"{name}.png"
+        p.write_bytes(png_bytes(img))
+        media = open_media(p)
+        found[name] = det.analyze(media.item, media)
+    a, f = found["authentic"], found["fake"]
+    assert a.details["off_grid"]["marked_block_share"] < 0.02
+    mask = next(x for x in f.artifacts if x.slug == "offgrid-mask")
+    from PIL import Image
+
+    m = np.asarray(Image.open(__import__("io").BytesIO(mask.png))) > 127
+    truth = np.zeros(m.shape, bool)
+    truth[96:200, 120:264] = True
+    assert _mask_f1(m, truth) > 0.7
+    assert f.details["off_grid"]["largest_region_share"] > 0.1

@@ -123,6 +123,13 @@ class JpegDQDetector(Detector):
                 "first_quality_estimate": q1,
                 "per_frequency": d.frequencies,
             },
+            "off_grid": None if maps.get("off_grid") is None else {
+                "measured_blocks": maps["off_grid"]["measured_blocks"],
+                "mean_share": round(float(np.nanmean(maps["off_grid"]["share"])), 4)
+                if maps["off_grid"]["measured_blocks"] else None,
+                "marked_block_share": round(float(maps["off_grid"]["marked"].mean()), 4),
+                "largest_region_share": round(float(maps["off_grid"]["largest_region_share"]), 4),
+            },
             "block_grid": {
                 "strongest_window_xy": [int(g["grid"][1][ix]), int(g["grid"][0][iy])],
                 "strongest_offset_row_col": [int(v) for v in g["offset"][iy, ix]],
@@ -140,21 +147,24 @@ class JpegDQDetector(Detector):
         summary = (f"Compression history: {hist}. "
                    + (f"The largest region without the double quantisation of the rest covers {100 * region:.1f} % "
                       "of the image. " if d.used >= 3 else "")
+                   + (f"{100 * maps['off_grid']['largest_region_share']:.1f} % of the image (largest region) does not "
+                      "sit on the JPEG lattice recovered from its pixels (not scored). " if maps.get("off_grid") else "")
                    + "Read the maps together: a pasted region tends to lack the host's double quantisation, carry a "
                      "block grid of its own, or show a ghost at another quality.")
         try:
             card = self.model_card()
-            model = card.load("weights", _load_model)
+            model = card.load("pixel_weights" if pixel_path else "weights",
+                              _load_pixel_model if pixel_path else _load_model)
         except (ModelUnavailable, ValueError, KeyError) as exc:
             return self.unavailable(f"maps computed, but no calibrated score: {exc}", artifacts=artifacts,
                                     details=details, summary=summary)
-        raw = model.decision(feats)
+        raw = model.decision(dq.pixel_vector(feats, maps) if pixel_path else feats)
         m = card.metrics
-        from .train import NO_DQ, PIXEL_DQ, PIXEL_NO_DQ
+        from .train import NO_DQ, PIXEL_ALL
 
         evals = card.data.get("evaluations") or {}
-        if pixel_path:  # coefficients read back from pixels: the figure measured that way decides
-            m = evals.get(PIXEL_DQ if d.used else PIXEL_NO_DQ) or {}
+        if pixel_path:  # coefficients read back from pixels: the pixel model's own figure decides
+            m = evals.get(PIXEL_ALL) or {}
         elif d.used == 0:  # no aligned DQ: the score's figure for such files decides whether it votes
             m = evals.get(NO_DQ) or {}
         ci = m.get("auc_ci95")
@@ -186,6 +196,23 @@ class JpegDQDetector(Detector):
                 "Blocks without the double quantisation (binary mask)", mask, slug="dq-mask",
                 caption="8×8 blocks whose P(not doubly compressed) exceeds 0.5, at the image's size (white); empty "
                         "when the image as a whole shows no aligned double quantisation."))
+        og = maps.get("off_grid")
+        if og is not None:
+            pooled = og["pooled"][: h8 // 8, : w8 // 8]
+            out.append(Artifact.from_array(
+                "Blocks off the JPEG lattice (pixel path)", _thumb(_overlay(base, pooled, 0.6)), slug="offgrid-map",
+                caption="This file is not a JPEG but was decoded from one: per 8×8 block (pooled over 3×3 blocks), the "
+                        "share of its DCT coefficients that do not sit on multiples of the quantisation steps "
+                        "recovered from the whole image (Fan & de Queiroz 2003). Content decoded from that JPEG sits "
+                        "on them (dark); content pasted, painted or resampled after decoding does not (bright). "
+                        "Clipped (pure black / white) blocks are left dark."))
+            mask = np.zeros(rgb.shape[:2], np.uint8)
+            mask[:h8, :w8] = np.kron(og["marked"][: h8 // 8, : w8 // 8].astype(np.uint8),
+                                     np.ones((8, 8), np.uint8)) * 255
+            out.append(Artifact.from_array(
+                "Blocks off the JPEG lattice (binary mask)", mask, slug="offgrid-mask",
+                caption=f"Blocks whose pooled off-lattice share exceeds {dq.OFF_GRID_MARK} (white), at the image's "
+                        "size."))
         s = maps["grid"]["strength"]
         med = float(np.median(s)) + 1e-3
         out.append(Artifact.from_array(
@@ -210,10 +237,10 @@ class JpegDQDetector(Detector):
 class _Model:
     """Standardised logistic combination of :data:`dq.FEATURES` followed by a Platt calibrator."""
 
-    def __init__(self, data: dict) -> None:
+    def __init__(self, data: dict, features: tuple = dq.FEATURES) -> None:
         from forensics.api import Calibrator
 
-        if list(data["features"]) != list(dq.FEATURES):
+        if list(data["features"]) != list(features):
             raise ValueError("model was fitted on a different feature set")
         self.lo, self.hi = np.asarray(data["lo"], float), np.asarray(data["hi"], float)
         self.mean, self.scale = np.asarray(data["mean"], float), np.asarray(data["scale"], float)
@@ -232,6 +259,14 @@ def _load_model(path) -> _Model:
     import json
 
     return _Model(json.loads(open(path, encoding="utf-8").read()))
+
+
+def _load_pixel_model(path) -> _Model:
+    import json
+
+    from .train import PIXEL_FEATURES
+
+    return _Model(json.loads(open(path, encoding="utf-8").read()), PIXEL_FEATURES)
 
 
 @hookimpl

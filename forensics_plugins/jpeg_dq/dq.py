@@ -65,6 +65,7 @@ class JpegCoefficients:
     progressive: bool
     sampling: list
     reliable: np.ndarray | None = None  # (8, 8) bool; set when the table was estimated from pixels (see below)
+    off_grid: np.ndarray | None = None  # (by, bx) pixel path only: share of a block's coefficients off the lattice
 
 
 scaled_standard_table = scaled_quant_table  # libjpeg's jpeg_quality_scaling (forensics.api)
@@ -197,7 +198,32 @@ def coefficients_from_pixels(rgb: np.ndarray) -> JpegCoefficients | None:
     h, w = y.shape
     comps = 1 if np.asarray(rgb).ndim == 2 else 3
     return JpegCoefficients(y=coef, qt_luma=qt, qt_chroma=None, width=w, height=h, components=comps,
-                            progressive=False, sampling=[], reliable=reliable)
+                            progressive=False, sampling=[], reliable=reliable, off_grid=off_grid_share(B, qt, reliable, y))
+
+
+def off_grid_share(B: np.ndarray, qt: np.ndarray, reliable: np.ndarray, luma: np.ndarray) -> np.ndarray:
+    """Per 8×8 block, the share of its informative DCT coefficients (reliable AC frequencies of step ≥ 3, |c| > 1)
+    that lie off the lattice of multiples of the image's quantisation steps (JPEG compatibility, after Fan & de
+    Queiroz 2003). Content decoded from this JPEG sits on the lattice (share ≈ 0); content pasted or painted in after
+    decoding, or carried over from another compression grid, does not (share ≈ 0.5 or more). NaN where a block has
+    fewer than 3 informative coefficients or clipped pixels (clipping moves coefficients off the lattice)."""
+    sel = reliable & (qt >= 3)
+    sel[0, 0] = False
+    by, bx = B.shape[:2]
+    out = np.full((by, bx), np.nan)
+    if not sel.any():
+        return out
+    c = B[:, :, sel]  # (by, bx, k)
+    q = qt[sel].astype(np.float32)
+    tol = np.minimum(1.0, q / 4)
+    informative = np.abs(c) > 1.0
+    off = (np.abs(c - q * np.round(c / q)) > tol) & informative
+    n = informative.sum(-1)
+    px = image_to_blocks(luma)
+    clipped = ((px <= 0.5) | (px >= 254.5)).reshape(by, bx, 64).any(-1)
+    ok = (n >= 3) & ~clipped
+    out[ok] = off.sum(-1)[ok] / n[ok]
+    return out
 
 
 def table_quality(jc: JpegCoefficients) -> int | None:
@@ -476,7 +502,30 @@ def analyse(jc: JpegCoefficients, rgb: np.ndarray, quality_estimate: int | None)
     # how many frequencies show DQ describes the host's history, not a splice: reported, not scored
     feats = np.array([dq_region, dq_p99, min(grid_ratio, 50.0), grid_region, ghost_region], dtype=np.float64)
     return feats, {"dq": dq, "p_map": p_map if dq.used else None, "grid": gi, "ghost_map": gmap, "ghost_quality": gq,
-                   "ghosts": ghosts}
+                   "ghosts": ghosts, "off_grid": off_grid_region(jc.off_grid) if jc.off_grid is not None else None}
+
+
+def pixel_vector(feats: np.ndarray, maps: dict) -> np.ndarray:
+    """The pixel-path model's input: the five :data:`FEATURES` and the off-lattice largest-region and marked shares."""
+    og = maps["off_grid"]
+    return np.concatenate([feats, [og["largest_region_share"], float(og["marked"].mean())]])
+
+
+OFF_GRID_MARK = 0.3  # pooled off-lattice share above which a block is marked (decoded content: ≈ 0.03)
+
+
+def off_grid_region(share: np.ndarray) -> dict:
+    """The off-lattice map pooled over 3×3 blocks (NaN-aware), its marked blocks and their largest region."""
+    from scipy import ndimage
+
+    v = np.nan_to_num(share, nan=0.0)
+    w = (~np.isnan(share)).astype(np.float64)
+    num = ndimage.uniform_filter(v * w, size=3, mode="nearest")
+    den = ndimage.uniform_filter(w, size=3, mode="nearest")
+    pooled = np.where(den > 0.2, num / np.maximum(den, 1e-9), 0.0)
+    marked = pooled > OFF_GRID_MARK
+    return {"share": share, "pooled": pooled, "marked": marked, "largest_region_share": _largest_share(marked),
+            "measured_blocks": int(w.sum())}
 
 
 def heat(values: np.ndarray, vmax: float = 1.0) -> np.ndarray:

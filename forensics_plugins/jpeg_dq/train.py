@@ -37,6 +37,7 @@ from . import dq
 
 NO_DQ = "cross-source, no aligned DQ found in the file"  # the evaluation the detector's second gate reads
 # the gates for files that are not JPEG but were decoded from one (coefficients recomputed from the pixels)
+PIXEL_ALL = "cross-source, pixel path (non-JPEG copies of a decoded JPEG), all files with a visible history"
 PIXEL_DQ = "cross-source, decoded JPEG saved losslessly (pixel-domain coefficients), aligned DQ found"
 PIXEL_NO_DQ = "cross-source, decoded JPEG saved losslessly (pixel-domain coefficients), no aligned DQ found"
 # scikit-image photos; astronaut, coffee and chelsea are left out because the demo case is made from them.
@@ -90,43 +91,71 @@ def image_features(data: bytes) -> tuple[np.ndarray, dict]:
     return dq.analyse(dq.read_coefficients(data), decode_image(data), quality)
 
 
+PIXEL_FEATURES = dq.FEATURES + ("off_grid_largest_region_share", "off_grid_marked_share")
+PIXEL_REGIMES = ("last save JPEG, then decoded", "last save lossless")
+
+
 def pixel_features(rgb: np.ndarray) -> tuple[np.ndarray, dict] | None:
-    """The detector's features for a decoded image (PNG, BMP, TIFF, ...): coefficients and table recomputed from the
-    pixels (:func:`dq.coefficients_from_pixels`); ``None`` when no JPEG history is visible on the 8×8 grid."""
+    """The pixel model's features for a decoded image (PNG, BMP, TIFF, ...): coefficients and table recomputed from
+    the pixels (:func:`dq.coefficients_from_pixels`), the five map statistics and the off-lattice region statistics;
+    ``None`` when no JPEG history is visible on the 8×8 grid."""
     jc = dq.coefficients_from_pixels(rgb)
     if jc is None:
         return None
-    return dq.analyse(jc, rgb, dq.table_quality(jc))
+    feats, maps = dq.analyse(jc, rgb, dq.table_quality(jc))
+    return dq.pixel_vector(feats, maps), maps
+
+
+def pixel_pair(host: np.ndarray, donor: np.ndarray, r: np.random.Generator, regime: int) -> tuple:
+    """(authentic, spliced) decoded images for the pixel path. Regime 0: :func:`make_pair`'s JPEGs, decoded (a PNG
+    copy of a JPEG). Regime 1: the host saved once as JPEG q1 ∈ [60, 95] and decoded; the splice pasted into that
+    decoded image (:func:`forensics.api.make_splice`, donor saved at q2) and the result saved losslessly."""
+    if regime == 0:
+        pair = make_pair(host, donor, r)
+        return decode_image(pair["authentic"]), decode_image(pair["spliced"])
+    q1 = int(r.integers(60, 96))
+    q2 = int(r.choice([q for q in range(50, 99) if abs(q - q1) >= 5]))
+    camera = decode_image(jpeg_bytes(host, q1))
+    spliced, _ = make_splice(camera, donor, r, q1, q2)
+    return camera, spliced
 
 
 def build_pixel(paths: list[Path], hosts: list[int], seed: int, cache: Path | None,
                 echo: Callable[[str], None]) -> dict:
-    """Pixel-path features of the same pairs as :func:`build` (same seeds), each JPEG decoded and analysed as if
-    it had been saved losslessly; rows where no JPEG history is visible get ``found = False``. Cached."""
+    """Pixel-path features of both regimes (:func:`pixel_pair`) for each host; rows where no JPEG history is
+    visible get ``found = False``. Cached (resumable per host)."""
+    keys = ("X", "y", "host", "found", "used", "regime")
+    rows: dict = {k: [] for k in keys}
+    start = 0
     if cache and cache.exists():
         z = np.load(cache, allow_pickle=False)
         if int(z["seed"]) == seed and z["hosts"].tolist() == list(hosts):
-            return {k: z[k] for k in ("X", "y", "host", "found", "used")}
-    rows = {"X": [], "y": [], "host": [], "found": [], "used": []}
+            start = int(z["next"])
+            rows = {k: list(z[k]) for k in keys}
     t0 = time.time()
-    for n, i in enumerate(hosts):
-        r = np.random.default_rng([seed, i])
-        j = int(r.integers(0, len(paths) - 1))
-        pair = make_pair(load_rgb(paths[i]), load_rgb(paths[j + (j >= i)]), r)
-        for label, key in ((0, "authentic"), (1, "spliced")):
-            res = pixel_features(decode_image(pair[key]))
-            rows["X"].append(res[0] if res else np.zeros(len(dq.FEATURES)))
-            rows["y"].append(label)
-            rows["host"].append(i)
-            rows["found"].append(res is not None)
-            rows["used"].append(res[1]["dq"].used if res else 0)
+    for n in range(start, len(hosts)):
+        i = hosts[n]
+        for regime in (0, 1):
+            r = np.random.default_rng([seed, i, 7, regime])
+            j = int(r.integers(0, len(paths) - 1))
+            auth, fake = pixel_pair(load_rgb(paths[i]), load_rgb(paths[j + (j >= i)]), r, regime)
+            for label, img in ((0, auth), (1, fake)):
+                res = pixel_features(img)
+                rows["X"].append(res[0] if res else np.zeros(len(PIXEL_FEATURES)))
+                rows["y"].append(label)
+                rows["host"].append(i)
+                rows["found"].append(res is not None)
+                rows["used"].append(res[1]["dq"].used if res else 0)
+                rows["regime"].append(regime)
         if (n + 1) % 50 == 0 or n + 1 == len(hosts):
             echo(f"  pixel path: {n + 1}/{len(hosts)} hosts ({time.time() - t0:.0f} s)")
-    out = {k: np.asarray(v) for k, v in rows.items()}
-    if cache:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, seed=seed, hosts=np.asarray(hosts), **out)
-    return out
+            if cache:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cache.with_suffix(".tmp.npz")
+                np.savez(tmp, seed=seed, hosts=np.asarray(hosts), next=n + 1,
+                         **{k: np.asarray(v) for k, v in rows.items()})
+                os.replace(tmp, cache)
+    return {k: np.asarray(v) for k, v in rows.items()}
 
 
 def real_set_source(root: Path) -> str:
@@ -142,7 +171,8 @@ def real_set_source(root: Path) -> str:
     return root.name
 
 
-def measure_real_sets(roots: list[Path], model, echo: Callable[[str], None]) -> tuple[dict, list[dict]]:
+def measure_real_sets(roots: list[Path], model, echo: Callable[[str], None], pixel_model=None
+                      ) -> tuple[dict, list[dict]]:
     """The calibrated probability on every file of real tampered-photo sets (never fitted on): JPEG files through
     their coefficients, other files through the pixel path. Returns evaluations (per set: all tampered and each
     kind vs the authentic files, on the files it scored) and data-table rows."""
@@ -163,10 +193,11 @@ def measure_real_sets(roots: list[Path], model, echo: Callable[[str], None]) -> 
                 res = None
             if res is None:
                 continue
+            m = model if path.suffix.lower() in (".jpg", ".jpeg") or pixel_model is None else pixel_model
             scored += 1
             y.append(label)
             kinds.append(kind)
-            p.append(model.probability(model.decision(res[0])))
+            p.append(m.probability(m.decision(res[0])))
         y, p, kinds = np.asarray(y), np.asarray(p), np.asarray(kinds)
         src = real_set_source(root)
         what = f"real set {root.name} ({src}), never fitted or tuned on; {scored} of {len(items)} files scored"
@@ -185,15 +216,12 @@ def measure_real_sets(roots: list[Path], model, echo: Callable[[str], None]) -> 
 
 
 def pixel_status(evaluations: dict) -> str:
-    """The pixel path's voting sentence, from its two measured gates."""
-    def gate(key):
-        ci = (evaluations.get(key) or {}).get("auc_ci95")
-        return bool(ci and ci[0] > 0.5)
-
-    a, b = gate(PIXEL_DQ), gate(PIXEL_NO_DQ)
-    return ("Pixel path (non-JPEG copies of a decoded JPEG): " + ("votes" if a else "does not vote") + " where aligned "
-            "double quantisation is found, " + ("votes" if b else "does not vote") + " where it is not (each by its "
-            "own cross-source interval). JPEG files: ")
+    """The pixel path's voting sentence, from its measured gate."""
+    ci = (evaluations.get(PIXEL_ALL) or {}).get("auc_ci95")
+    votes = bool(ci and ci[0] > 0.5)
+    return ("Pixel path (non-JPEG copies of a decoded JPEG): " + ("votes" if votes else "does not vote") + " (its "
+            "own cross-source interval over both regimes " + ("excludes" if votes else "includes") + " 0.5). "
+            "JPEG files: ")
 
 
 def regime(q1: int | None, qf: int) -> str:
@@ -253,7 +281,7 @@ def _name(d: Path) -> str:
     return "/".join(parts[-2:])
 
 
-def fit(X: np.ndarray, y: np.ndarray) -> dict:
+def fit(X: np.ndarray, y: np.ndarray, features: tuple = dq.FEATURES) -> dict:
     """Standardised logistic regression over the features + a Platt calibrator of its decision value."""
     from sklearn.linear_model import LogisticRegression
 
@@ -263,7 +291,7 @@ def fit(X: np.ndarray, y: np.ndarray) -> dict:
     clf = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit((Xc - mean) / scale, y)
     raw = ((Xc - mean) / scale) @ clf.coef_[0] + clf.intercept_[0]
     cal = Calibrator.fit(raw, y, method="platt", input="raw", sign=1)
-    return {"features": list(dq.FEATURES), "lo": lo.tolist(), "hi": hi.tolist(), "mean": mean.tolist(),
+    return {"features": list(features), "lo": lo.tolist(), "hi": hi.tolist(), "mean": mean.tolist(),
             "scale": scale.tolist(), "coef": clf.coef_[0].tolist(), "intercept": float(clf.intercept_[0]),
             "calibrator": cal.to_json()}
 
@@ -334,28 +362,45 @@ def train(train_dirs: list[Path], cross_dirs: list[Path], out_dir: Path, include
         rows = cross_rows & (data["source"] == name)
         if rows.any():
             evaluations[f"cross-source: {name}"] = measure(rows, name, "cross-source")
-    # the pixel path (non-JPEG files decoded from a JPEG): the first ``pixel_hosts`` cross-source hosts, same pairs
+    # the pixel path (non-JPEG files decoded from a JPEG): its own model, fitted on pixel-path pairs of the fitting
+    # hosts (both regimes), measured on those of the first ``pixel_hosts`` cross-source hosts
+    fit_ids = sorted(set(train_hosts.tolist()) - test_hosts)[:pixel_hosts]
     cross_host_ids = [h for h in range(len(paths)) if role[h] == "cross"][:pixel_hosts]
-    pixel_note = ""
-    if cross_host_ids:
-        pcache = (cache_dir / f"pixel-v1-seed{seed}.npz") if cache_dir else None
-        px = build_pixel(paths, cross_host_ids, seed, pcache, echo)
-        pp = np.array([m.probability(m.decision(x)) for x in px["X"]])
-        has_dq = px["found"] & (px["used"] > 0)
-        for key, rows, what in ((PIXEL_DQ, has_dq, "aligned double quantisation found"),
-                                (PIXEL_NO_DQ, px["found"] & ~has_dq, "no aligned double quantisation found")):
-            if rows.any() and len(np.unique(px["y"][rows])) == 2:
-                r = roc_metrics(px["y"][rows], pp[rows])
-                r.update(dataset=f"the same generated pairs of {len(cross_host_ids)} cross-source hosts, each JPEG "
-                         f"decoded and read from its pixels (as a PNG/BMP/TIFF copy would be); {what}",
-                         kind="cross-source")
-                evaluations[key] = r
-        pixel_note = (f"Pixel path: a JPEG history was visible in {int(px['found'].sum())} of {len(px['found'])} "
-                      "decoded generated files (the rest were last saved at a quality whose steps are 1-2, where "
-                      "the grid cannot be read back).")
+    pcache = (cache_dir / f"pixel-v2-seed{seed}.npz") if cache_dir else None
+    px = build_pixel(paths, fit_ids + cross_host_ids, seed, pcache, echo)
+    is_fit = np.isin(px["host"], fit_ids) & px["found"]
+    pixel_model = fit(px["X"][is_fit], px["y"][is_fit], PIXEL_FEATURES)
+    (out_dir / "jpeg_dq_pixel_model.json").parent.mkdir(parents=True, exist_ok=True)
+    (out_dir / "jpeg_dq_pixel_model.json").write_text(json.dumps(pixel_model, indent=2) + "\n", encoding="utf-8")
+    pm = _Model(pixel_model, PIXEL_FEATURES)
+    pp = np.array([pm.probability(pm.decision(x)) for x in px["X"]])
+    cross_px = np.isin(px["host"], cross_host_ids) & px["found"]
+    has_dq = px["used"] > 0
+    n_cross = len(cross_host_ids)
+    for key, rows, what in ((PIXEL_ALL, cross_px, "both regimes"),
+                            (PIXEL_DQ, cross_px & has_dq, "aligned double quantisation found"),
+                            (PIXEL_NO_DQ, cross_px & ~has_dq, "no aligned double quantisation found"),
+                            *[(f"cross-source, pixel path, {reg}", cross_px & (px["regime"] == k), reg)
+                              for k, reg in enumerate(PIXEL_REGIMES)]):
+        if rows.any() and len(np.unique(px["y"][rows])) == 2:
+            r = roc_metrics(px["y"][rows], pp[rows])
+            r.update(dataset=f"pixel-path pairs of {n_cross} cross-source hosts (a JPEG decoded and kept losslessly, "
+                     f"or a splice pasted into a decoded JPEG and saved losslessly); {what}", kind="cross-source")
+            evaluations[key] = r
+    fit_found = np.isin(px["host"], fit_ids)
+    pixel_note = (f"Pixel path: its own logistic model over the five statistics and two off-lattice statistics, fitted "
+                  f"on {int(is_fit.sum())} pixel-path files of {len(fit_ids)} fitting hosts; a JPEG history was visible "
+                  f"in {int(px['found'][fit_found].sum())} of {int(fit_found.sum())} fitting and "
+                  f"{int(cross_px.sum())} of {int(np.isin(px['host'], cross_host_ids).sum())} cross-source files (the "
+                  "rest were last saved at a quality whose steps are 1-2, where the lattice cannot be read back, or, "
+                  "for splices saved losslessly, the pasted content moved more than 15 % of a frequency's informative "
+                  "coefficients off the lattice, which hides the history: such files are reported as not "
+                  f"applicable; {int(px['found'][np.isin(px['host'], cross_host_ids) & (px['regime'] == 1) & (px['y'] == 1)].sum())}"
+                  f" of {int((np.isin(px['host'], cross_host_ids) & (px['regime'] == 1) & (px['y'] == 1)).sum())} "
+                  "cross-source lossless splices kept a visible history).")
     real_rows: list[dict] = []
     if real_sets:
-        real_eval, real_rows = measure_real_sets(list(real_sets), m, echo)
+        real_eval, real_rows = measure_real_sets(list(real_sets), m, echo, pixel_model=pm)
         evaluations.update(real_eval)
     if headline is None:
         headline = evaluations["held-out hosts, same sources as fitting"]
@@ -390,8 +435,13 @@ def train(train_dirs: list[Path], cross_dirs: list[Path], out_dir: Path, include
             "\n\nNon-JPEG files (PNG, BMP, TIFF, WebP) that were decoded from a JPEG: the luminance quantisation "
             "table is recomputed from the pixels (per frequency, the largest step on whose multiples ≥ 85 % of the "
             "non-zero DCT coefficients of the top-left-anchored 8×8 grid fall), the coefficients are re-quantised "
-            "with it, and the same analyses and model run (the pixel path); frequencies without a recovered step "
-            "are not analysed; no visible history = not applicable."),
+            "with it, and the same analyses run (the pixel path); frequencies without a recovered step are not "
+            "analysed; no visible history = not applicable. The pixel path adds an off-lattice map (per block, the "
+            "share of informative coefficients off the multiples of the recovered steps, pooled over 3×3 blocks, "
+            "marked above 0.3: content pasted or painted into a decoded JPEG before a lossless save) and scores with "
+            "its own logistic model over the five statistics plus the off-lattice largest-region and marked shares "
+            "(`jpeg_dq_pixel_model.json`), fitted on pixel-path pairs of the fitting hosts in two regimes: a JPEG "
+            "decoded and kept losslessly, and a splice pasted into a decoded JPEG and saved losslessly."),
         "metrics": headline,
         "evaluations": evaluations,
         "data": data_rows,
@@ -419,7 +469,7 @@ def train(train_dirs: list[Path], cross_dirs: list[Path], out_dir: Path, include
             "resized or filtered after decoding shows no history and is reported as not applicable. "
             + pixel_note,
         ],
-        "files": {"weights": {"path": "jpeg_dq_model.json"}},
+        "files": {"weights": {"path": "jpeg_dq_model.json"}, "pixel_weights": {"path": "jpeg_dq_pixel_model.json"}},
         "licence": "model: Apache-2.0; training photos keep their own licences (see Data)",
     }
     write_model_card(out_dir, card)
