@@ -114,6 +114,48 @@ def test_format_baseline_sees_only_the_container(tmp_path):
     assert fj[names.index("jpeg_quality")] > 0 and fp[names.index("jpeg_quality")] == 0
 
 
+def test_npr_cue_sees_nearest_upsampling_cells():
+    rng = np.random.default_rng(4)
+    nat, up = natural(rng, 128), upsampled(rng, 128, "nearest")
+    a, b = F.npr_features(nat), F.npr_features(up)
+    assert a.shape == b.shape == (96,) and np.isfinite(a).all() and np.array_equal(a, F.npr_features(nat))
+    # phase 0: every pixel of a 2x2 cell equals its anchor, so each per-position histogram (7 bins, square-rooted)
+    # is all at the centre bin; the camera-like image spreads out
+    centre = [k * 16 + F.NPR_T for k in range(3)]
+    assert np.allclose(b[centre], 1.0) and (a[centre] < 0.9).all()
+    # and the phase difference is large for the up-sampled image, small for the natural one
+    assert np.abs(b[48:]).sum() > 3 * np.abs(a[48:]).sum()
+
+
+def test_stage_statistics_over_the_whole_box_equal_the_pooled_ones():
+    from forensics.api import imagenet_lite0
+
+    model = imagenet_lite0()
+    img = natural(np.random.default_rng(5), 96)
+    fmap, stats, stages = F.probe_maps(model, img, keep_stages=True)
+    assert stats.shape == (len(F.BLOCK_NAMES),) and fmap.shape[0] == 1280
+    assert np.allclose(F.stage_statistics(stages, (0.0, 0.0, 1.0, 1.0)), stats)
+    part = F.stage_statistics(stages, (0.0, 0.0, 0.5, 0.5))
+    assert part.shape == stats.shape and not np.allclose(part, stats)
+
+
+def test_ridge_cue_model_and_voting_gate():
+    from forensics_plugins.synthetic.model import FORMAT_MARGIN, Linear, voting_gate
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(200, 5))
+    y = (X[:, 0] + 0.1 * rng.normal(size=200) > 0).astype(int)
+    m = Linear.fit_ridge(X, y, 1.0)
+    assert np.array_equal(m.coef, Linear.fit_ridge(X, y, 1.0).coef)  # closed form: deterministic
+    assert np.argmax(np.abs(m.coef)) == 0 and ((m.decision(X) > 0) == y).mean() > 0.9
+    assert np.abs(Linear.fit_ridge(X, y, 100.0).coef).sum() < np.abs(m.coef).sum()  # the penalty shrinks
+    good = {"auc": 0.70, "auc_ci95": [0.6, 0.8], "n_test": 10, "kind": "cross-source"}
+    assert voting_gate(good, 0.5)[0]
+    assert not voting_gate(good, 0.70 - FORMAT_MARGIN / 2)[0]  # not clearly above the format-only baseline
+    assert not voting_gate(good, None)[0]
+    assert not voting_gate({**good, "auc_ci95": [0.45, 0.8]}, 0.5)[0]  # interval includes chance
+
+
 # ---------------------------------------------------------------------------------------------- train, infer
 
 

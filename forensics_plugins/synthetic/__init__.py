@@ -98,7 +98,8 @@ def spectral_plot(profile: np.ndarray, whitened: np.ndarray, reference: dict, pe
     from .features import RADIAL_BINS, _radius
 
     fig = figure(8.0, 3.2)
-    ax = fig.add_subplot(1, 2, 1)
+    fig.set_layout_engine("none")  # fixed axes: the constrained-layout pass was most of the detector's time
+    ax = fig.add_axes((0.08, 0.15, 0.4, 0.75))
     f = (np.arange(RADIAL_BINS) + 0.5) / RADIAL_BINS
     prof = profile - profile.mean()
     for key, colour, label in (("real", "tab:blue", "real (training)"), ("fake", "tab:red", "generated (training)")):
@@ -112,11 +113,11 @@ def spectral_plot(profile: np.ndarray, whitened: np.ndarray, reference: dict, pe
     ax.set_ylabel("log power, mean removed")
     ax.set_title("azimuthal average of the noise-residual spectrum", fontsize=8)
     ax.legend(fontsize=6, loc="lower left")
-    ax2 = fig.add_subplot(1, 2, 2)
+    ax2 = fig.add_axes((0.56, 0.15, 0.42, 0.75))
     n = whitened.shape[0]
     rad = _radius(n)
     shown = np.where((rad > 0.1) & (rad < 1.0), whitened, 0.0)
-    ax2.imshow(np.clip(shown, -3, 8), cmap="magma", extent=(-1, 1, 1, -1), vmin=-3, vmax=8)
+    ax2.imshow(np.clip(shown, -3, 8), cmap="magma", extent=(-1, 1, 1, -1), vmin=-3, vmax=8, interpolation="nearest")
     flat = np.argsort(shown.ravel())[-peaks:]
     yy, xx = np.unravel_index(flat, shown.shape)
     ax2.scatter((xx - n / 2) / (n / 2), (yy - n / 2) / (n / 2), s=40, facecolors="none", edgecolors="cyan",
@@ -170,9 +171,9 @@ class SyntheticDetector(Detector):
                                          "central crop after shrinking the shorter side to at most 512 px). "
                                          f"Right: the detector's cues applied to each overlapping {WINDOW}-px "
                                          f"window (stride {STRIDE}; {cells.shape[1]}×{cells.shape[0]} windows): red "
-                                         "windows push towards 'generated', blue towards 'real', relative to each "
-                                         "other (the models were fitted on whole inputs, so a window's value is "
-                                         "not the image's score). A wholly generated image tends to be red "
+                                         "windows score towards 'generated', blue towards 'real' (the models were "
+                                         "fitted on whole inputs, so compare windows with each other rather than "
+                                         "with the image's own score). A wholly generated image tends to be red "
                                          "throughout; a compact red area in a blue image suggests a generated "
                                          "insert, which this detector was not trained for.")),
             spectral_plot(feats["profile"], feats["whitened"], model.reference),
