@@ -131,6 +131,11 @@ def summarise(name: str, rows: list[dict]) -> None:
     why = "the detector does not vote" if not ran else f"only {len(ran)} of {n} scored with a probability"
     print(f"   image-level AUC ({'calibrated probability' if use_p else 'raw score, unscored files lowest; ' + why}): "
           f"{m['auc']} (95 % CI {m['auc_ci95']}), EER {m['eer']}")
+    if ran and not use_p and len({r["label"] for r in ran}) == 2:
+        yr = np.array([r["label"] for r in ran])
+        mr = roc_metrics(yr, np.array([r["probability"] for r in ran], dtype=float))
+        print(f"   image-level AUC of the calibrated probability on the {len(ran)} files it scored: {mr['auc']} "
+              f"(95 % CI {mr['auc_ci95']}; {int(yr.sum())} forged, {int((yr == 0).sum())} authentic)")
     print(f"   scored with a probability: {len(ran)}/{n} = {len(ran) / max(n, 1):.1%}; statuses: "
           + ", ".join(f"{k} {sum(r['status'] == k for r in rows)}" for k in sorted({r['status'] for r in rows})))
     print(f"   cost: {1000 * cpu / max(mp, 1e-9):.0f} ms CPU per megapixel ({1000 * sec / max(mp, 1e-9):.0f} ms wall on "

@@ -2,8 +2,11 @@
 
 Methods: Lin et al., Pattern Recognition 2009 and Bianchi & Piva, IEEE TIFS 2012 (aligned DQ); block-artefact
 grid (Li, Yuan & Yu, Signal Processing 2009) for non-aligned compression; JPEG ghosts (Farid, IEEE TIFS 2009).
-The maps are always shown; the score votes only with the calibrated model in ``models/jpeg_dq`` and only
-when its measured cross-source AUC interval excludes chance.
+Non-JPEG files (PNG, BMP, TIFF, WebP) that were decoded from a JPEG take the *pixel path*: the quantisation table and
+coefficients are recomputed from the pixels (Fan & de Queiroz, IEEE TIP 2003), the same maps are drawn, plus an
+off-lattice map of blocks whose coefficients leave the recovered lattice, and a separate pixel model scores them.
+The maps are always shown; the score votes only with the calibrated models in ``models/jpeg_dq`` and only
+when the measured cross-source AUC interval for that kind of file excludes chance.
 """
 
 from __future__ import annotations
@@ -60,8 +63,8 @@ class JpegDQDetector(Detector):
     version = "1.0.0"
     media_kinds = ("image",)
     model_name = "jpeg_dq"
-    description = ("JPEG compression history: aligned and non-aligned double quantisation and JPEG ghosts, "
-                   "each as a localisation map.")
+    description = ("JPEG compression history (of JPEG files, and of PNG/BMP/TIFF copies of a decoded JPEG): aligned "
+                   "and non-aligned double quantisation, JPEG ghosts and off-lattice blocks, each as a localisation map.")
     method = ("Aligned double quantisation (Lin et al., Pattern Recognition 2009; Bianchi & Piva, IEEE TIFS 2012), "
               "block-artefact grid inconsistency (Li, Yuan & Yu, Signal Processing 2009), JPEG ghosts "
               "(Farid, IEEE TIFS 2009); image score: logistic combination with Platt calibration on generated "
