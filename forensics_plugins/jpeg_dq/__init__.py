@@ -67,8 +67,10 @@ class JpegDQDetector(Detector):
                    "and non-aligned double quantisation, JPEG ghosts and off-lattice blocks, each as a localisation map.")
     method = ("Aligned double quantisation (Lin et al., Pattern Recognition 2009; Bianchi & Piva, IEEE TIFS 2012), "
               "block-artefact grid inconsistency (Li, Yuan & Yu, Signal Processing 2009), JPEG ghosts "
-              "(Farid, IEEE TIFS 2009); image score: logistic combination with Platt calibration on generated "
-              "double-compressed splices.")
+              "(Farid, IEEE TIFS 2009); for non-JPEG copies of a decoded JPEG, the quantisation table recomputed "
+              "from the pixels and an off-lattice map (Fan & de Queiroz, IEEE TIP 2003); image score: logistic "
+              "combination with Platt calibration on generated double-compressed (and, for the pixel path, "
+              "losslessly saved) splices.")
 
     def not_applicable_reason(self, item) -> str | None:
         reason = super().not_applicable_reason(item)
