@@ -149,11 +149,12 @@ class JpegDQDetector(Detector):
             "no aligned double quantisation was found (singly compressed, or re-saved at a lower or equal quality, "
             "which hides it)")
         region = feats[dq.FEATURES.index("dq_largest_region_share")]
-        summary = (f"Compression history: {hist}. "
+        summary = (f"Compression history{' (read back from the pixels of this non-JPEG copy)' if pixel_path else ''}: "
+                   f"{hist}. "
                    + (f"The largest region without the double quantisation of the rest covers {100 * region:.1f} % "
                       "of the image. " if d.used >= 3 else "")
                    + (f"{100 * maps['off_grid']['largest_region_share']:.1f} % of the image (largest region) does not "
-                      "sit on the JPEG lattice recovered from its pixels (not scored). " if maps.get("off_grid") else "")
+                      "sit on the JPEG lattice recovered from its pixels. " if maps.get("off_grid") else "")
                    + "Read the maps together: a pasted region tends to lack the host's double quantisation, carry a "
                      "block grid of its own, or show a ghost at another quality.")
         try:

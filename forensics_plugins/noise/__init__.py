@@ -52,9 +52,9 @@ class NoiseDetector(Detector):
         details["scored_feature"] = feature
         summary = (f"Noise σ per {res.block}-px block ranges {np.nanpercentile(res.sigma, 5):.2f}–"
                    f"{np.nanpercentile(res.sigma, 95):.2f} (5th–95th percentile). Residual co-occurrences: "
-                   f"{100 * res.stats.get('outlier_share', 0):.1f} % of the windows fit a foreign class better than "
-                   f"the host's; the largest such region covers {100 * res.stats.get('region_share', 0):.1f} % of the "
-                   "image. Flat, dark, saturated or heavily compressed areas, and strong texture, change residual "
+                   f"the smaller of two residual classes holds {100 * res.stats.get('outlier_share', 0):.1f} % of the "
+                   f"windows; its largest marked region covers {100 * res.stats.get('region_share', 0):.1f} % of the "
+                   "image (some region is marked in nearly every image). Flat, dark, saturated or heavily compressed areas, and strong texture, change residual "
                    "statistics by themselves.")
         ok, why = useful_level(card.metrics, "images")
         if not ok:
