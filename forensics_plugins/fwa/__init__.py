@@ -55,7 +55,7 @@ def heatmap_overlay(rgb: np.ndarray, cam: np.ndarray, side: int = HEATMAP_SIDE) 
 
 class FWADetector(Detector):
     name = "fwa"
-    version = "2.0.0"
+    version = "2.1.0"
     media_kinds = ("image", "video")
     model_name = "fwa"
     description = ("Face blending artefacts: a CNN trained on real faces and fakes made from them (self-blended "

@@ -175,14 +175,15 @@ def card_dict(*, arch, size, negatives, steps, batch_faces, lr, seed, command, p
         sections.append({"title": "Loss", "body": ", ".join(f"step {h['step']}: {h['loss']}" for h in history)})
     return {
         "name": "fwa",
-        "version": "2.0.0",
+        "version": "2.1.0",
         "title": "FWA slot — face-blending detector (Self-Blended Images + face-warping artefacts)",
         "detector": "forensics_plugins.fwa:FWADetector",
         "method": ("K. Shiohara and T. Yamasaki, 'Detecting Deepfakes with Self-Blended Images', CVPR 2022; "
                    "Y. Li and S. Lyu, 'Exposing DeepFake Videos By Detecting Face Warping Artifacts', CVPRW 2019."),
-        "summary": ("A CNN trained only on real faces and fakes made from them (self-blended images and simulated "
-                    "warps) scores each face for blending artefacts; videos are scored over frames across each face "
-                    "track."),
+        "summary": (("A linear probe on a frozen ImageNet CNN, fitted only on real faces and self-blended copies of "
+                     "them, " if probe_fit else "A CNN trained only on real faces and fakes made from them "
+                     "(self-blended images and simulated warps) ") + "scores each face for blending artefacts; videos "
+                    "are scored over frames across each face track."),
         "status": status,
         "architecture": architecture,
         "arch": arch,
@@ -198,11 +199,15 @@ def card_dict(*, arch, size, negatives, steps, batch_faces, lr, seed, command, p
         "pretrained": pretrained,
         "data": data,
         "training": {"command": command, "negatives": negatives, "steps": steps,
-                     "batch": f"{batch_faces} real faces + {batch_faces} negatives", "optimizer":
-                     f"AdamW lr {lr}, weight decay 1e-4, 5 % warm-up + cosine", "seed": seed,
+                     "batch": ("not used (one fit on all pairs)" if probe_fit else
+                               f"{batch_faces} real faces + {batch_faces} negatives"),
+                     "optimizer": ("logistic regression (scikit-learn, L2, lbfgs) on standardised features" if probe_fit
+                                   else f"AdamW lr {lr}, weight decay 1e-4, 5 % warm-up + cosine"), "seed": seed,
                      "frozen_stages": "all (frozen-feature probe)" if probe_fit else frozen,
                      **({"probe_fit": probe_fit} if probe_fit else {}),
-                     "pairs": (f"{pool_pairs} fixed (real, negative) pairs made once; their frozen-trunk outputs are "
+                     "pairs": (f"{pool_pairs} fixed (real, negative) pairs, features computed once and cached"
+                               if probe_fit else
+                               f"{pool_pairs} fixed (real, negative) pairs made once; their frozen-trunk outputs are "
                                "cached and every step draws its batch from them" if pool_pairs else
                                "made on the fly: every step draws new faces and augmentations"),
                      "training_faces": n_train_faces, "training_files": len(train_idx),

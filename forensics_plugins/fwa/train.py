@@ -22,6 +22,10 @@ Steps
    ``numpy.random.default_rng([seed, step, ...])``; a checkpoint is written every ``--checkpoint-every``
    steps; ``--max-minutes`` stops at a checkpoint (``--resume`` continues exactly; the weights and the
    card are only written when all steps are done, so an interrupted run never ships).
+   ``--pool-pairs N`` makes N fixed pairs once and caches their frozen-trunk outputs in ``--work-dir``
+   (:func:`trunk_pool`), so a step only runs the trainable stages (``--frozen-stages`` sets how many stay frozen).
+   ``--head probe`` trains nothing by backpropagation: the whole ImageNet backbone stays frozen and a logistic
+   regression on its pooled multi-stage features of N pairs becomes the logit (:func:`fit_probe`).
 4. Evaluation of the fp16 weights that ship: in-source synthetic pairs (held-out identities, fixed seeds,
    SBI and warps separately) and every ``--cross-check DIR`` (``real/`` + ``fake/`` of real media the
    training never saw) with the detector's own per-item rule (:mod:`.infer`), face-crop level too.
