@@ -145,7 +145,7 @@ def decoded_luma(jc: JpegCoefficients) -> np.ndarray:
 
 # ------------------------------------------------------------------------ JPEG history read from pixels
 PIXEL_MIN_FREQ = 5  # AC frequencies (of zig-zag 1..15) with a recovered step for "this image was a JPEG"
-PIXEL_ON_GRID = 0.85  # share of non-zero coefficients within the tolerance of a multiple of the step
+PIXEL_ON_GRID = 0.7  # chance-corrected share of non-zero coefficients within the tolerance of a multiple of the step
 
 
 def luma_from_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -158,16 +158,20 @@ def luma_from_rgb(rgb: np.ndarray) -> np.ndarray:
 
 def estimate_step(c: np.ndarray, max_q: int = 64, min_count: int = 30) -> int | None:
     """The quantisation step of one DCT frequency recomputed from decoded pixels: the largest ``q`` ≥ 2 such that
-    at least :data:`PIXEL_ON_GRID` of the non-zero coefficients lie within ``min(1, q/4)`` of a multiple of ``q``
-    (rounding to 8-bit pixels moves a coefficient by a fraction of a grey level; a random ``q`` catches at most
-    about half of them). ``None`` when there are too few non-zero coefficients or no step fits."""
+    the share of the non-zero coefficients within ``tol = min(1, q/4)`` of a multiple of ``q``, corrected for the share
+    ``2·tol/q`` a random step catches by chance, is at least :data:`PIXEL_ON_GRID` (rounding to 8-bit pixels moves a
+    coefficient by a fraction of a grey level; content pasted after decoding moves it anywhere, so up to about 30 % of
+    such coefficients still leave the step readable). ``None`` when there are too few non-zero coefficients or no
+    step fits."""
     c = c[np.abs(c) > 1.0]
     if c.size < min_count:
         return None
     c = c[:: max(1, c.size // 20000)]  # an evenly spaced subset bounds the cost on large images
     for q in range(max_q, 1, -1):
         tol = min(1.0, q / 4)
-        if (np.abs(c - q * np.round(c / q)) <= tol).mean() >= PIXEL_ON_GRID:
+        share = float((np.abs(c - q * np.round(c / q)) <= tol).mean())
+        chance = min(1.0, 2 * tol / q)  # what a random step catches by chance
+        if (share - chance) / max(1 - chance, 1e-9) >= PIXEL_ON_GRID:
             return q
     return None
 

@@ -366,7 +366,7 @@ def train(train_dirs: list[Path], cross_dirs: list[Path], out_dir: Path, include
     # hosts (both regimes), measured on those of the first ``pixel_hosts`` cross-source hosts
     fit_ids = sorted(set(train_hosts.tolist()) - test_hosts)[:pixel_hosts]
     cross_host_ids = [h for h in range(len(paths)) if role[h] == "cross"][:pixel_hosts]
-    pcache = (cache_dir / f"pixel-v2-seed{seed}.npz") if cache_dir else None
+    pcache = (cache_dir / f"pixel-v3-seed{seed}.npz") if cache_dir else None
     px = build_pixel(paths, fit_ids + cross_host_ids, seed, pcache, echo)
     is_fit = np.isin(px["host"], fit_ids) & px["found"]
     pixel_model = fit(px["X"][is_fit], px["y"][is_fit], PIXEL_FEATURES)
@@ -393,7 +393,7 @@ def train(train_dirs: list[Path], cross_dirs: list[Path], out_dir: Path, include
                   f"in {int(px['found'][fit_found].sum())} of {int(fit_found.sum())} fitting and "
                   f"{int(cross_px.sum())} of {int(np.isin(px['host'], cross_host_ids).sum())} cross-source files (the "
                   "rest were last saved at a quality whose steps are 1-2, where the lattice cannot be read back, or, "
-                  "for splices saved losslessly, the pasted content moved more than 15 % of a frequency's informative "
+                  "for splices saved losslessly, the pasted content moved more than about 30 % of a frequency's informative "
                   "coefficients off the lattice, which hides the history: such files are reported as not "
                   f"applicable; {int(px['found'][np.isin(px['host'], cross_host_ids) & (px['regime'] == 1) & (px['y'] == 1)].sum())}"
                   f" of {int((np.isin(px['host'], cross_host_ids) & (px['regime'] == 1) & (px['y'] == 1)).sum())} "
@@ -433,8 +433,8 @@ def train(train_dirs: list[Path], cross_dirs: list[Path], out_dir: Path, include
                    "its maps"),
         "architecture": "Features:\n\n" + "\n".join(f"- `{f}`" for f in dq.FEATURES) + (
             "\n\nNon-JPEG files (PNG, BMP, TIFF, WebP) that were decoded from a JPEG: the luminance quantisation "
-            "table is recomputed from the pixels (per frequency, the largest step on whose multiples ≥ 85 % of the "
-            "non-zero DCT coefficients of the top-left-anchored 8×8 grid fall), the coefficients are re-quantised "
+            "table is recomputed from the pixels (per frequency, the largest step on whose multiples the non-zero DCT "
+            "coefficients of the top-left-anchored 8×8 grid fall, ≥ 70 % above chance), the coefficients are re-quantised "
             "with it, and the same analyses run (the pixel path); frequencies without a recovered step are not "
             "analysed; no visible history = not applicable. The pixel path adds an off-lattice map (per block, the "
             "share of informative coefficients off the multiples of the recovered steps, pooled over 3×3 blocks, "
