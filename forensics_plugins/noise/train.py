@@ -87,11 +87,10 @@ def measure_real_sets(roots: list[Path], feature: str, cal: Calibrator, echo: Ca
                       ) -> tuple[dict, list[dict]]:
     """The calibrated score on real tampered-photo sets (never fitted or tuned on): per set, all tampered and each
     kind against the authentic files. Returns evaluations and data-table rows."""
-    import csv
 
     from PIL import Image
 
-    from forensics.api import read_forgery_set
+    from forensics.api import forgery_set_evaluations, forgery_set_source, read_forgery_set
 
     evaluations, data_rows, local = {}, [], []
     for root in roots:
@@ -122,25 +121,10 @@ def measure_real_sets(roots: list[Path], feature: str, cal: Calibrator, echo: Ca
         if marked_auth:
             local.append(f"- {root.name}: a region is marked in {sum(marked_auth)} of {len(marked_auth)} authentic "
                          "images (the two-class map always splits an image in two)")
-        y, p, kinds = np.asarray(y), np.asarray(p), np.asarray(kinds)
-        src = root.name
-        for m in (root / "MANIFEST.csv", root.parent / "MANIFEST.csv"):
-            if m.is_file():
-                with m.open(newline="", encoding="utf-8") as f:
-                    row = next((r for r in csv.DictReader(f) if r.get("set", root.name) == root.name), None)
-                if row and row.get("repo"):
-                    src = f"{row['repo']} @ {row.get('commit', '?')[:12]}"
-                break
-        for kind in ["all tampered"] + sorted(set(kinds[y == 1].tolist())):
-            sel = (y == 0) | ((kinds == kind) if kind != "all tampered" else (y == 1))
-            if len(np.unique(y[sel])) < 2:
-                continue
-            r = roc_metrics(y[sel], p[sel])
-            r.update(dataset=f"real set {root.name} ({src}), never fitted or tuned on; {len(y)} of {len(items)} "
-                     "files read", kind="cross-source (real)")
-            evaluations[f"real set {root.name}: {kind} vs authentic"] = r
-            echo(f"  real set {root.name}, {kind} vs authentic: AUC {r['auc']:.3f} CI {r['auc_ci95']} "
-                 f"({int(y[sel].sum())} tampered, {int((y[sel] == 0).sum())} authentic)")
+        src = forgery_set_source(root)
+        evaluations.update(forgery_set_evaluations(
+            root.name, y, p, kinds, f"real set {root.name} ({src}), never fitted or tuned on; {len(y)} of "
+            f"{len(items)} files read", echo))
         data_rows.append({"name": root.name, "role": "real cross-check (never fitted or tuned on)", "source": src,
                           "count": len(items), "licence": "see the set's MANIFEST.csv / source repository",
                           "label": "published tampered / authentic files of the set"})
