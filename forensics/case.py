@@ -738,19 +738,16 @@ def environment() -> dict[str, str]:
     }
 
 
+def portable_arg(a: str) -> str:
+    """A command-line argument without a machine path: an absolute path (also as ``--opt=/path``) becomes its
+    last component (``/cases/2026-17`` -> ``2026-17``); anything else is kept."""
+    key, eq, val = a.partition("=")
+    if eq and key.startswith("-") and os.path.isabs(val):
+        return f"{key}={Path(val).name or val}"
+    return (Path(a).name or a) if os.path.isabs(a) else a
+
+
 def portable_command_line(argv: list[str]) -> str:
-    """The command line as run, without machine paths: the program as ``forensics``, absolute paths as their
-    last component (``/cases/2026-17`` -> ``2026-17``); relative paths and options are kept."""
-    out = []
-    for i, a in enumerate(argv):
-        if i == 0:
-            out.append("forensics")
-            continue
-        key, eq, val = a.partition("=")
-        if eq and key.startswith("-") and os.path.isabs(val):
-            out.append(f"{key}={Path(val).name or val}")
-        elif os.path.isabs(a):
-            out.append(Path(a).name or a)
-        else:
-            out.append(a)
-    return shlex.join(display_name(a) for a in out)
+    """The command line as run, without machine paths: the program as ``forensics``, each argument through
+    :func:`portable_arg`."""
+    return shlex.join(display_name(a) for a in ["forensics", *(portable_arg(a) for a in argv[1:])])

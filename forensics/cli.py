@@ -106,10 +106,10 @@ def _reproduce_command(case_dir: Path, out_dir: Path, examiner, case_id, detecto
     shown by its last component; relative paths as given)."""
     import shlex
 
-    from forensics.case import display_name
+    from forensics.case import display_name, portable_arg
 
     def portable(p) -> str:
-        return display_name(Path(p).name if os.path.isabs(str(p)) else str(p))
+        return display_name(portable_arg(str(p)))
 
     args = ["forensics", "analyze", portable(case_dir), "-o", portable(out_dir)]
     if examiner:

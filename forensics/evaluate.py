@@ -287,7 +287,7 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
     """Fit the fusion model on evaluation rows and write ``fusion.json`` + card to ``out_dir``."""
     import copy
 
-    from forensics.calibration import cross_fitted
+    from forensics.calibration import cross_fitted, logit
     from forensics.cards import write_model_card
 
     rows, detectors, data = [], {}, []
@@ -371,8 +371,8 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
         fallback["three_way"] = fusion_train.decision_error_rates(y[fbm], fb_p[fbm])
         fallback["kind"] = "cross-source (the rule fits nothing on these files)"
     # the recalibrated fallback: per-kind Platt maps of the fallback log-odds, measured leave-one-source-out
-    fb_u = fusion_train.fallback_probabilities(rows, uncapped=True)
-    L = np.log(np.clip(fb_u, 1e-9, 1 - 1e-9) / (1 - np.clip(fb_u, 1e-9, 1 - 1e-9)))
+    # log-odds clipped as fusion.fuse_recalibrated clips them at run time
+    L = logit(fusion_train.fallback_probabilities(rows, uncapped=True), eps=fusion._EPS)
     model["recalibration"] = (fusion_train.fit_kind_calibration(L[fbm], y[fbm], kinds[fbm]) if fbm.sum() else {})
     model["validation_kinds"] = sorted(set(kinds.tolist()))
     recal = None
@@ -384,8 +384,7 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
                             + ", ".join(sorted(set(sources[fbm].tolist())))}
     stacked = per_source.get("pooled")
     if stacked:
-        oos = np.flatnonzero(np.isin(sources, list(per_source.get("held_out", {}))))
-        stacked = {**stacked, "decided": int(len(oos))}
+        stacked = {**stacked, "decided": stacked["n_test"]}  # every held-out file gets a stacked probability
     candidates = {fusion.STACKED_METHOD: stacked, fusion.RECAL_METHOD: recal,
                   fusion.FALLBACK_METHOD: fallback if fallback.get("auc") is not None else None}
     if not stacked and not recal:  # one validation source: no cross-source figure for the fitted rules

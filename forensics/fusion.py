@@ -108,6 +108,12 @@ def _thresholds(low: float = LOW, high: float = HIGH) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------ calibration
+def log_odds_map(cal: dict[str, Any]) -> Calibrator:
+    """A stored Platt map of fused log-odds (``{"method": "platt", "a", "b"}``, per media kind) as a
+    :class:`forensics.calibration.Calibrator` on the raw log-odds."""
+    return Calibrator.from_json({"input": "raw", **cal})
+
+
 def calibrate(cal: dict[str, Any], p: float) -> float:
     """Apply a stored per-detector calibration map (``platt``, ``isotonic`` or ``identity``) to a probability.
 
@@ -301,7 +307,7 @@ class FusionModel:
         v["error_rate"] = self.error_rate
         if v["probability_uncapped"] is None:
             return v
-        q = float(Calibrator.from_json({"input": "raw", **cal})(_logit(v["probability_uncapped"])))
+        q = float(log_odds_map(cal)(_logit(v["probability_uncapped"])))
         low, high = self.thresholds
         p = _cap_probability(q, self.bounds)
         v.update(probability=round(p, 6), probability_uncapped=round(q, 6), label=label_for(p, low, high),
@@ -374,7 +380,7 @@ class FusionModel:
 
     def kind_map(self, kind: str | None) -> Calibrator | None:
         cal = (self.data.get("kind_calibration") or {}).get(kind or "")
-        return Calibrator.from_json({"input": "raw", **cal}) if cal else None
+        return log_odds_map(cal) if cal else None
 
     def fuse(self, findings: list[Finding], kind: str | None = None) -> dict[str, Any]:
         low, high = self.thresholds

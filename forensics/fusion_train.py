@@ -20,9 +20,11 @@ from forensics.fusion import (
     STACKED_METHOD,
     FusionModel,
     _logit,
+    _sigmoid,
     _thresholds,
     calibrate,
     fuse_fallback,
+    log_odds_map,
 )
 
 
@@ -178,8 +180,7 @@ def recalibrated_out_of_source(logodds: np.ndarray, y: np.ndarray, kinds: np.nda
         for i in np.flatnonzero(test):
             cal = maps.get(kinds[i])
             z = float(logodds[i])
-            out[i] = (float(Calibrator.from_json({"input": "raw", **cal})(z)) if cal else
-                      1.0 / (1.0 + np.exp(-z)))
+            out[i] = float(log_odds_map(cal)(z)) if cal else _sigmoid(z)
     return out
 
 
