@@ -65,6 +65,18 @@ def build(arch: str):
     raise ValueError(f"unknown FWA architecture {arch!r}; choose one of {', '.join(ARCHES)}")
 
 
+def stage_maps(m, x) -> list:
+    """The feature maps of a timm Lite0 ``m`` for a normalised batch ``x``: stem, each of the 7 block stages, and
+    the 1x1 head convolution (channels :data:`PROBE_CHANNELS`)."""
+    h = m.bn1(m.conv_stem(x))
+    maps = [h]
+    for b in m.blocks:
+        h = b(h)
+        maps.append(h)
+    maps.append(m.bn2(m.conv_head(h)))
+    return maps
+
+
 def _lite_probe():
     import timm
     import torch
@@ -77,18 +89,8 @@ def _lite_probe():
             self.backbone = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1)
             self.probe = torch.nn.Linear(sum(PROBE_CHANNELS), 1)
 
-        def stage_maps(self, x):
-            m = self.backbone
-            h = m.bn1(m.conv_stem(x))
-            maps = [h]
-            for b in m.blocks:
-                h = b(h)
-                maps.append(h)
-            maps.append(m.bn2(m.conv_head(h)))
-            return maps
-
         def pooled(self, x):
-            return torch.cat([f.mean(dim=(2, 3)) for f in self.stage_maps(x)], dim=1)
+            return torch.cat([f.mean(dim=(2, 3)) for f in stage_maps(self.backbone, x)], dim=1)
 
         def forward(self, x):
             return self.probe(self.pooled(x))
@@ -161,7 +163,7 @@ def predict(model, arch: str, batch_uint8: np.ndarray, with_cam: bool = False, c
     if arch == "efficientnet_lite0_probe":  # logit from every stage; the CAM is the head convolution's share
         with torch.inference_mode():
             for i in range(0, len(batch_uint8), chunk):
-                maps = model.stage_maps(to_tensor(batch_uint8[i:i + chunk], arch))
+                maps = stage_maps(model.backbone, to_tensor(batch_uint8[i:i + chunk], arch))
                 logits.append(model.probe(torch.cat([f.mean(dim=(2, 3)) for f in maps], 1))[:, 0].double().numpy())
                 if with_cam:
                     w = model.probe.weight[0, -PROBE_CHANNELS[-1]:]

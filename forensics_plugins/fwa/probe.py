@@ -28,8 +28,7 @@ import numpy as np
 
 from .data import extract, media_files
 from .infer import roi_input
-
-STAGE_CHANNELS = (32, 16, 24, 40, 80, 112, 192, 320, 1280)  # stem, 7 block stages, head conv
+from .model import PROBE_CHANNELS
 
 
 def pooled_features(model, x):
@@ -37,26 +36,17 @@ def pooled_features(model, x):
     7 block stages, head conv) the channel means, then the channel standard deviations."""
     import torch
 
-    outs = []
-
-    def pool(h):
-        outs.append(h.mean(dim=(2, 3)))
-        outs.append(h.flatten(2).std(dim=2))
+    from .model import stage_maps
 
     with torch.inference_mode():
-        h = model.bn1(model.conv_stem(x))
-        pool(h)
-        for b in model.blocks:
-            h = b(h)
-            pool(h)
-        pool(model.bn2(model.conv_head(h)))
+        outs = [t for h in stage_maps(model, x) for t in (h.mean(dim=(2, 3)), h.flatten(2).std(dim=2))]
     return torch.cat(outs, dim=1).float().numpy()
 
 
 def columns(pooling: str) -> np.ndarray:
     """Indices of the ``pooling`` ("mean" or "meanstd") columns of :func:`pooled_features`."""
     idx, at = [], 0
-    for c in STAGE_CHANNELS:
+    for c in PROBE_CHANNELS:  # stem, 7 block stages, head conv
         idx += list(range(at, at + c)) + (list(range(at + c, at + 2 * c)) if pooling == "meanstd" else [])
         at += 2 * c
     return np.array(idx)
