@@ -253,6 +253,8 @@ def test_upload_analysis_report_zip_verify(client, tmp_path):
     assert photo["verdict"]["label"]  # whatever the fusion decided, the page must show the same (below)
     assert per_file["detectors"] == {"ela": photo["findings"][0]["status"]}  # live progress ended on the finding
     assert doc["case"]["examiner"] == "E. Xaminer" and doc["case"]["case_id"] == "2026-14"
+    live = client.get(f"/analyses/{job_id}/live", headers=AUTH)  # the page's polling fallback beside the stream
+    assert live.status_code == 286 and 'class="status-done"' in live.text  # 286: htmx stops polling
 
     z = zipfile.ZipFile(io.BytesIO(client.get(f"/api/analyses/{job_id}/report.zip", headers=AUTH).content))
     names = {n.split("/", 1)[1] for n in z.namelist()}

@@ -58,7 +58,11 @@ def browser():
     except ImportError:
         _need("playwright (the test extra) is not installed")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=["--no-sandbox", "--disable-gpu", "--headless"])
+        # no background traffic: on a closed network Chromium's own connections (updates, sync, QUIC probes)
+        # are refused, many at a time, beside the page's
+        b = p.chromium.launch(executable_path=exe, args=[
+            "--no-sandbox", "--disable-gpu", "--headless", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         yield b
         b.close()
 
@@ -83,6 +87,25 @@ def server(tmp_path_factory):
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     t.join(timeout=10)
+
+
+def _wait_until_ended(page, limit_s: float = 240, grace_s: float = 20) -> None:
+    """Wait for the live page to say done/failed; on failure say whether the analysis itself hung (with its
+    progress as the server has it) or only the page was not updated."""
+    api = page.url.replace("/analyses/", "/api/analyses/")
+    start, ended_at, job = time.monotonic(), None, {}
+    while time.monotonic() - start < limit_s:
+        # (wait_for_function would be refused: the page's CSP forbids evaluating strings as script)
+        if page.locator("#status.status-done, #status.status-failed").count():
+            return
+        job = page.request.get(api).json()
+        if job.get("status") in ("done", "failed"):
+            ended_at = ended_at or time.monotonic()
+            if time.monotonic() - ended_at > grace_s:
+                pytest.fail(f"the analysis ended ({job['status']}) {grace_s:.0f} s ago but the page still shows "
+                            f"{page.inner_text('#status')!r}")
+        page.wait_for_timeout(1000)
+    pytest.fail(f"the analysis did not end within {limit_s:.0f} s; the server has: {job}")
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +143,7 @@ def analysed(browser, server):
     page.click("#analyse")
     page.wait_for_url("**/analyses/*")
     seen_running = page.locator("#status").inner_text() in ("queued", "running")
-    # (wait_for_function would be refused: the page's CSP forbids evaluating strings as script)
-    page.wait_for_selector("#status.status-done, #status.status-failed", timeout=180_000)
+    _wait_until_ended(page)
     assert page.inner_text("#status") == "done", page.inner_text("#live")
     yield {"page": page, "problems": problems, "foreign": foreign, "seen_running": seen_running}
     page.close()

@@ -358,6 +358,14 @@ def create_app(cases_dir: Path, token: str, *, limits: Limits | None = None, wor
         jobs.cancel(job_id)
         return RedirectResponse(f"/analyses/{job_id}", status_code=303)
 
+    @app.get("/analyses/{job_id}/live", response_class=HTMLResponse, include_in_schema=False)
+    async def analysis_live(job_id: str) -> HTMLResponse:
+        """The live part of the analysis page: the polling fallback beside the event stream (a proxy that
+        buffers server-sent events, a dropped stream). 286 once the analysis has ended: htmx stops polling."""
+        job = job_or_404(job_id)
+        html = _env().get_template("_live.html.j2").render(**results_ctx(job))
+        return HTMLResponse(html, status_code=286 if job.status in ("done", "failed") else 200)
+
     @app.get("/analyses/{job_id}/events", include_in_schema=False)
     async def analysis_events(request: Request, job_id: str) -> StreamingResponse:
         job_or_404(job_id)
