@@ -281,6 +281,22 @@ def substitute_out_of_fold(rows: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
+def _validation_data_row(d: dict[str, Any]) -> dict[str, Any]:
+    """The fusion card's row for one validation folder: its name, count and label, and where its MANIFEST.csv
+    (folder or parent, see :func:`forensics.api.data_set_manifest_row`) says it came from."""
+    from forensics.api import data_set_manifest_row
+
+    row = {"name": Path(d["folder"]).name, "role": "validation (fusion)", "count": d["files"],
+           "label": f"{d['layout']} layout ({d['manipulated']} manipulated)"}
+    m = data_set_manifest_row(d["folder"])
+    if m:
+        row["source"] = f"{m['repo']} @ {m.get('commit', '?')[:12]}" + (f", {m['paths']}" if m.get("paths") else "")
+        row["licence"] = m.get("licence", "")
+        if m.get("paths") and m.get("how_label_known"):  # a set-level manifest row (not a per-file one)
+            row["label"] += f"; {m['how_label_known']}"
+    return row
+
+
 def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration: str = "platt", folds: int = 5,
                  seed: int = 0, command: str = "", use_out_of_fold: bool = True, note: str = "",
                  echo: Callable[[str], None] = print, bootstrap: int = 200) -> dict[str, Any]:
@@ -447,8 +463,7 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
                      "note": note, "data_folders": [Path(d["folder"]).name for d in data],
                      "out_of_fold_substitutions": json.dumps(substituted),
                      "evaluation_commands": " ; ".join(r.get("command") for r in results_list if r.get("command"))},
-        "data": [{"name": Path(d["folder"]).name, "role": "validation (fusion)", "count": d["files"],
-                  "label": f"{d['layout']} layout ({d['manipulated']} manipulated)"} for d in data],
+        "data": [_validation_data_row(d) for d in data],
         "metrics": metrics,
         "evaluations": {**{f"stacker, {k} held out": {**v, "kind": "cross-source"}
                            for k, v in per_source.get("held_out", {}).items()},

@@ -193,3 +193,19 @@ def test_forgery_set_source_and_per_kind_evaluations(tmp_path):
     assert ev["real set casia: splice vs authentic"]["auc"] == 1.0
     assert ev["real set casia: copy-move vs authentic"]["n_test_positive"] == 2
     assert ev["real set casia: all tampered vs authentic"]["kind"] == "cross-source (real)"
+
+
+def test_fusion_card_names_each_validation_set_from_its_manifest(tmp_path):
+    from forensics.evaluate import _validation_data_row
+
+    sets = tmp_path / "val"
+    (sets / "news").mkdir(parents=True)
+    (sets / "other").mkdir()
+    info = {"layout": "folders", "files": 10, "manipulated": 5}
+    assert "source" not in _validation_data_row({**info, "folder": str(sets / "news")})  # no manifest: name only
+    (sets / "MANIFEST.csv").write_text("set,repo,commit,paths,licence,how_label_known\n"
+                                       "news,owner/photos,0123456789abcdef,data/*.jpg,MIT,generated splices\n")
+    row = _validation_data_row({**info, "folder": str(sets / "news")})
+    assert row["source"] == "owner/photos @ 0123456789ab, data/*.jpg" and row["licence"] == "MIT"
+    assert row["label"] == "folders layout (5 manipulated); generated splices" and row["count"] == 10
+    assert "source" not in _validation_data_row({**info, "folder": str(sets / "other")})  # another set's row only
