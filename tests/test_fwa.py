@@ -98,6 +98,66 @@ def test_training_pairs_are_deterministic_and_share_augmentations(aligned_face):
         make_pair(crop, lm, "gan", np.random.default_rng(0), 64)
 
 
+# ---------------------------------------------------------------- inner-vs-outer consistency features
+
+
+def _inner_paste(crop, lm, inner):
+    """``crop`` with ``inner`` pasted (hard) over the landmarks' hull."""
+    hull = sbi.hull_mask(crop.shape[:2], lm).astype(bool)
+    out = crop.copy()
+    out[hull] = inner[hull]
+    return out
+
+
+def test_consistency_features_see_a_pasted_inner_face(aligned_face):
+    import cv2
+
+    from forensics_plugins.fwa import consistency as C
+
+    crop, lm = aligned_face
+    f0 = C.features(crop, lm)
+    assert f0.shape == (C.N_FEATURES,) == (len(C.FEATURE_NAMES),) and np.isfinite(f0).all()
+    col = {n: i for i, n in enumerate(C.FEATURE_NAMES)}
+    blurred = C.features(_inner_paste(crop, lm, cv2.GaussianBlur(crop, (0, 0), 1.5)), lm)
+    for stat in ("d0_lap", "d0_hfr", "d1_srm", "top_lap"):  # inside minus outside: a blurred inner face is lower
+        assert blurred[col[stat]] < f0[col[stat]] - 0.2, stat
+    noisy_in = np.clip(crop + np.random.default_rng(0).normal(0, 6, crop.shape), 0, 255).astype(np.uint8)
+    noisy = C.features(_inner_paste(crop, lm, noisy_in), lm)
+    assert noisy[col["d0_hp"]] > f0[col["d0_hp"]] + 0.2  # more noise inside
+    shifted_in = np.clip(crop.astype(int) + np.array([25, -10, -10]), 0, 255).astype(np.uint8)  # redder face
+    shifted = C.features(_inner_paste(crop, lm, shifted_in), lm)
+    assert shifted[col["d0_cr"]] > f0[col["d0_cr"]] + 0.3
+    assert abs(shifted[col["d0_lap"]] - f0[col["d0_lap"]]) < 0.1  # a colour shift is not a sharpness change
+    # the same change inside and outside (global) leaves the sharpness contrasts where they were
+    glob = C.features(cv2.GaussianBlur(crop, (0, 0), 1.5), lm)
+    assert abs(glob[col["d0_lap"]] - f0[col["d0_lap"]]) < abs(blurred[col["d0_lap"]] - f0[col["d0_lap"]]) / 2
+
+
+def test_consistency_features_at_the_crop_edge_and_roi_landmarks(aligned_face):
+    from forensics_plugins.fwa import consistency as C
+    from forensics_plugins.fwa.train import make_pair
+
+    crop, lm = aligned_face
+    box = warp.roi_box(lm, crop.shape[:2], None)
+    lm_roi = C.roi_landmarks(lm, box, 64)
+    x0, y0, x1, y1 = box
+    assert np.allclose(lm_roi[30], ((lm[30] - (x0, y0) + 0.5) * (64 / (x1 - x0), 64 / (y1 - y0))) - 0.5)
+    tight = warp.cut_roi(crop, (int(lm[:, 0].min()), int(lm[:, 1].min()), int(lm[:, 0].max()) + 1,
+                                int(lm[:, 1].max()) + 1), 64)  # no band outside the hull at all
+    t = C.features(tight, C.roi_landmarks(lm, (int(lm[:, 0].min()), int(lm[:, 1].min()),
+                                              int(lm[:, 0].max()) + 1, int(lm[:, 1].max()) + 1), 64))
+    full = C.features(warp.cut_roi(crop, box, 64), lm_roi)
+    assert np.isfinite(t).all() and t[-1] < full[-1]  # valid_outer: how much of the outer band exists
+    for seed in range(6):  # landmarks follow the pair's crop and flip; the pair itself is unchanged
+        a, b, lmp = make_pair(crop, lm, "sbi", np.random.default_rng(seed), 64, with_landmarks=True)
+        a2, b2 = make_pair(crop, lm, "sbi", np.random.default_rng(seed), 64)
+        assert np.array_equal(a, a2) and np.array_equal(b, b2)
+        eye_l, eye_r = lmp[36:42].mean(0), lmp[42:48].mean(0)
+        xs = sorted([eye_l[0], eye_r[0]])
+        assert 0 < xs[0] < 32 < xs[1] < 64 and abs(eye_l[1] - eye_r[1]) < 8
+        assert np.isfinite(C.features(b, lmp)).all()
+
+
 # ---------------------------------------------------------------- the Li & Lyu warps (second kind of negative)
 
 

@@ -61,13 +61,14 @@ Progress = Callable[[str, int, int], None]
 # ---------------------------------------------------------------------------- training pairs
 
 
-def make_pair(crop: np.ndarray, landmarks: np.ndarray, kind: str, rng: np.random.Generator, size: int
-              ) -> tuple[np.ndarray, np.ndarray]:
+def make_pair(crop: np.ndarray, landmarks: np.ndarray, kind: str, rng: np.random.Generator, size: int,
+              with_landmarks: bool = False) -> tuple[np.ndarray, ...]:
     """One (real, negative) pair of ``size`` x ``size`` network inputs from one aligned face.
 
     Both get the same colour jitter, the same optional global resolution loss (p 0.3, factor 0.35-0.95),
     the same random crop margin, the same JPEG quality (p 0.5, q 40-95) and the same flip; only the
-    negative (``kind`` = ``"sbi"`` or ``"warp"``) differs.
+    negative (``kind`` = ``"sbi"`` or ``"warp"``) differs. ``with_landmarks``: also return the landmarks in
+    the inputs' coordinates (flipped with them; the same random draws, so the same pair).
     """
     base = colour_jitter(crop, rng)
     if rng.random() < 0.3:
@@ -83,8 +84,16 @@ def make_pair(crop: np.ndarray, landmarks: np.ndarray, kind: str, rng: np.random
     if rng.random() < 0.5:
         q = int(rng.integers(40, 96))
         pos, neg = jpeg(pos, q), jpeg(neg, q)
-    if rng.random() < 0.5:
+    flip = rng.random() < 0.5
+    if flip:
         pos, neg = pos[:, ::-1], neg[:, ::-1]
+    if with_landmarks:
+        from .consistency import roi_landmarks
+
+        lm = roi_landmarks(landmarks, box, size)
+        if flip:
+            lm[:, 0] = size - 1 - lm[:, 0]
+        return np.ascontiguousarray(pos), np.ascontiguousarray(neg), lm
     return np.ascontiguousarray(pos), np.ascontiguousarray(neg)
 
 

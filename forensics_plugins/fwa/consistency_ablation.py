@@ -1,0 +1,235 @@
+"""Ablation of the FWA slot: hand-crafted inner-vs-outer consistency features (:mod:`.consistency`) alone, the
+frozen Lite0 probe features alone, and both concatenated. ``python -m forensics_plugins.fwa.consistency_ablation``
+prints every figure.
+
+Training pairs are exactly those of :mod:`.probe` (same faces, same seeds: :func:`.train.make_pair`), so the
+cached probe features of those pairs (``--probe-dir``, written by ``python -m forensics_plugins.fwa.probe``) line
+up row by row with the consistency features computed here. A logistic regression (standardised features, L2; C
+picked on held-out identities' synthetic SBI pairs, never on a cross-check) is fitted on real vs negative pairs
+(``sbi``, ``warp``, or ``sbi+warp``: the union of both pair sets). Cross-checks are scored with the detector's rule
+(:mod:`.infer`: mean P over a track's frames, maximum over tracks) and printed as item AUC with a stratified
+bootstrap 95 % interval and the counts, and face-crop AUC with an interval over whole files. Features per
+cross-check file are cached in ``--work-dir`` (npz, keyed by the file's SHA-256, the input size and
+:data:`.consistency.FEATURE_VERSION`). Nothing here is shipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import consistency as C
+from .data import extract, media_files, shrink
+from .warp import cut_roi, roi_box
+
+
+def roi_and_landmarks(crop: np.ndarray, lm: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The detector's network input for one cached face (:func:`.infer.roi_input`) and its landmarks there."""
+    crop, lm = shrink(crop, np.asarray(lm, dtype=np.float32))
+    box = roi_box(lm, crop.shape[:2], rng=None)
+    return cut_roi(crop, box, size), C.roi_landmarks(lm, box, size)
+
+
+def pair_consistency(faces, idx, kind: str, size: int, seed: int, salt: int) -> tuple[np.ndarray, np.ndarray]:
+    """Consistency features of the (real, negative) pairs of :func:`.probe.pair_features` (same draws)."""
+    from .train import make_pair, negative_kind
+
+    pos, neg = [], []
+    for n, i in enumerate(idx):
+        r = np.random.default_rng([seed, salt, n])
+        a, b, lm = make_pair(*faces[int(i)], negative_kind(kind, r), r, size, with_landmarks=True)
+        pos.append(C.features(a, lm))
+        neg.append(C.features(b, lm))
+    return np.stack(pos + neg), np.r_[np.zeros(len(pos)), np.ones(len(neg))]
+
+
+def _auc(y, s) -> str:
+    from forensics.api import roc_metrics
+
+    m = roc_metrics(np.asarray(y), np.asarray(s), ci_resamples=1000, seed=0)
+    ci = m.get("auc_ci95") or [float("nan")] * 2
+    return f"{m['auc']:.3f} ({ci[0]:.2f}–{ci[1]:.2f})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--faces", type=Path, action="append", required=True)
+    ap.add_argument("--manifest", type=Path, required=True, help="data_manifest.json of the FWA card (split)")
+    ap.add_argument("--cross-check", type=Path, action="append", default=[])
+    ap.add_argument("--exclude", action="append", default=[])
+    ap.add_argument("--cache", type=Path, required=True, help="face-crop cache (:mod:`.data`)")
+    ap.add_argument("--work-dir", type=Path, required=True, help="feature cache of this ablation")
+    ap.add_argument("--probe-dir", type=Path, default=None,
+                    help="--work-dir of `python -m forensics_plugins.fwa.probe` (its cached Lite0 features)")
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--pairs", type=int, default=3000)
+    ap.add_argument("--negatives", action="append", choices=("sbi", "warp", "sbi+warp"),
+                    help="training negatives to compare [default: sbi, warp, sbi+warp]")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args(argv)
+    a.negatives = a.negatives or ["sbi", "warp", "sbi+warp"]
+
+    import cv2
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from .infer import aggregate_track
+    from .probe import _training_faces, columns
+    from .train import clustered_auc_ci
+
+    cv2.setNumThreads(a.threads)
+    t0 = time.time()
+    train, held, src = _training_faces(a.faces, a.manifest, a.cache)
+    counts = {s: src.count(s) for s in set(src)}
+    w = np.array([math.sqrt(counts[s]) / counts[s] for s in src])
+    idx = np.random.default_rng([a.seed, 8_000_000]).choice(len(train), size=a.pairs, replace=True, p=w / w.sum())
+    held = held[:: max(1, len(held) // 400)][:400]
+    a.work_dir.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(a.manifest.read_bytes()).hexdigest()
+    mean_cols = columns("mean")
+
+    def probe_train(kind: str):
+        if a.probe_dir is None:
+            return None
+        key = hashlib.sha256(f"{digest}|{a.size}|{a.pairs}|{kind}|{a.seed}|probe/2".encode()).hexdigest()[:16]
+        f = a.probe_dir / f"probe-train-{key}.npz"
+        if not f.is_file():
+            return None
+        with np.load(f) as z:
+            return z["xtr"][:, mean_cols], z["xho"][:, mean_cols]
+
+    sets = {}
+    for kind in ("sbi", "warp"):
+        key = hashlib.sha256(f"{digest}|{a.size}|{a.pairs}|{kind}|{a.seed}|{C.FEATURE_VERSION}".encode()).hexdigest()
+        f = a.work_dir / f"cons-train-{key[:16]}.npz"
+        if f.is_file():
+            with np.load(f) as z:
+                xtr, ytr, xho, yho = z["xtr"], z["ytr"], z["xho"], z["yho"]
+        else:
+            xtr, ytr = pair_consistency(train, idx, kind, a.size, a.seed, 8_100_000)
+            xho, yho = pair_consistency(held, range(len(held)), "sbi", a.size, a.seed, 7_000_000)
+            np.savez(f, xtr=xtr, ytr=ytr, xho=xho, yho=yho)
+        sets[kind] = {"cons": (xtr, ytr, xho, yho), "probe": probe_train(kind)}
+        print(f"consistency features of {len(xtr)} {kind} training images and {len(xho)} held-out: "
+              f"{time.time() - t0:.0f} s; probe features {'found' if sets[kind]['probe'] else 'not found'}",
+              flush=True)
+
+    ex = [re.compile(r) for r in a.exclude]
+    checks = {}
+    t_feat, n_feat = 0.0, 0
+    for d in a.cross_check:
+        items = []
+        for label, sub in ((0, "real"), (1, "fake")):
+            for p in media_files(d / sub):
+                if any(r.search(p.name) for r in ex):
+                    continue
+                ff = extract(p, a.cache)
+                if not ff.tracks:
+                    continue
+                fc = a.work_dir / f"cons-x-{ff.sha256[:24]}-{a.size}-{C.FEATURE_VERSION.replace('/', '')}.npz"
+                if fc.is_file():
+                    with np.load(fc) as z:
+                        cons = [z[f"t{i}"] for i in range(int(z["n"]))]
+                else:
+                    cons = []
+                    for c, lms, _ in ff.tracks:
+                        t1 = time.perf_counter()
+                        cons.append(np.stack([C.features(*roi_and_landmarks(cr, lm, a.size))
+                                              for cr, lm in zip(c, lms)]))
+                        t_feat += time.perf_counter() - t1
+                        n_feat += len(c)
+                    np.savez(fc, n=len(cons), **{f"t{i}": t for i, t in enumerate(cons)})
+                probe = None
+                if a.probe_dir is not None:
+                    pf = a.probe_dir / f"probe-x-{ff.sha256[:24]}-{a.size}.npz"
+                    if pf.is_file():
+                        with np.load(pf) as z:
+                            probe = [z[f"t{i}"][:, mean_cols] for i in range(int(z["n"]))]
+                items.append((label, ff.sha256, cons, probe))
+        checks[d.name] = items
+        print(f"  features of {d.name}: {len(items)} files with a face "
+              f"({sum(it[3] is not None for it in items)} with cached probe features); {time.time() - t0:.0f} s",
+              flush=True)
+    if n_feat:
+        print(f"consistency features: {1000 * t_feat / n_feat:.2f} ms per face crop ({n_feat} crops computed now)")
+
+    def design(kind: str, feats: str):
+        parts = [sets[k] for k in (("sbi", "warp") if kind == "sbi+warp" else (kind,))]
+        if feats != "cons" and any(p["probe"] is None for p in parts):
+            return None
+        xs, ys = [], []
+        for p in parts:
+            xc, y, _, _ = p["cons"]
+            blocks = {"cons": [xc], "probe": [p["probe"][0]], "cons+probe": [xc, p["probe"][0]]}[feats]
+            xs.append(np.concatenate(blocks, 1))
+            ys.append(y)
+        p0 = sets["sbi"]
+        hc, yh = p0["cons"][2], p0["cons"][3]
+        hblocks = {"cons": [hc], "probe": [p0["probe"][1]] if p0["probe"] else None,
+                   "cons+probe": [hc, p0["probe"][1]] if p0["probe"] else None}[feats]
+        if hblocks is None:
+            return None
+        return np.concatenate(xs), np.concatenate(ys), np.concatenate(hblocks, 1), yh
+
+    def item_x(cons, probe, feats):
+        if feats == "cons":
+            return cons
+        if probe is None:
+            return None
+        return probe if feats == "probe" else [np.concatenate([c, q], 1) for c, q in zip(cons, probe)]
+
+    print(f"\nAUC (95 % CI); item = the detector's rule; C picked on held-out identities' SBI pairs; "
+          f"{C.N_FEATURES} consistency features, {len(mean_cols)} probe features")
+    for kind in a.negatives:
+        for feats in ("cons", "probe", "cons+probe"):
+            dm = design(kind, feats)
+            if dm is None:
+                print(f"[{kind} / {feats}] skipped: no cached probe features")
+                continue
+            xtr, ytr, xho, yho = dm
+            scaler = StandardScaler().fit(xtr)
+            best = None
+            for c in (0.001, 0.01, 0.1, 1.0):
+                clf = LogisticRegression(C=c, max_iter=5000).fit(scaler.transform(xtr), ytr)
+                from sklearn.metrics import roc_auc_score
+
+                auc = roc_auc_score(yho, clf.decision_function(scaler.transform(xho)))
+                if best is None or auc > best[0]:
+                    best = (auc, c, clf)
+            _, c, clf = best
+            print(f"[{kind} / {feats}] C={c}; in-source synthetic SBI (held-out identities) "
+                  f"{_auc(yho, clf.decision_function(scaler.transform(xho)))}", flush=True)
+            for name, items in checks.items():
+                y, s, fy, fs, fg = [], [], [], [], []
+                missing = 0
+                for label, sha, cons, probe in items:
+                    xs = item_x(cons, probe, feats)
+                    if xs is None:
+                        missing += 1
+                        continue
+                    probs = [1 / (1 + np.exp(-clf.decision_function(scaler.transform(t)))) for t in xs]
+                    y.append(label)
+                    s.append(max(aggregate_track(q) for q in probs))
+                    for q in probs:
+                        fy += [label] * len(q)
+                        fs += list(q)
+                        fg += [sha] * len(q)
+                ci = clustered_auc_ci(np.array(fy), np.array(fs), fg) or [float("nan")] * 2
+                from sklearn.metrics import roc_auc_score
+
+                print(f"   {name}: item {_auc(y, s)}; {len(y) - sum(y)} real / {sum(y)} fake"
+                      + (f" ({missing} without probe features)" if missing else "")
+                      + f"; face crops {roc_auc_score(fy, fs):.3f} ({ci[0]:.2f}–{ci[1]:.2f})", flush=True)
+    print(f"done in {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
