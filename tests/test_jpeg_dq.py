@@ -44,6 +44,30 @@ def test_unreadable_jpeg_is_a_clear_error():
         dq.read_coefficients(b"\xff\xd8\xff\xe0" + b"garbage" * 20)
 
 
+def test_truncated_jpeg_is_refused_before_libjpeg_pads_it(host, capfd):
+    import io
+    import struct
+
+    from PIL import Image
+
+    data = jpeg_bytes(host, 85)
+    assert not dq.truncated_jpeg(data)
+    buf = io.BytesIO()
+    Image.fromarray(host).save(buf, format="JPEG", quality=85, progressive=True)
+    prog = buf.getvalue()  # many scans
+    assert not dq.truncated_jpeg(prog) and dq.read_coefficients(prog).progressive
+    thumb = jpeg_bytes(host[::8, ::8].copy(), 80)  # an EXIF-style thumbnail (its own SOS and EOI) before the image
+    app1 = b"\xff\xe1" + struct.pack(">H", len(thumb) + 8) + b"Exif\0\0" + thumb
+    with_thumb = data[:2] + app1 + data[2:]
+    assert not dq.truncated_jpeg(with_thumb)
+    capfd.readouterr()
+    for cut in (data[: len(data) // 2], prog[: len(prog) - 40], with_thumb[: len(with_thumb) - 500]):
+        assert dq.truncated_jpeg(cut)
+        with pytest.raises(ValueError, match="truncated"):
+            dq.read_coefficients(cut)
+    assert "Premature end" not in capfd.readouterr().err  # nothing from libjpeg on the terminal
+
+
 def test_aligned_dq_found_only_in_doubly_compressed_files(host):
     single = dq.aligned_dq(dq.read_coefficients(jpeg_bytes(host, 90)))
     double = dq.aligned_dq(dq.read_coefficients(jpeg_bytes(decode_image(jpeg_bytes(host, 70)), 90)))

@@ -80,12 +80,26 @@ def standard_quality(table: np.ndarray, base: np.ndarray = STD_LUMA) -> int | No
     return None
 
 
+def truncated_jpeg(data: bytes) -> bool:
+    """Whether a JPEG stream ends before its end-of-image marker: no FFD9 after the start of its last scan
+    (FFDA); a stream without any scan is left to libjpeg's own error. Entropy-coded data cannot hold FFD9 (0xFF bytes are stuffed), and an EXIF thumbnail's own markers
+    come before the main image's scans, so a thumbnail's EOI does not hide a truncated main image."""
+    sos = data.rfind(b"\xff\xda")
+    return sos >= 0 and data.find(b"\xff\xd9", sos + 2) < 0
+
+
 def read_coefficients(data: bytes) -> JpegCoefficients:
     """Read the quantised DCT coefficients and tables of a JPEG (``jpeglib``, i.e. libjpeg, no decoding).
 
-    Raises ``ValueError`` when the bytes are not a readable JPEG.
+    Raises ``ValueError`` when the bytes are not a readable JPEG, and for a truncated one (no end-of-image marker
+    after its last scan): libjpeg would pad the missing blocks and print a warning on the terminal, and maps of
+    padded coefficients are not evidence.
     """
     import jpeglib
+
+    if truncated_jpeg(data):
+        raise ValueError("the JPEG is truncated (no end-of-image marker after its last scan): its DCT coefficients "
+                         "are incomplete")
 
     fd, path = tempfile.mkstemp(suffix=".jpg", prefix="forensics-dq-")
     try:
