@@ -330,8 +330,9 @@ def analyze_case(
     env = environment()
     custody = CustodyLog()
     info = read_case_info(case_dir, case_id=case_id, examiner=examiner)
+    ident = info.to_json()  # the case folder by name and path digest: the outputs carry no machine paths
     custody.event("RUN_START", run_id=run_id, case_id=info.case_id, examiner=info.examiner or "(not given)",
-                  **env, case_dir=str(case_dir))
+                  **env, case_folder=ident["root"], case_root_id=ident["root_id"])
     if info.case_toml_sha256:
         custody.event("CASE_TOML", sha256=info.case_toml_sha256)
     custody.event("BINDING", guarantee=BINDING_GUARANTEE)

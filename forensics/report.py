@@ -33,6 +33,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from forensics.case import safe_name
 from forensics.engine import AnalysisResult
 from forensics.textsafe import json_line, safe_text
 
@@ -296,7 +297,7 @@ def write_outputs(result: AnalysisResult, out_dir: Path, sign_key: Any = None, f
     payloads["findings.json"] = findings_json(doc)
     findings_sha = hashlib.sha256(payloads["findings.json"]).hexdigest()
     payloads["report.html"] = render_html(result, findings_sha256=findings_sha).encode("utf-8")
-    result.custody.event("OUTPUTS_WRITTEN", out_dir=str(out_dir),
+    result.custody.event("OUTPUTS_WRITTEN", out_folder=safe_name(out_dir.name),
                          **{n.replace("/", "_").replace(".", "_"): hashlib.sha256(d).hexdigest()
                             for n, d in payloads.items() if "/" not in n})
     payloads["custody.log"] = result.custody.text().encode("utf-8")

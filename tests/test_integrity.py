@@ -454,7 +454,12 @@ def test_cli_reproduction_command_names_no_machine_path(make_case, photo, run_cl
     run = doc["run"]
     assert run["reproduce"] == f"forensics analyze {Path(root).name} -o out --examiner 'Ann O'\"'\"'Neil' -d metadata"
     assert "working_folder" not in run and str(tmp_path) not in json.dumps(doc)
-    assert os.getcwd() not in (out / "custody.log").read_text(encoding="utf-8")
+    custody = (out / "custody.log").read_text(encoding="utf-8")
+    assert os.getcwd() not in custody and str(tmp_path) not in custody  # the custody log names folders too
+    events = {e["event"]: e for e in map(json.loads, custody.splitlines())}
+    assert events["RUN_START"]["case_folder"] == Path(root).name
+    assert events["RUN_START"]["case_root_id"] == doc["case"]["root_id"]
+    assert events["OUTPUTS_WRITTEN"]["out_folder"] == "out"
 
 
 # ------------------------------------------------------------------ 21: README
