@@ -315,6 +315,27 @@ def cost_section(model_dir: Path, threads: int) -> None:
     print(f"\nCost: FWA network {np.median(times):.1f} ms per face crop ({size} px, batch 32, {threads} torch "
           f"thread(s), load average {load:.1f}); a video costs up to {card.get('frames_per_track', 32)} crops per "
           "face track on top of the shared face pipeline")
+    from forensics_plugins.fwa import consistency
+
+    lm = _synthetic_landmarks(size)
+    consistency.features(x[0], lm)
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        for im in x:
+            consistency.features(im, lm)
+        times.append((time.perf_counter() - t) / len(x) * 1000)
+    print(f"Cost: inner-vs-outer consistency features (forensics_plugins.fwa.consistency, "
+          f"{consistency.N_FEATURES} features; ablation only, not in the shipped model) {np.median(times):.1f} ms "
+          f"per face crop ({size} px, one thread)")
+
+
+def _synthetic_landmarks(size: int) -> np.ndarray:
+    """68 points on an ellipse filling the middle of a ``size`` crop (brows on top), for timing only."""
+    t = np.linspace(0, 2 * np.pi, 68, endpoint=False)
+    lm = np.stack([size / 2 + 0.38 * size * np.cos(t), size * 0.55 + 0.4 * size * np.sin(t)], axis=1)
+    lm[17:27, 1] = size * 0.2
+    return lm.astype(np.float32)
 
 
 def main(argv: list[str] | None = None) -> int:
