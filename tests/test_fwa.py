@@ -133,6 +133,28 @@ def test_consistency_features_see_a_pasted_inner_face(aligned_face):
     assert abs(glob[col["d0_lap"]] - f0[col["d0_lap"]]) < abs(blurred[col["d0_lap"]] - f0[col["d0_lap"]]) / 2
 
 
+def test_regenerated_source_loses_noise_not_edges_and_stays_inside_the_mask(aligned_face):
+    import cv2
+
+    from forensics_plugins.fwa import consistency as C
+
+    crop, lm = aligned_face
+    noisy = np.clip(crop + np.random.default_rng(0).normal(0, 5, crop.shape), 0, 255).astype(np.uint8)
+    r = sbi.regenerate(noisy, np.random.default_rng(1))
+    grey = lambda x: cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
+    hp = lambda x: np.abs(x - cv2.GaussianBlur(x, (0, 0), 1.0))  # noqa: E731
+    g0 = cv2.Sobel(grey(noisy), cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(grey(noisy), cv2.CV_32F, 0, 1) ** 2
+    flat, edge = g0 <= np.percentile(g0, 50), g0 >= np.percentile(g0, 97)
+    assert hp(grey(r))[flat].mean() < 0.7 * hp(grey(noisy))[flat].mean()  # noise / fine texture removed
+    assert np.abs(cv2.Sobel(grey(r), cv2.CV_32F, 1, 0))[edge].mean() > 0.6 * np.abs(
+        cv2.Sobel(grey(noisy), cv2.CV_32F, 1, 0))[edge].mean()  # strong edges kept
+    a = sbi.self_blend(noisy, lm, np.random.default_rng(4), transform="target", regen=1.0)
+    b = sbi.self_blend(noisy, lm, np.random.default_rng(4), transform="target")
+    assert np.array_equal(a.image[a.mask == 0], a.target[a.mask == 0]) and not np.array_equal(a.image, b.image)
+    col = C.FEATURE_NAMES.index("d0_hp")
+    assert C.features(_inner_paste(noisy, lm, r), lm)[col] < C.features(noisy, lm)[col] - 0.2  # less noise inside
+
+
 def test_consistency_features_at_the_crop_edge_and_roi_landmarks(aligned_face):
     from forensics_plugins.fwa import consistency as C
     from forensics_plugins.fwa.train import make_pair

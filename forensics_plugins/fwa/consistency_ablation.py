@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="--work-dir of `python -m forensics_plugins.fwa.probe` (its cached Lite0 features)")
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--pairs", type=int, default=3000)
-    ap.add_argument("--negatives", action="append", choices=("sbi", "warp", "sbi+warp"),
+    ap.add_argument("--negatives", action="append", choices=("sbi", "warp", "sbi+warp", "sbi_regen"),
                     help="training negatives to compare [default: sbi, warp, sbi+warp]")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             return z["xtr"][:, mean_cols], z["xho"][:, mean_cols]
 
     sets = {}
-    for kind in ("sbi", "warp"):
+    for kind in ["sbi", "warp"] + (["sbi_regen"] if "sbi_regen" in a.negatives else []):
         key = hashlib.sha256(f"{digest}|{a.size}|{a.pairs}|{kind}|{a.seed}|{C.FEATURE_VERSION}".encode()).hexdigest()
         f = a.work_dir / f"cons-train-{key[:16]}.npz"
         if f.is_file():

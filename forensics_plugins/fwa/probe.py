@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work-dir", type=Path, required=True)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--pairs", type=int, default=4000, help="training faces (each gives a real + an SBI image)")
-    ap.add_argument("--negatives", default="sbi", choices=("sbi", "warp", "both"))
+    ap.add_argument("--negatives", default="sbi", choices=("sbi", "warp", "both", "sbi_regen"))
     ap.add_argument("--pooling", action="append", choices=("mean", "meanstd"),
                     help="feature pooling(s) to compare [default: both]")
     ap.add_argument("--seed", type=int, default=0)

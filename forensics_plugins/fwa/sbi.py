@@ -180,8 +180,23 @@ def shift_source(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generato
     return out
 
 
+def regenerate(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A decoder-like rendering of a face: edge-preserving smoothing (bilateral filter) removes sensor noise and
+    fine skin texture while edges stay, then a mild unsharp mask (p 0.5) re-sharpens them, as an autoencoder or
+    GAN face-swap output looks (clean skin, crisp features)."""
+    import cv2
+
+    x = cv2.bilateralFilter(np.ascontiguousarray(img), d=5, sigmaColor=float(rng.uniform(15, 45)),
+                            sigmaSpace=float(rng.uniform(1.5, 4.0)))
+    if rng.random() < 0.5:
+        blur = cv2.GaussianBlur(x, (0, 0), sigmaX=1.0).astype(np.float32)
+        a = float(rng.uniform(0.2, 0.8))
+        x = np.clip(np.round(x.astype(np.float32) * (1 + a) - a * blur), 0, 255).astype(np.uint8)
+    return x
+
+
 def self_blend(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
-               transform: str | None = None) -> SelfBlend:
+               transform: str | None = None, regen: float = 0.0) -> SelfBlend:
     """One self-blended image from one face (see the module docstring).
 
     Parameters
@@ -191,6 +206,8 @@ def self_blend(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
     rng : random generator (a seed reproduces the sample)
     transform : ``"source"`` or ``"target"`` forces which copy gets the colour / frequency transform
         (default: either, with probability 0.5)
+    regen : probability that the source is also :func:`regenerate`-d (a decoder-like rendering); 0 (the
+        default) draws nothing more from ``rng``, so the original SBI samples are unchanged
 
     Returns
     -------
@@ -206,6 +223,8 @@ def self_blend(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
         source = colour_frequency(source, rng)
     else:
         target = colour_frequency(target, rng)
+    if regen > 0 and rng.random() < regen:
+        source = regenerate(source, rng)
     source = shift_source(source, landmarks, rng)
     ratio = float(BLEND_RATIOS[int(rng.integers(len(BLEND_RATIOS)))])
     mask = blend_mask(img.shape[:2], landmarks, rng, ratio=ratio)

@@ -52,7 +52,8 @@ from .infer import AGGREGATION, aggregate_track, roi_input, sigmoid
 from .sbi import self_blend
 from .warp import colour_jitter, cut_roi, jpeg, rescale, roi_box, warp_negative
 
-NEGATIVES = ("sbi", "warp", "both")
+NEGATIVES = ("sbi", "warp", "both", "sbi_regen")
+REGEN_P = 0.5  # sbi_regen: share of self-blended sources given a decoder-like rendering (:func:`.sbi.regenerate`)
 MANIFEST = "data_manifest.json"
 MIN_SPLIT_SOURCE = 200  # sources with fewer files (no identity labels) stay whole in training
 Progress = Callable[[str, int, int], None]
@@ -73,12 +74,12 @@ def make_pair(crop: np.ndarray, landmarks: np.ndarray, kind: str, rng: np.random
     base = colour_jitter(crop, rng)
     if rng.random() < 0.3:
         base = rescale(base, float(np.exp(rng.uniform(np.log(0.35), np.log(0.95)))))
-    if kind == "sbi":
-        neg = self_blend(base, landmarks, rng).image
+    if kind in ("sbi", "sbi_regen"):
+        neg = self_blend(base, landmarks, rng, regen=REGEN_P if kind == "sbi_regen" else 0.0).image
     elif kind == "warp":
         neg, _ = warp_negative(base, landmarks, rng)
     else:
-        raise ValueError(f"negative kind must be 'sbi' or 'warp', not {kind!r}")
+        raise ValueError(f"negative kind must be 'sbi', 'sbi_regen' or 'warp', not {kind!r}")
     box = roi_box(landmarks, crop.shape[:2], rng)
     pos, neg = cut_roi(base, box, size), cut_roi(neg, box, size)
     if rng.random() < 0.5:
