@@ -26,8 +26,9 @@ def train_fwa(
     vote_check: List[str] = typer.Option([], "--vote-check", help="Further video cross-check(s) (folder name) "
                                          "whose item AUC interval must also lie above 0.5 for the detector to vote on "
                                          "videos: the least favourable figure decides (repeatable)."),
-    negatives: str = typer.Option("sbi", help="Training fakes: sbi (self-blended images), warp (Li & Lyu warps) "
-                                  "or both (one of the two per face)."),
+    negatives: str = typer.Option("sbi", help="Training fakes: sbi (self-blended images), warp (Li & Lyu warps), "
+                                  "both (one of the two per face) or sbi_regen (SBI whose source is, half the time, "
+                                  "given a decoder-like rendering: edge-preserving smoothing)."),
     size: int = typer.Option(112, help="Network input side in pixels."),
     steps: int = typer.Option(160, help="Training steps (each: --batch-faces real faces + as many fakes)."),
     batch_faces: int = typer.Option(16, help="Real faces per step."),
