@@ -23,7 +23,9 @@ Features (:data:`FEATURE_NAMES`): each statistic's value in every band minus its
 (+-0.03) minus the mean of the bands just inside and just outside it. A band with too few pixels (the crop's
 edge) reads as the outer reference (difference 0); ``valid_outer`` says how much of the outer band exists.
 
-Cost: about 2 ms per 128 px crop on one CPU thread (``python benchmarks/cross_source.py --sections cost``).
+Cost: about 2 ms per 128 px crop on one idle CPU thread, 4-5 ms on the shared 2-core machine under load
+(``python benchmarks/cross_source.py --sections cost --threads 1`` prints it). Measured in
+:mod:`.consistency_ablation`; not part of the shipped model (its cross-source figures did not justify it).
 """
 
 from __future__ import annotations

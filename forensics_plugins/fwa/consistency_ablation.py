@@ -6,7 +6,7 @@ Training pairs are exactly those of :mod:`.probe` (same faces, same seeds: :func
 cached probe features of those pairs (``--probe-dir``, written by ``python -m forensics_plugins.fwa.probe``) line
 up row by row with the consistency features computed here. A logistic regression (standardised features, L2; C
 picked on held-out identities' synthetic SBI pairs, never on a cross-check) is fitted on real vs negative pairs
-(``sbi``, ``warp``, or ``sbi+warp``: the union of both pair sets). Cross-checks are scored with the detector's rule
+(``sbi``, ``warp``, ``sbi+warp``: the union of both pair sets, or ``sbi_regen``: :func:`.sbi.regenerate`). Cross-checks are scored with the detector's rule
 (:mod:`.infer`: mean P over a track's frames, maximum over tracks) and printed as item AUC with a stratified
 bootstrap 95 % interval and the counts, and face-crop AUC with an interval over whole files. Features per
 cross-check file are cached in ``--work-dir`` (npz, keyed by the file's SHA-256, the input size and
