@@ -89,7 +89,7 @@ def test_training_pairs_are_deterministic_and_share_augmentations(aligned_face):
     from forensics_plugins.fwa.train import make_pair
 
     crop, lm = aligned_face
-    for kind in ("sbi", "warp"):
+    for kind in ("sbi", "warp", "sbi_regen"):
         a = make_pair(crop, lm, kind, np.random.default_rng(3), 64)
         b = make_pair(crop, lm, kind, np.random.default_rng(3), 64)
         assert all(np.array_equal(x, y) for x, y in zip(a, b))
