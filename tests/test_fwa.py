@@ -436,3 +436,16 @@ def test_tiny_frozen_feature_probe(tmp_path, isolated_models):
     assert logits.shape == (3,) and cams.shape[0] == 3 and np.isfinite(logits).all()
     with pytest.raises(ValueError, match="pool-pairs"):
         train([tmp_path / "real"], tmp_path / "bad", work_dir=tmp_path / "w3", **{**kw, "pool_pairs": 0})
+
+
+def test_labelled_media_lists_real_then_fake_without_excluded_names(tmp_path):
+    import re
+
+    from forensics_plugins.fwa.data import labelled_media
+
+    for sub, names in (("real", ["b.mp4", "a.jpg", ".hidden.jpg", "notes.txt"]), ("fake", ["c.png", "skip_me.mp4"])):
+        (tmp_path / sub).mkdir()
+        for n in names:
+            (tmp_path / sub / n).write_bytes(b"x")
+    got = [(label, p.name) for label, p in labelled_media(tmp_path, [re.compile("^skip_")])]
+    assert got == [(0, "a.jpg"), (0, "b.mp4"), (1, "c.png")]

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import consistency as C
-from .data import extract, media_files, shrink
+from .data import extract, labelled_media, shrink
 from .warp import cut_roi, roi_box
 
 
@@ -238,34 +238,31 @@ def main(argv: list[str] | None = None) -> int:
     t_feat, n_feat = 0.0, 0
     for d in a.cross_check:
         items = []
-        for label, sub in ((0, "real"), (1, "fake")):
-            for p in media_files(d / sub):
-                if any(r.search(p.name) for r in ex):
-                    continue
-                ff = extract(p, a.cache)
-                if not ff.tracks:
-                    continue
-                fc = a.work_dir / f"cons-x-{ff.sha256[:24]}-{a.size}-{C.FEATURE_VERSION.replace('/', '')}.npz"
-                if fc.is_file():
-                    with np.load(fc) as z:
-                        cons = [z[f"t{i}"] for i in range(int(z["n"]))]
-                else:
-                    cons = []
-                    for c, lms, _ in ff.tracks:
-                        t1 = time.perf_counter()
-                        cons.append(np.stack([C.features(*roi_and_landmarks(cr, lm, a.size))
-                                              for cr, lm in zip(c, lms)]))
-                        t_feat += time.perf_counter() - t1
-                        n_feat += len(c)
-                    np.savez(fc, n=len(cons), **{f"t{i}": t for i, t in enumerate(cons)})
-                probe = None
-                if a.probe_dir is not None:
-                    pf = a.probe_dir / f"probe-x-{ff.sha256[:24]}-{a.size}.npz"
-                    if pf.is_file():
-                        with np.load(pf) as z:
-                            probe = [z[f"t{i}"][:, mean_cols] for i in range(int(z["n"]))]
-                items.append((label, ff.sha256, cons, probe))
-                checks_names.setdefault(d.name, []).append(p.name)
+        for label, p in labelled_media(d, ex):
+            ff = extract(p, a.cache)
+            if not ff.tracks:
+                continue
+            fc = a.work_dir / f"cons-x-{ff.sha256[:24]}-{a.size}-{C.FEATURE_VERSION.replace('/', '')}.npz"
+            if fc.is_file():
+                with np.load(fc) as z:
+                    cons = [z[f"t{i}"] for i in range(int(z["n"]))]
+            else:
+                cons = []
+                for c, lms, _ in ff.tracks:
+                    t1 = time.perf_counter()
+                    cons.append(np.stack([C.features(*roi_and_landmarks(cr, lm, a.size))
+                                          for cr, lm in zip(c, lms)]))
+                    t_feat += time.perf_counter() - t1
+                    n_feat += len(c)
+                np.savez(fc, n=len(cons), **{f"t{i}": t for i, t in enumerate(cons)})
+            probe = None
+            if a.probe_dir is not None:
+                pf = a.probe_dir / f"probe-x-{ff.sha256[:24]}-{a.size}.npz"
+                if pf.is_file():
+                    with np.load(pf) as z:
+                        probe = [z[f"t{i}"][:, mean_cols] for i in range(int(z["n"]))]
+            items.append((label, ff.sha256, cons, probe))
+            checks_names.setdefault(d.name, []).append(p.name)
         checks[d.name] = items
         print(f"  features of {d.name}: {len(items)} files with a face "
               f"({sum(it[3] is not None for it in items)} with cached probe features); {time.time() - t0:.0f} s",

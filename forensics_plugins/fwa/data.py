@@ -55,6 +55,13 @@ def media_files(root: Path) -> list[Path]:
     return out
 
 
+def labelled_media(root: Path, exclude: list = ()) -> list[tuple[int, Path]]:
+    """``(label, path)`` of the media under ``root/real`` (0) and ``root/fake`` (1), skipping names that match
+    any of the compiled patterns ``exclude``: the cross-check folders of the trainer and its ablation tools."""
+    return [(label, p) for label, sub in ((0, "real"), (1, "fake")) for p in media_files(root / sub)
+            if not any(r.search(p.name) for r in exclude)]
+
+
 def cache_key(digest: str, video: bool = False) -> str:
     # videos: crops from the whole-duration tracks (images are unchanged, so their entries stay valid)
     tag = f"{CACHE_VERSION}|{digest}" + ("|frames evenly spaced in time|whole-duration tracks" if video else "")
