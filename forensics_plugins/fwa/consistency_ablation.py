@@ -26,6 +26,7 @@ import numpy as np
 
 from . import consistency as C
 from .data import extract, labelled_media, shrink
+from .probe import add_data_args
 from .warp import cut_roi, roi_box
 
 
@@ -160,12 +161,7 @@ def fit_head(head: str, xtr, ytr, xho, yho, n_cons: int):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--faces", type=Path, action="append", required=True)
-    ap.add_argument("--manifest", type=Path, required=True, help="data_manifest.json of the FWA card (split)")
-    ap.add_argument("--cross-check", type=Path, action="append", default=[])
-    ap.add_argument("--exclude", action="append", default=[])
-    ap.add_argument("--cache", type=Path, required=True, help="face-crop cache (:mod:`.data`)")
-    ap.add_argument("--work-dir", type=Path, required=True, help="feature cache of this ablation")
+    add_data_args(ap)
     ap.add_argument("--probe-dir", type=Path, default=None,
                     help="--work-dir of `python -m forensics_plugins.fwa.probe` (its cached Lite0 features)")
     ap.add_argument("--size", type=int, default=128)

@@ -91,14 +91,19 @@ def pair_features(model, faces, idx, kind: str, size: int, seed: int, salt: int)
     return features_of(model, x), np.r_[np.zeros(len(pos)), np.ones(len(neg))]
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_data_args(ap: argparse.ArgumentParser) -> None:
+    """The data options every FWA ablation tool takes: faces, the card's split, cross-check folders, caches."""
     ap.add_argument("--faces", type=Path, action="append", required=True)
     ap.add_argument("--manifest", type=Path, required=True, help="data_manifest.json of the FWA card (split)")
     ap.add_argument("--cross-check", type=Path, action="append", default=[])
     ap.add_argument("--exclude", action="append", default=[])
-    ap.add_argument("--cache", type=Path, required=True)
-    ap.add_argument("--work-dir", type=Path, required=True)
+    ap.add_argument("--cache", type=Path, required=True, help="face-crop cache (:mod:`.data`)")
+    ap.add_argument("--work-dir", type=Path, required=True, help="feature cache of this tool")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_data_args(ap)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--pairs", type=int, default=4000, help="training faces (each gives a real + an SBI image)")
     ap.add_argument("--negatives", default="sbi", choices=("sbi", "warp", "both", "sbi_regen"))
