@@ -156,6 +156,43 @@ def test_ridge_cue_model_and_voting_gate():
     assert not voting_gate({**good, "auc_ci95": [0.45, 0.8]}, 0.5)[0]  # interval includes chance
 
 
+def _confounded(rng: np.random.Generator, n: int, style_real: tuple[float, float], style_fake: float):
+    """Two real collections that differ only in a 'style' feature (column 0: processing, content) and one
+    generated set; column 1 carries the real generation trace (+1 for generated), columns 2-5 noise."""
+    X = rng.normal(size=(3 * n, 6))
+    y = np.r_[np.zeros(2 * n), np.ones(n)].astype(int)
+    g = np.array(["r1"] * n + ["r2"] * n + ["gen"] * n)
+    X[:, 0] += np.r_[np.full(n, style_real[0]), np.full(n, style_real[1]), np.full(n, style_fake)]
+    X[:, 1] += y
+    return X, y, g
+
+
+def test_nuisance_projection_drops_what_separates_real_collections():
+    from forensics.api import roc_metrics
+    from forensics_plugins.synthetic.model import Linear, nuisance_directions, source_balanced
+
+    rng = np.random.default_rng(11)
+    # training: the generated images share the processing of collection r2 (style 3), so style predicts 'generated'
+    X, y, g = _confounded(rng, 300, (0.0, 3.0), 3.0)
+    Z = (X - X.mean(0)) / X.std(0)
+    V = nuisance_directions(Z, y, g, 4)
+    assert V.shape == (1, 6)  # two real collections: one direction at most
+    assert np.allclose(V @ V.T, np.eye(1)) and abs(V[0, 0]) > 0.95  # unit, along the style column
+    assert nuisance_directions(Z, y, g, 0).shape == (0, 6)
+    assert nuisance_directions(Z, y, np.array(["one"] * len(y)), 4).shape == (0, 6)  # one real source: none
+    w = source_balanced(y, g)
+    plain = Linear.fit_ridge(X, y, 0.1, w)
+    proj = Linear.fit_ridge(X, y, 0.1, w, nuisance=1, groups=g)
+    assert abs(plain.coef[0]) > abs(plain.coef[1]) / 2  # the confound is used without the projection
+    assert abs(proj.coef[0]) < 0.05 * abs(proj.coef[1])  # and dropped with it
+    assert np.array_equal(proj.coef, Linear.fit_ridge(X, y, 0.1, w, nuisance=1, groups=g).coef)  # deterministic
+    # a new generator whose real partners carry the style and whose images do not: the confound now inverts
+    Xt, yt, _ = _confounded(rng, 300, (3.0, 3.0), 0.0)
+    auc_plain = roc_metrics(yt, plain.decision(Xt), ci_resamples=0)["auc"]
+    auc_proj = roc_metrics(yt, proj.decision(Xt), ci_resamples=0)["auc"]
+    assert auc_proj > 0.7 and auc_proj > auc_plain + 0.1
+
+
 # ---------------------------------------------------------------------------------------------- train, infer
 
 
@@ -216,6 +253,10 @@ def test_tiny_train_then_infer(trained, models_at, tmp_path):
     assert (out / "synthetic.json").stat().st_size < 20_000_000
     assert (out / "MODEL_CARD.md").read_text().startswith("# Model card: `synthetic`")
     assert saved["files"]["weights"]["sha256"] == card["files"]["weights"]["sha256"]
+    # the ablation table's first row re-runs the shipped recipe: it must reproduce the headline AUC
+    ab = saved["ablations"]
+    assert ab[0]["variant"] == "shipped recipe" and ab[0]["all"]["auc"] == m["auc"]
+    assert any(r["cues"] == ["spectral"] for r in ab) and "## Ablations" in (out / "MODEL_CARD.md").read_text()
 
     models_at(root / "models")
     rng = np.random.default_rng(9)

@@ -2,7 +2,8 @@
 
 Cues on the image resized to the detector's input (:func:`.features.canonical`), the set named by the model
 (default: SRM-style residual co-occurrences, multi-scale statistics of frozen ImageNet EfficientNet-Lite0
-stages, and neighbouring-pixel relationships); each a linear model, combined (unweighted mean or a stacker)
+stages, and neighbouring-pixel relationships); each a linear model (fitted with the directions between real
+photo collections projected out), combined (unweighted mean or a stacker)
 and Platt-calibrated on leave-one-generator-out scores (:mod:`.train`). The report gets a per-window heat map
 (the same cues on overlapping windows) and the noise residual's spectral evidence as a plot. When the card's cross-source AUC
 interval includes 0.5 the finding is *inconclusive* and carries the maps, never a probability.
@@ -137,7 +138,7 @@ def spectral_plot(profile: np.ndarray, whitened: np.ndarray, reference: dict, pe
 
 class SyntheticDetector(Detector):
     name = "synthetic"
-    version = "2.0.0"
+    version = "2.1.0"
     media_kinds = ("image",)
     model_name = "synthetic"
     description = ("Fully generated images (GAN / diffusion): noise-residual statistics, multi-scale statistics "
@@ -146,7 +147,8 @@ class SyntheticDetector(Detector):
     method = ("Residual cue: Fridrich & Kodovsky, IEEE TIFS 2012 (SRM co-occurrences); multi-scale probe on frozen "
               "EfficientNet-Lite0 ImageNet stages (after Ojha et al. CVPR 2023); NPR: Tan et al. CVPR 2024; spectral "
               "plot: Durall et al. CVPR 2020, Frank et al. ICML 2020, Dzanic et al. NeurIPS 2020; ridge cue models, "
-              "unweighted combination, Platt calibration.")
+              "nuisance-attribute projection of the directions between real photo collections, unweighted combination, "
+              "Platt calibration.")
 
     def analyze(self, item, media) -> Finding:
         card = self.model_card()  # ModelUnavailable -> "unavailable" (engine)

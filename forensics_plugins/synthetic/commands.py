@@ -63,6 +63,10 @@ def train_synthetic(
                                     "training view and the test-view re-encoding of every training file."),
     stack: str = typer.Option("mean", help="Combination of the cue scores: mean (unweighted, nothing fitted) or "
                               "logistic (fitted on leave-one-source-out scores)."),
+    nuisance: str = typer.Option("residual=4,blocks=4", help="Per cue, how many directions between the real "
+                                 "sources to project out before its fit, as CUE=K,... ('none': no projection)."),
+    ablations: bool = typer.Option(True, "--ablations/--no-ablations", help="Also measure alternatives to the "
+                                   "recipe leave-one-generator-out (the card's Ablations table)."),
 ) -> None:
     """Train the fully-generated-image detector and measure it leave-one-generator-out (see its model card)."""
     import torch
@@ -77,13 +81,20 @@ def train_synthetic(
             info = json.loads(sources.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             api.fail(f"cannot read --sources {sources}: {exc}")
+    nk: dict[str, int] = {}
+    if nuisance.strip().lower() not in ("", "none"):
+        for part in nuisance.split(","):
+            c, sep, k = part.strip().partition("=")
+            if not sep or not k.strip().isdigit():
+                api.fail(f"--nuisance: expected CUE=K, got {part!r}")
+            nk[c.strip()] = int(k)
     target = out or api.builtin_models_dir() / "synthetic"
     with api.Progress() as bar:
         try:
             card = train(fakes, reals, target, faces=list(face), sources_info=info, max_per_class=max_per_class,
                          cache=cache, seed=seed, command=_command(),
                          cues=tuple(c.strip() for c in cues.split(",") if c.strip()), both_views=both_views,
-                         stack=stack,
+                         stack=stack, nuisance=nk, ablations=ablations,
                          progress=lambda label, done, total: bar.update("synthetic", done, total, label),
                          log=typer.echo)
         except ValueError as exc:

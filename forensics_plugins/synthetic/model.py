@@ -25,6 +25,9 @@ from .features import CUES
 DEFAULT_C = {"spectral": 0.1, "residual": 0.05, "probe": 0.02, "blocks": 0.02, "npr": 0.1, "format": 1.0,
              "stack": 1.0}  # logistic regression: inverse penalty
 DEFAULT_LAMBDA = {"spectral": 1.0, "residual": 1.0, "probe": 10.0, "blocks": 1.0, "npr": 10.0}  # ridge penalty
+# Nuisance directions projected out of each cue before its ridge fit (:func:`nuisance_directions`); 0 = none.
+# Chosen by the leave-one-generator-out measurement among k in {0, 2, 4, 7} (npr got worse with any k).
+DEFAULT_NUISANCE = {"spectral": 0, "residual": 4, "blocks": 4, "probe": 0, "npr": 0}
 
 
 def _balanced(y: np.ndarray) -> np.ndarray:
@@ -48,6 +51,29 @@ def source_balanced(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return w * len(y)
 
 
+def nuisance_directions(Z: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, min_files: int = 10) -> np.ndarray:
+    """The ``k`` leading directions (unit rows, standardised feature space) along which the *real* sources'
+    mean feature vectors differ from each other (SVD of the centred per-source means of the real images of
+    each source with at least ``min_files`` files; at most one fewer than the number of such sources).
+
+    Real photos from different data sets differ in content, camera and processing, none of which says
+    'generated'; a cue that leans on those directions learns the training sets' confounds, which then fail on a
+    new generator with new real partners. Projecting them out (nuisance-attribute projection) keeps the rest of
+    the feature space. Empty ``(0, d)`` when fewer than two real sources qualify or ``k`` is 0."""
+    Z = np.asarray(Z, dtype=np.float64)
+    y = np.asarray(y).astype(int)
+    g = np.asarray(groups)
+    mus = [Z[(y == 0) & (g == s)].mean(0) for s in sorted(set(g[y == 0].tolist()), key=str)
+           if ((y == 0) & (g == s)).sum() >= min_files]
+    if k <= 0 or len(mus) < 2:
+        return np.zeros((0, Z.shape[1]))
+    M = np.array(mus)
+    M -= M.mean(0)
+    _, sv, vt = np.linalg.svd(M, full_matrices=False)
+    keep = min(k, int((sv > 1e-9 * max(sv[0], 1e-12)).sum()))
+    return vt[:keep]
+
+
 @dataclass
 class Linear:
     """``logit = coef · clip((x − mean) / scale, ±CLIP) + intercept``."""
@@ -68,11 +94,20 @@ class Linear:
         return cls(mean, scale, lr.coef_[0].astype(np.float64), float(lr.intercept_[0]))
 
     @classmethod
-    def fit_ridge(cls, X: np.ndarray, y: np.ndarray, lam: float, weights: np.ndarray | None = None) -> "Linear":
+    def fit_ridge(cls, X: np.ndarray, y: np.ndarray, lam: float, weights: np.ndarray | None = None,
+                  nuisance: int = 0, groups: np.ndarray | None = None) -> "Linear":
         """Standardised ridge (weighted least squares onto targets ±1; penalty ``lam`` × total weight), in closed
         form: deterministic and fast enough for the nested leave-one-source-out fits. Its output is a score on
-        roughly the ±1 scale, not a calibrated logit."""
+        roughly the ±1 scale, not a calibrated logit. ``nuisance``: the number of directions between the real
+        sources (``groups``; :func:`nuisance_directions`, in the standardised space) projected out of the data
+        before the fit and out of the coefficients after it, so the score does not move along them."""
         mean, scale, Z = cls._standardise(X)
+        V = None
+        if nuisance and groups is not None:
+            V = nuisance_directions(Z, y, groups, nuisance)
+            V = V if len(V) else None
+        if V is not None:
+            Z = Z - (Z @ V.T) @ V
         w = _balanced(y) if weights is None else np.asarray(weights, dtype=np.float64)
         t = 2.0 * np.asarray(y, dtype=np.float64) - 1.0
         zm = (w @ Z) / w.sum()
@@ -80,6 +115,8 @@ class Linear:
         Zc = Z - zm
         A = (Zc * w[:, None]).T @ Zc + lam * w.sum() * np.eye(Z.shape[1])
         coef = np.linalg.solve(A, (Zc * w[:, None]).T @ (t - tm))
+        if V is not None:
+            coef = coef - V.T @ (V @ coef)
         return cls(mean, scale, coef, float(tm - zm @ coef))
 
     @classmethod
@@ -182,7 +219,7 @@ def _folds(groups: np.ndarray, k: int) -> np.ndarray:
 
 def fit_model(X: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, C: dict[str, float] | None = None,
               cues: tuple[str, ...] = CUES, extra: dict[str, np.ndarray] | None = None, cue_model: str = "ridge",
-              stack: str = "mean") -> SyntheticModel:
+              stack: str = "mean", nuisance: dict[str, int] | None = None) -> SyntheticModel:
     """Fit the cue models on everything, with :func:`source_balanced` weights, and combine them.
 
     ``cue_model``: ``"ridge"`` (:meth:`Linear.fit_ridge`, penalty :data:`DEFAULT_LAMBDA`) or ``"logistic"``
@@ -190,8 +227,11 @@ def fit_model(X: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, C: di
     test-view re-encoding of the training images) added to the cue models' training rows as augmentation.
     ``stack``: ``"mean"`` -- the unweighted mean of the cue scores (nothing fitted, so nothing to over-fit to
     the training generators); ``"logistic"`` -- a logistic regression over the cue scores fitted on
-    *cross-fitted* scores (each training file scored by cue models fitted without its source)."""
+    *cross-fitted* scores (each training file scored by cue models fitted without its source). ``nuisance``:
+    per cue, the number of between-real-source directions projected out before its ridge fit
+    (:func:`nuisance_directions`; default :data:`DEFAULT_NUISANCE`, ``{}`` for none)."""
     pen = {**(DEFAULT_LAMBDA if cue_model == "ridge" else DEFAULT_C), **(C or {})}
+    nk = {c: int((DEFAULT_NUISANCE if nuisance is None else nuisance).get(c, 0)) for c in cues}
     y = np.asarray(y).astype(int)
     groups = np.asarray(groups)
 
@@ -201,12 +241,15 @@ def fit_model(X: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, C: di
             Xc = np.concatenate([Xc, extra[c][rows]])
             yc, gc = np.concatenate([yc, yc]), np.concatenate([gc, gc])
         w = source_balanced(yc, gc)
-        return Linear.fit_ridge(Xc, yc, pen[c], w) if cue_model == "ridge" else Linear.fit(Xc, yc, pen[c], w)
+        if cue_model == "ridge":
+            return Linear.fit_ridge(Xc, yc, pen[c], w, nuisance=nk[c], groups=gc)
+        return Linear.fit(Xc, yc, pen[c], w)
 
     allrows = np.arange(len(y))
     models = {c: fit_cue(c, allrows) for c in cues}
     k = len(cues)
-    meta = {"penalty": {c: pen[c] for c in cues}, "cue_model": cue_model, "stack": stack}
+    meta = {"penalty": {c: pen[c] for c in cues}, "cue_model": cue_model, "stack": stack,
+            "nuisance_directions": nk if cue_model == "ridge" else {c: 0 for c in cues}}
     if stack == "mean":
         comb = Linear(np.zeros(k), np.ones(k), np.full(k, 1.0 / k), 0.0)
         return SyntheticModel(models, comb, meta=meta)
