@@ -27,6 +27,8 @@ from forensics.api import Detector, Finding, ModelUnavailable, hookimpl
 from . import pipeline as P
 from .features import FEATURES, WINDOW_S
 
+MIN_MEASURED_SUBJECTS = 3  # a heart rate is stated only when at least this many held-out subjects measured its error
+
 
 def heart_rate(ts) -> dict | None:
     """Heart rate of one track's region signals by the estimator setting the model card measured
@@ -36,10 +38,7 @@ def heart_rate(ts) -> dict | None:
     from .signals import HREstimatorConfig, estimate_heart_rate
 
     figure = (model_card_data("rppg") or {}).get("heart_rate")
-    setting = dict((figure or {}).get("setting") or {})
-    if "band_hz" in setting:
-        setting["band_hz"] = tuple(setting["band_hz"])
-    cfg = HREstimatorConfig(**{k: v for k, v in setting.items() if k in HREstimatorConfig.__dataclass_fields__})
+    cfg = HREstimatorConfig.from_json((figure or {}).get("setting"))
     methods = tuple(ts.signals) if cfg.method == "all" else (cfg.method,)
     if not ts.regions or any(m not in ts.signals for m in methods):
         return None
@@ -47,7 +46,9 @@ def heart_rate(ts) -> dict | None:
     est = estimate_heart_rate(sig, ts.fs, cfg)
     if figure:
         est["measured_error"] = {k: figure[k] for k in ("mae_bpm", "mae_ci95", "n_test_subjects",
-                                                         "baseline_median_guess_mae_bpm", "target_met", "command")
+                                                         "baseline_median_guess_mae_bpm", "target_met", "command",
+                                                         "n_reliable_test_subjects", "reliable_mae_bpm",
+                                                         "reliable_mae_ci95")
                                  if k in figure}
     return est
 
@@ -159,23 +160,31 @@ class RPPGDetector(Detector):
     # ------------------------------------------------------------------ helpers
     @staticmethod
     def _hr_sentence(hr: dict | None, short: bool = False) -> str:
-        """The heart rate, only with the estimator's measured error (model card ``heart_rate``), or nothing."""
+        """The heart rate, only when the estimator calls its signal reliable and only with the error measured on
+        held-out subjects whose estimates were reliable too (model card ``heart_rate``); otherwise why not."""
         if not hr or hr.get("hr_bpm") is None:
             return "No heart rate could be estimated."
+        if not hr.get("reliable"):
+            why = hr.get("unreliable_reason") or "the fused spectrum has a low SNR"
+            return f"No heart rate is stated: the pulse signal is unreliable ({why})."
         err = hr.get("measured_error")
-        if not err:
+        if not err or "reliable_mae_bpm" not in err:
             return "No heart rate is stated: the estimator's error has not been measured."
-        lo, hi = err["mae_ci95"]
+        n_rel = int(err.get("n_reliable_test_subjects") or 0)
+        if n_rel < MIN_MEASURED_SUBJECTS or err.get("reliable_mae_bpm") is None:
+            return (f"No heart rate is stated: only {n_rel} of {err['n_test_subjects']} held-out subjects passed the "
+                    "reliability gate, too few to measure the error of a reliable estimate.")
+        lo, hi = err["reliable_mae_ci95"]
         words = (f"Estimated heart rate {hr['hr_bpm']:.0f} bpm ({hr['method'].upper()}, regions fused by signal "
-                 f"quality, SNR {hr['snr_db']:.1f} dB); this estimator's measured error on held-out subjects is "
-                 f"{err['mae_bpm']:.1f} bpm on average (95 % CI {lo:.1f}–{hi:.1f}, {err['n_test_subjects']} "
-                 "subjects)")
-        if err["mae_bpm"] >= err.get("baseline_median_guess_mae_bpm", float("inf")):
-            words += (f", worse than always guessing the median heart rate (error "
+                 f"quality, SNR {hr['snr_db']:.1f} dB); this estimator's measured error on held-out subjects with a "
+                 f"reliable signal is {err['reliable_mae_bpm']:.1f} bpm on average (95 % CI {lo:.1f}–{hi:.1f}, "
+                 f"{n_rel} subjects)")
+        if err["reliable_mae_bpm"] >= err.get("baseline_median_guess_mae_bpm", float("inf")):
+            words += (f", no better than always guessing the median heart rate (error "
                       f"{err['baseline_median_guess_mae_bpm']:.1f} bpm): do not rely on this number")
-        elif not err.get("target_met"):
+        elif err["reliable_mae_bpm"] > 5:
             words += ": indicative only"
-        words += "." + ("" if hr.get("reliable") else " The fused spectrum has a low SNR.")
+        words += "."
         if short:
             words += " (Heart rate from a short clip.)"
         return words

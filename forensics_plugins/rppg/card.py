@@ -13,14 +13,26 @@ METHOD = ("FakeCatcher-style rPPG consistency (Ciftci, Demir & Yin, TPAMI 2020) 
 
 
 def hr_sentence(hr: dict | None) -> str:
-    """How the card states the heart-rate estimator's measured error."""
+    """How the card states the heart-rate estimator's measured error and its reliability gate."""
     if not hr:
         return "The heart-rate estimator has no measured error: reports do not state a heart rate."
     lo, hi = hr["mae_ci95"]
     s = (f"Subject-level heart-rate MAE **{hr['mae_bpm']:.1f} bpm** (95 % CI {lo:.1f}–{hi:.1f}) on "
-         f"{hr['n_test_subjects']} subjects not used for tuning ({hr['within_5_bpm']:.0%} within 5 bpm); always "
-         f"guessing the tuning subjects' median gives {hr['baseline_median_guess_mae_bpm']:.1f} bpm. "
-         f"`{hr['command']}`.")
+         f"{hr['n_test_subjects']} subjects not used for tuning ({hr['within_5_bpm']:.0%} within 5 bpm), counting "
+         f"every estimate; always guessing the tuning subjects' median gives {hr['baseline_median_guess_mae_bpm']:.1f} "
+         f"bpm. `{hr['command']}`.")
+    if "n_reliable_test_subjects" in hr:
+        n = hr["n_reliable_test_subjects"]
+        s += (f" The estimator's SNR gate (fixed from noise; false accepts on synthetic noise "
+              f"{hr.get('noise_false_accepts', 'n/a')}) called {n} of {hr['n_test_subjects']} held-out subjects reliable")
+        if hr.get("reliable_mae_bpm") is not None:
+            rlo, rhi = hr["reliable_mae_ci95"]
+            s += f", with MAE {hr['reliable_mae_bpm']:.1f} bpm (95 % CI {rlo:.1f}–{rhi:.1f}) on those."
+        else:
+            s += "."
+        s += (" Reports state a heart rate only when the estimate is reliable and at least 3 held-out subjects "
+              "measured the error of reliable estimates; otherwise they say why none is stated.")
+        return s
     if hr.get("target_met"):
         return s + " Reports state the heart rate with this error."
     return s + (" **Target (≤ 5 bpm) not met**: reports state the heart rate only with this measured error"

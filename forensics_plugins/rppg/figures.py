@@ -107,7 +107,8 @@ def spectra_figure(ts: TrackSignals, hr: dict[str, dict]) -> Artifact:
     axes[0].set_ylabel("power (peak = 1)", fontsize=8)
     return figure_artifact(fig, "rPPG spectra and heart rate", slug="rppg-spectra",
                            caption="Power spectra of each region's signal (thin, region colours) and their mean "
-                                   "(black); the dashed line is the estimated heart rate. One sharp common peak "
+                                   "(black); the dashed line is the highest peak (not a heart-rate estimate: see the "
+                                   "finding's heart-rate sentence). One sharp common peak "
                                    "at a plausible rate (45–150 bpm at rest) is what a live face gives.")
 
 

@@ -388,6 +388,11 @@ def clip_heart_rates(times: np.ndarray, rgb: np.ndarray, fs: float = FS) -> dict
 # ---------------------------------------------------------------------------- heart-rate estimator
 
 HR_SEARCH_BAND_HZ = (0.7, 3.0)  # 42-180 bpm: the heart rates the estimator reports (resting to strong exertion)
+# Reliability gate, set on noise, not on subjects: a window is "clean" when its fused spectrum has an SNR
+# (fundamental + first harmonic, de Haan & Jeanne 2013) of at least GATE_SNR_DB. For band-limited white noise
+# through this pipeline (POS at 30 Hz, 12 s windows) the SNR at the highest peak is about -7 dB (95th
+# percentile about -4 dB); `python benchmarks/rppg_hr.py` prints the gate's false-accept rate on such noise.
+GATE_SNR_DB = -1.0
 
 
 @dataclass
@@ -398,116 +403,198 @@ class HREstimatorConfig:
     ----------
     method : pulse extraction (``"pos"``, ``"chrom"``, ``"green"``, or ``"all"``: every method's signal of every
         region, fused together like regions)
-    window_s, step_s : spectral windows (a heart rate is averaged over them; longer = finer resolution,
-        fewer of them)
+    window_s, step_s : analysis windows (each gives one heart rate; longer = finer resolution, fewer of them)
+    segment_s : Welch segment inside a window (Hann, 50 % overlap; ``>= window_s`` = one periodogram)
     band_hz : the search band
-    weighting : ``"snr"`` (regions and windows weighted by their own SNR above ``snr_floor_db``) or ``"equal"``
-    harmonic_ratio : pick the sub-harmonic ``f/2`` of the highest peak when it is in the band and holds at
-        least this share of the peak's power (0 = off): the pulse's second harmonic can out-peak the fundamental
-    min_snr_db : below this SNR of the fused spectrum the estimate is flagged unreliable
+    weighting : ``"snr"`` (regions weighted by their own linear SNR in each window) or ``"equal"``
+    harmonic_ratio : pick the sub-harmonic ``f/2`` of the highest peak when it is in the band, is a local peak
+        and holds at least this share of the peak's power (0 = off): the pulse's second harmonic can out-peak
+        the fundamental (dicrotic waveform)
+    min_snr_db : windows whose fused SNR is below this are rejected (not used for the heart rate)
+    min_clean_share : the estimate is *reliable* only when at least this share of windows passes ``min_snr_db``
+    max_spread_bpm : ... and the clean windows' heart rates agree (interquartile range at most this)
+    track_bpm : second pass: each window's peak is searched within this distance of the first-pass median
+        (0 = off; a simple tracker that stops single windows jumping to a noise peak)
+    aggregate : ``"median"`` (SNR-weighted median of the window heart rates) or ``"spectrum"`` (peak of the
+        SNR-weighted sum of the clean windows' spectra)
     """
 
     method: str = "pos"
-    window_s: float = 10.0
-    step_s: float = 2.0
+    window_s: float = 12.0
+    step_s: float = 1.0
+    segment_s: float = 6.0
     band_hz: tuple[float, float] = HR_SEARCH_BAND_HZ
     weighting: str = "snr"
-    snr_floor_db: float = -3.0
     harmonic_ratio: float = 0.5
-    min_snr_db: float = 0.0
-    aggregate: str = "spectrum"  # "spectrum": peak of the summed weighted spectra; "median": weighted median of window peaks
+    min_snr_db: float = GATE_SNR_DB
+    min_clean_share: float = 0.5
+    max_spread_bpm: float = 10.0
+    track_bpm: float = 15.0
+    aggregate: str = "median"
 
     def to_json(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
+    @classmethod
+    def from_json(cls, d: dict | None) -> HREstimatorConfig:
+        """A setting stored by :meth:`to_json` (unknown keys, e.g. from older cards, are ignored)."""
+        d = {k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__}
+        if "band_hz" in d:
+            d["band_hz"] = tuple(d["band_hz"])
+        return cls(**d)
 
-def band_spectrum(x: np.ndarray, fs: float, band: tuple[float, float], resolution_hz: float = 0.01
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Zero-padded periodogram of ``x`` restricted to ``band`` (plus 2× its top for the harmonic), unit sum."""
-    f, p = spectrum(x, fs, resolution_hz)
-    sel = (f >= band[0]) & (f <= min(2 * band[1] + 0.1, fs / 2))
+
+def window_spectrum(x: np.ndarray, fs: float, band: tuple[float, float], segment_s: float,
+                    resolution_hz: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """Welch spectrum of one window (``scipy.signal.welch``: Hann segments of ``segment_s``, 50 % overlap,
+    zero-padded to ``resolution_hz``), kept from ``band[0]`` to twice ``band[1]`` (room for the first
+    harmonic) and scaled to unit sum inside ``band``."""
+    from scipy.signal import welch
+
+    x = np.asarray(x, dtype=np.float64)
+    nper = max(8, min(len(x), int(round(segment_s * fs))))
+    nfft = max(nper, int(2 ** np.ceil(np.log2(fs / resolution_hz))))
+    f, p = welch(x, fs=fs, window="hann", nperseg=nper, noverlap=nper // 2, nfft=nfft, detrend="constant")
+    sel = (f >= band[0] - 0.05) & (f <= min(2 * band[1] + 0.15, fs / 2))
     f, p = f[sel], p[sel]
-    tot = p[f <= band[1]].sum()
+    tot = p[(f >= band[0]) & (f <= band[1])].sum()
     return f, (p / tot if tot > 0 else p * 0.0)
 
 
-def harmonic_corrected_peak(freqs: np.ndarray, power: np.ndarray, band: tuple[float, float], ratio: float) -> float:
-    """The highest peak in ``band``; its sub-harmonic when that is in the band and holds ``ratio`` of its power."""
-    f0 = peak_frequency(freqs, power, band)
+def _local_peak(freqs: np.ndarray, power: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+    """``(frequency, power)`` of the highest *local maximum* in ``[lo, hi]`` (parabolic interpolation), or NaNs."""
+    sel = np.flatnonzero((freqs >= lo) & (freqs <= hi))
+    sel = sel[(sel > 0) & (sel < len(power) - 1)]
+    sel = sel[(power[sel] >= power[sel - 1]) & (power[sel] >= power[sel + 1]) & (power[sel] > 0)]
+    if len(sel) == 0:
+        return float("nan"), 0.0
+    i = sel[int(np.argmax(power[sel]))]
+    return peak_frequency(freqs, power, (freqs[i - 1], freqs[i + 1])), float(power[i])
+
+
+def harmonic_check(freqs: np.ndarray, power: np.ndarray, band: tuple[float, float], ratio: float,
+                   near: tuple[float, float] | None = None) -> float:
+    """The pulse frequency of a spectrum: its highest local peak in ``band`` (or in ``near``, clipped to the
+    band), moved to the sub-harmonic ``f/2`` when that is inside the band, is itself a local peak, and holds at
+    least ``ratio`` of the peak's power (``ratio = 0`` turns the check off)."""
+    lo, hi = band if near is None else (max(band[0], near[0]), min(band[1], near[1]))
+    f0, p0 = _local_peak(freqs, power, lo, hi)
     if not np.isfinite(f0) or ratio <= 0 or f0 / 2 < band[0]:
         return f0
-    near = np.abs(freqs - f0 / 2) <= 0.08
-    top = power[np.abs(freqs - f0) <= 0.02].max(initial=0.0)
-    if near.any() and top > 0 and power[near].max() >= ratio * top:
-        return peak_frequency(freqs, power, (f0 / 2 - 0.08, f0 / 2 + 0.08))
+    fh, ph = _local_peak(freqs, power, f0 / 2 - 0.06, f0 / 2 + 0.06)
+    if np.isfinite(fh) and ph >= ratio * p0 and (near is None or near[0] <= fh <= near[1]):
+        return fh
     return f0
+
+
+def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cw = np.cumsum(np.asarray(weights, dtype=np.float64)[order])
+    return float(np.asarray(values)[order][int(np.searchsorted(cw, 0.5 * cw[-1]))])
+
+
+def _empty(cfg: HREstimatorConfig, windows: int = 0, reason: str = "signals shorter than 4 s") -> dict:
+    return {"hr_bpm": None, "snr_db": None, "reliable": False, "unreliable_reason": reason, "windows": windows,
+            "clean_windows": 0, "spread_bpm": None, "region_weights": {}, "method": cfg.method}
 
 
 def estimate_heart_rate(signals: dict[str, np.ndarray], fs: float, cfg: HREstimatorConfig | None = None) -> dict:
     """Heart rate (bpm) of one face (or skin patch) from the pulse signals of its regions.
 
-    ``signals``: region name -> pulse signal (``(N,)``, already extracted by ``cfg.method`` at rate ``fs``),
-    all covering the same time span. Steps: windows of ``cfg.window_s`` every ``cfg.step_s``; per window
-    and region a unit-sum spectrum in the band and its SNR at its own peak (fundamental + first harmonic,
-    :func:`snr_db`); spectra summed with weights ``max(0, SNR − floor)`` (``"snr"``; equal weights when
-    no window passes) — region fusion by signal quality; the heart rate is the highest peak of the
-    fused spectrum, moved to its sub-harmonic when the harmonic check says so.
+    ``signals``: region name -> pulse signal (``(N,)``, already extracted by ``cfg.method`` at rate ``fs``,
+    e.g. POS with 1.6 s overlap-add, detrended and band-passed by :func:`extract`), all covering the same span.
 
-    Returns ``{"hr_bpm", "snr_db", "reliable", "windows", "region_weights", "method"}``; ``hr_bpm`` is
-    ``None`` when the signals are too short for one window (shorter than 4 s).
+    1. Windows of ``cfg.window_s`` every ``cfg.step_s``; per window and region a Welch spectrum
+       (:func:`window_spectrum`) and its SNR at its own pulse peak (fundamental + first harmonic,
+       :func:`snr_db`, de Haan & Jeanne 2013).
+    2. Region fusion by signal quality: the window's spectra summed with weights ``10^(SNR/10)``
+       (``"snr"``) or equally.
+    3. Per window: the pulse peak of the fused spectrum after the harmonic check (:func:`harmonic_check`) and
+       the fused SNR; windows under ``cfg.min_snr_db`` are rejected.
+    4. Tracking: the clean windows' SNR-weighted median, then every window's peak searched again within
+       ``cfg.track_bpm`` of it, and the final SNR-weighted median (or the peak of the summed clean spectra).
+    5. Reliable only when at least ``cfg.min_clean_share`` of windows are clean and their heart rates agree
+       (interquartile range <= ``cfg.max_spread_bpm``, judged before tracking); otherwise ``unreliable_reason`` says why, and the
+       heart rate returned is only the best guess of an unreliable signal (reports do not show it).
+
+    Returns ``{"hr_bpm", "snr_db", "reliable", "unreliable_reason", "windows", "clean_windows", "spread_bpm",
+    "region_weights", "method"}``; ``hr_bpm`` is ``None`` when the signals are shorter than 4 s.
     """
     cfg = cfg or HREstimatorConfig()
     band = tuple(cfg.band_hz)
     names = [k for k, v in signals.items() if v is not None and len(v)]
     if not names:
-        return {"hr_bpm": None, "snr_db": None, "reliable": False, "windows": 0, "region_weights": {},
-                "method": cfg.method}
+        return _empty(cfg, reason="no signal")
     n = min(len(signals[k]) for k in names)
     L = int(round(min(cfg.window_s, n / fs) * fs))
     if L < 4 * fs:
-        return {"hr_bpm": None, "snr_db": None, "reliable": False, "windows": 0, "region_weights": {},
-                "method": cfg.method}
+        return _empty(cfg)
     hop = max(1, int(round(cfg.step_s * fs)))
     starts = list(range(0, n - L + 1, hop)) or [0]
-    acc = None
-    freqs = None
     weights = {k: 0.0 for k in names}
-    fallback = None
-    peaks, peak_w = [], []
+    wins = []  # (fused spectrum, its SNR-weighted region count)
+    freqs = None
     for s in starts:
-        win = None
+        fused = None
         for k in names:
             seg = signals[k][s:s + L]
             if not np.any(seg):
                 continue
-            freqs, p = band_spectrum(seg, fs, band)
-            f0 = peak_frequency(freqs, p, band)
-            q = snr_db(freqs, p, f0, band)
-            w = 1.0 if cfg.weighting == "equal" else max(0.0, q - cfg.snr_floor_db)
-            fallback = p if fallback is None else fallback + p
-            if w > 0:
-                acc = w * p if acc is None else acc + w * p
-                win = w * p if win is None else win + w * p
-                weights[k] += w
-        if win is not None:  # this window's regions fused: its own heart rate and quality
-            fw = harmonic_corrected_peak(freqs, win, band, cfg.harmonic_ratio)
-            if np.isfinite(fw):
-                peaks.append(fw)
-                peak_w.append(max(1e-6, snr_db(freqs, win, fw, band) - cfg.snr_floor_db))
-    if acc is None:
-        acc = fallback
-    if acc is None:
-        return {"hr_bpm": None, "snr_db": None, "reliable": False, "windows": len(starts), "region_weights": weights,
-                "method": cfg.method}
-    f0 = harmonic_corrected_peak(freqs, acc, band, cfg.harmonic_ratio)
-    if cfg.aggregate == "median" and peaks:
-        order = np.argsort(peaks)
-        cw = np.cumsum(np.asarray(peak_w)[order])
-        f0 = float(np.asarray(peaks)[order][int(np.searchsorted(cw, 0.5 * cw[-1]))])
-    q = snr_db(freqs, acc, f0, band)
+            freqs, p = window_spectrum(seg, fs, band, cfg.segment_s)
+            if cfg.weighting == "equal":
+                w = 1.0
+            else:
+                w = 10 ** (snr_db(freqs, p, harmonic_check(freqs, p, band, cfg.harmonic_ratio), band) / 10)
+            fused = w * p if fused is None else fused + w * p
+            weights[k] += w
+        if fused is not None:
+            wins.append(fused / max(fused[(freqs >= band[0]) & (freqs <= band[1])].sum(), _EPS))
+    if not wins:
+        return _empty(cfg, len(starts), "all signals are zero")
+
+    def pass_(near_hz: float | None):
+        f, q = np.empty(len(wins)), np.empty(len(wins))
+        for i, p in enumerate(wins):
+            nr = None if near_hz is None else (near_hz - cfg.track_bpm / 60, near_hz + cfg.track_bpm / 60)
+            f[i] = harmonic_check(freqs, p, band, cfg.harmonic_ratio, nr)
+            q[i] = snr_db(freqs, p, f[i], band)
+        return f, q
+
+    f, q = pass_(None)
+    clean = np.isfinite(f) & (q >= cfg.min_snr_db)
+    use = clean if clean.any() else np.isfinite(f)
+    if not use.any():
+        return _empty(cfg, len(starts), "no spectral peak in the band")
+
+    def combine(f, q, use):
+        w = 10 ** (q[use] / 10)
+        if cfg.aggregate == "spectrum":
+            acc = sum(wi * wins[i] for wi, i in zip(w, np.flatnonzero(use)))
+            return harmonic_check(freqs, acc, band, cfg.harmonic_ratio)
+        return _weighted_median(f[use], w)
+
+    f_hat = combine(f, q, use)
+    hr = 60.0 * f[use]  # agreement is judged before tracking, which would hide windows that disagree
+    spread = float(np.subtract(*np.percentile(hr, [75, 25]))) if len(hr) else float("nan")
+    if cfg.track_bpm > 0 and np.isfinite(f_hat):
+        f, q = pass_(f_hat)
+        clean = np.isfinite(f) & (q >= cfg.min_snr_db)
+        use = clean if clean.any() else np.isfinite(f)
+        f_hat = combine(f, q, use) if use.any() else f_hat
+    share = float(clean.mean())
+    snr = float(np.median(q[use]))
+    if share < cfg.min_clean_share:
+        reason = (f"only {100 * share:.0f} % of {len(wins)} windows have a pulse SNR of at least "
+                  f"{cfg.min_snr_db:g} dB (median {float(np.median(q)):.1f} dB); {100 * cfg.min_clean_share:.0f} % needed")
+    elif spread > cfg.max_spread_bpm:
+        reason = (f"the clean windows disagree: their heart rates spread over {spread:.0f} bpm (interquartile "
+                  f"range; at most {cfg.max_spread_bpm:g} allowed)")
+    else:
+        reason = None
     tot = sum(weights.values()) or 1.0
-    return {"hr_bpm": None if not np.isfinite(f0) else round(60.0 * f0, 2), "snr_db": round(q, 2),
-            "reliable": bool(np.isfinite(f0) and q >= cfg.min_snr_db), "windows": len(starts),
+    return {"hr_bpm": None if not np.isfinite(f_hat) else round(60.0 * f_hat, 2), "snr_db": round(snr, 2),
+            "reliable": reason is None and bool(np.isfinite(f_hat)), "unreliable_reason": reason,
+            "windows": len(wins), "clean_windows": int(clean.sum()), "spread_bpm": round(spread, 2),
             "region_weights": {k: round(v / tot, 4) for k, v in weights.items()}, "method": cfg.method}
 
 
@@ -531,4 +618,5 @@ def estimate_from_traces(times: dict[str, np.ndarray] | np.ndarray, traces: dict
         _, u = resample_uniform(t[keep], np.asarray(rgb, dtype=np.float64)[keep], fs)
         for m in (METHODS if cfg.method == "all" else (cfg.method,)):
             sig[k if cfg.method != "all" else f"{k}/{m}"] = extract(u, fs, m)
-    return estimate_heart_rate(sig, fs, cfg)
+    n = min((len(v) for v in sig.values()), default=0)
+    return estimate_heart_rate({k: v[:n] for k, v in sig.items()}, fs, cfg)
