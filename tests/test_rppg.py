@@ -386,6 +386,8 @@ def test_still_image_not_applicable_and_short_clip_inconclusive(make_case, tmp_p
     assert "rPPG signals per region" in titles and "rPPG spectra and heart rate" in titles
     assert f["details"]["spectral_peaks"]["chrom"]["hr_bpm"] is not None
     assert "heart_rate" in f["details"]
+    hr = f["details"]["heart_rate"]
+    assert not hr["reliable"] and "Estimated heart rate" not in json.dumps(f)  # a 3 s clip states no heart rate
 
 
 def test_long_face_clip_runs_windows(make_case, tmp_path):
