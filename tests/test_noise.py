@@ -157,3 +157,99 @@ def test_marked_mask_is_at_the_image_size_and_covers_the_noisier_region():
     f1, mcc = pixel_f1_mcc(m, truth)
     assert f1 > 0.5 and mcc > 0.4
     assert pixel_f1_mcc(truth, truth) == (1.0, 1.0)
+
+
+# --- the calibrated mark gate: the binary mask says 'a region stands out' only above a threshold set on authentic
+# training images at a stated false-mark rate (models/noise/calibrator.json, hash-checked) ---
+
+
+def _gate():
+    from forensics.api import load_card
+    from forensics_plugins.noise import load_calibration
+
+    card = load_card("noise")
+    return card, card.load("weights", load_calibration)[1]
+
+
+def _mask_of(f) -> np.ndarray:
+    from PIL import Image
+
+    art = {a.slug: a for a in f.artifacts}["noise-mask"]
+    return np.asarray(Image.open(io.BytesIO(art.png)).convert("L")) > 127
+
+
+def test_mark_gate_threshold_round_trips_from_the_model_file():
+    from forensics_plugins.noise.noise import GATE_STATS, MarkGate, wilson_upper
+
+    card, gate = _gate()
+    blob = json.loads(card.path("weights").read_text(encoding="utf-8"))
+    assert MarkGate.from_json(blob["mark_gate"]) == gate == MarkGate.from_json(gate.to_json())
+    assert gate.statistic in GATE_STATS and np.isfinite(gate.threshold)
+    assert card.data["mark_gate"]["threshold"] == gate.threshold and card.data["version"] == NoiseDetector.version
+    assert 0 <= gate.fmr <= gate.target_fmr and gate.n_authentic >= 50
+    # the threshold is the value above which at most target_fmr of the authentic values fall
+    vals = np.arange(100, dtype=float)
+    g = MarkGate.fit("contrast", vals, 0.1, rule="point")
+    assert g.threshold == 89.0 and g.fmr == 0.1 and MarkGate.fit("contrast", vals, 0.0).threshold == 99.0
+    # upper95: the most authentic images above the threshold whose Wilson upper bound is still within the target
+    u = MarkGate.fit("contrast", vals, 0.1)
+    k = int(round(u.fmr * 100))
+    assert wilson_upper(k, 100) <= 0.1 < wilson_upper(k + 1, 100) and u.threshold == 99.0 - k
+
+
+def test_authentic_photo_below_the_threshold_gets_no_marked_region(tmp_path):
+    """A generated authentic photo (uniform noise, one JPEG save) whose gate statistic is below the threshold: the
+    finding says no region stands out, the mask is empty, and the continuous maps are still there."""
+    import cv2
+    import skimage.data
+
+    _, gate = _gate()
+    rng = np.random.default_rng(11)
+    base = cv2.GaussianBlur(skimage.data.astronaut()[:384, :384].astype(np.float32), (0, 0), 1.0)
+    img = np.clip(np.round(base + rng.normal(0, 2.0, base.shape)), 0, 255).astype(np.uint8)
+    p = tmp_path / "authentic.png"
+    p.write_bytes(_encode(img, "PNG"))
+    media = open_media(p)
+    f = NoiseDetector().analyze(media.item, media)
+    d = f.details
+    assert d["mark_statistic"] == gate.statistic and d["mark_threshold"] == round(gate.threshold, 6)
+    assert d["mark_statistic_value"] <= d["mark_threshold"], d
+    assert d["cells_above_mark_share"] > 0.05  # ungated, the two-class map would have marked a region here
+    assert d["region_marked"] is False and d["marked_share"] == 0.0
+    assert not _mask_of(f).any()
+    art = {a.slug: a for a in f.artifacts}
+    assert "no region stands out at the calibrated threshold" in art["noise-mask"].caption.lower()
+    assert gate.heldout_n > 0 and f"false-mark rate {gate.heldout_fmr:.3f} on {gate.heldout_n} held-out" in \
+        art["noise-mask"].caption and f"set on {gate.n_authentic} authentic training images" in art["noise-mask"].caption
+    assert "No region stands out" in f.summary and "A region stands out" not in f.summary
+    assert {"noise-sigma", "noise-cooc"} <= set(art)
+
+
+def test_strongly_inconsistent_pasted_region_is_marked_and_overlaps_the_truth(tmp_path):
+    """A region pasted from a much noisier (high-ISO) photo: the gate statistic exceeds the threshold and the drawn
+    mask overlaps the pasted box."""
+    import cv2
+    import skimage.data
+
+    from forensics_plugins.noise.train import pixel_f1_mcc
+
+    _, gate = _gate()
+    rng = np.random.default_rng(5)
+    host = cv2.GaussianBlur(skimage.data.coffee()[:320, :384].astype(np.float32), (0, 0), 1.5)
+    host = host + rng.normal(0, 1.5, host.shape)
+    donor = cv2.GaussianBlur(skimage.data.chelsea()[:320, :384].astype(np.float32), (0, 0), 1.5)
+    donor = donor + rng.normal(0, 8.0, donor.shape)
+    fake = host.copy()
+    fake[80:200, 120:260] = donor[80:200, 120:260]
+    truth = np.zeros(fake.shape[:2], bool)
+    truth[80:200, 120:260] = True
+    p = tmp_path / "spliced.png"
+    p.write_bytes(_encode(np.clip(np.round(fake), 0, 255).astype(np.uint8), "PNG"))
+    media = open_media(p)
+    f = NoiseDetector().analyze(media.item, media)
+    assert f.details["mark_statistic_value"] > f.details["mark_threshold"], f.details
+    assert f.details["region_marked"] is True and "A region stands out" in f.summary
+    m = _mask_of(f)
+    assert m.shape == truth.shape
+    f1, mcc = pixel_f1_mcc(m, truth)
+    assert f1 > 0.5 and mcc > 0.4, (f1, mcc)

@@ -45,8 +45,9 @@ def posterior_figure(rgb: np.ndarray, res: NoiseResult) -> bytes:
     return _side_by_side(rgb, res.posterior, "P(foreign residual class)", "probability", 0.0, 1.0, "viridis")
 
 
-def mask_png(rgb: np.ndarray, res: NoiseResult) -> bytes:
-    """Cells with P(foreign class) > MARK as a binary PNG at the image size (at working size above 4 MP)."""
+def mask_png(rgb: np.ndarray, res: NoiseResult, draw: bool = True) -> bytes:
+    """Cells with P(foreign class) > MARK as a binary PNG at the image size (at working size above 4 MP); all black
+    when ``draw`` is False (no region stands out)."""
     import io
 
     import cv2
@@ -56,7 +57,7 @@ def mask_png(rgb: np.ndarray, res: NoiseResult) -> bytes:
     if h * w > 4_000_000:
         h, w = round(h * res.scale), round(w * res.scale)
     cb = res.cooc_block / res.scale  # block side in original pixels
-    grid = (res.posterior > MARK).astype(np.uint8) * 255
+    grid = (res.posterior > MARK).astype(np.uint8) * (255 if draw else 0)
     full = np.zeros((h, w), np.uint8)
     up = cv2.resize(grid, (max(1, round(grid.shape[1] * cb * h / rgb.shape[0])),
                            max(1, round(grid.shape[0] * cb * h / rgb.shape[0]))), interpolation=cv2.INTER_NEAREST)

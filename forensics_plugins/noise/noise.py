@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .splicebuster import MARK
 from .splicebuster import analyse as cooc_analyse
 
 MAX_SIDE = 2048  # larger images are reduced by area averaging first (cost bound; it lowers all noise alike)
@@ -163,4 +164,78 @@ def marked_mask(res: NoiseResult, shape: tuple[int, int], mark: float) -> np.nda
     return out
 
 
-__all__ = ["NoiseResult", "marked_mask", "analyse_noise", "haar_hh1", "two_class_gain", "wavelet_sigma", "MAX_SIDE"]
+GATE_STATS = ("bic_gain", "contrast", "contrast_raw", "top10_distance", "dist_ratio", "outlier_share")
+"""Candidate region statistics for the mark gate: statistics of the drawn (two-Gaussian) map only, so the gate speaks
+about the mask it draws (the trainer keeps the one whose gated masks localise best on training hosts)."""
+
+
+def wilson_upper(k: int, n: int, z: float = 1.959964) -> float:
+    """Upper end of the Wilson 95 % interval of the proportion k / n."""
+    if n == 0:
+        return 1.0
+    p = k / n
+    c = (p + z * z / (2 * n)) / (1 + z * z / n)
+    return float(c + z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n))
+
+
+@dataclass(frozen=True)
+class MarkGate:
+    """The region mask is drawn only when ``statistic`` exceeds ``threshold``: a value set on the authentic images of
+    the training hosts so that at most ``target_fmr`` of them get a marked region (``rule`` ``"upper95"``: the
+    Wilson 95 % upper bound of the measured rate is at most the target; ``"point"``: the measured rate itself);
+    ``fmr`` of ``n_authentic`` is the rate measured there."""
+
+    statistic: str
+    threshold: float
+    target_fmr: float
+    fmr: float
+    n_authentic: int
+    rule: str = "upper95"
+    heldout_fmr: float | None = None  # the rate measured on held-out authentic images (not used to set it)
+    heldout_n: int = 0
+
+    def rate_text(self) -> str:
+        """The measured false-mark rate(s), for captions and summaries."""
+        held = (f"false-mark rate {self.heldout_fmr:.3f} on {self.heldout_n} held-out authentic images; "
+                if self.heldout_fmr is not None else "")
+        return (f"{held}threshold set on {self.n_authentic} authentic training images at a false-mark rate ≤ "
+                f"{self.target_fmr:.2f}{' (95 % upper bound)' if self.rule == 'upper95' else ''}, measured there "
+                f"{self.fmr:.3f}")
+
+    def value(self, res: NoiseResult) -> float:
+        return res.score(self.statistic)
+
+    def marks(self, res: NoiseResult) -> bool:
+        """True when a region stands out: the statistic exceeds the threshold and some cell exceeds the mark."""
+        return bool(self.value(res) > self.threshold and res.posterior.size and (res.posterior > MARK).any())
+
+    def to_json(self) -> dict:
+        return {"statistic": self.statistic, "threshold": self.threshold, "target_fmr": self.target_fmr,
+                "fmr": self.fmr, "n_authentic": self.n_authentic, "rule": self.rule,
+                "heldout_fmr": self.heldout_fmr, "heldout_n": self.heldout_n}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "MarkGate":
+        return cls(str(d["statistic"]), float(d["threshold"]), float(d["target_fmr"]), float(d["fmr"]),
+                   int(d["n_authentic"]), str(d.get("rule", "point")),
+                   None if d.get("heldout_fmr") is None else float(d["heldout_fmr"]), int(d.get("heldout_n", 0)))
+
+    @classmethod
+    def fit(cls, statistic: str, authentic: np.ndarray, target_fmr: float, rule: str = "upper95") -> "MarkGate":
+        """The smallest threshold (an observed authentic value) that leaves at most ``k`` of ``authentic`` above it,
+        ``k`` the largest count whose rate (``point``) or Wilson upper bound (``upper95``) is ≤ ``target_fmr``."""
+        a = np.sort(np.asarray(authentic, dtype=np.float64))
+        n = len(a)
+        k = int(np.floor(target_fmr * n + 1e-9))  # authentic images allowed above the threshold
+        if rule == "upper95":
+            while k > 0 and wilson_upper(k, n) > target_fmr + 1e-12:
+                k -= 1
+        elif rule != "point":
+            raise ValueError(f"unknown gate rule {rule!r}")
+        t = float(a[n - 1 - k]) if n else float("inf")
+        if t == -np.inf:  # more than k images mark no cell at all: any marked image passes
+            t = -1e300
+        return cls(statistic, t, float(target_fmr), float((a > t).mean()) if n else 0.0, n, rule)
+
+
+__all__ = ["NoiseResult", "MarkGate", "GATE_STATS", "marked_mask", "analyse_noise", "haar_hh1", "two_class_gain", "wavelet_sigma", "MAX_SIDE"]
