@@ -55,7 +55,7 @@ def heart_rate(ts) -> dict | None:
 
 class RPPGDetector(Detector):
     name = "rppg"
-    version = "1.1.0"
+    version = "1.1.1"  # 1.1.1: heart rate stated only when the estimate passes its SNR gate (findings text)
     media_kinds = ("video",)
     model_name = "rppg"
     description = ("Biological signals: remote photoplethysmography (pulse from skin colour) in several face "
