@@ -517,7 +517,10 @@ def _ablation_table(rows: list[dict[str, Any]]) -> str:
 
     lines = ["Leave-one-generator-out AUC (95 % CI: pooled over the held-out generators, per domain over files) of "
              "alternatives to the shipped recipe, each changing one thing under the same protocol (folds, views, "
-             "re-encoding). The shipped choice was made by these same figures (selection bias: see Limitations).",
+             "re-encoding). The shipped choice was made by these same figures (selection bias: see Limitations). "
+             "Frozen EfficientNet-Lite1 / Lite2 features and whole-image (instead of central-crop) statistics are "
+             "measured the same way by `python benchmarks/synthetic.py --ablate-backbones` with this card's data "
+             "options (they need the Lite1/Lite2 weight packages, which the detector does not ship).",
              "", "| variant | cues | all (pooled) | faces | other images |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['variant']} | {', '.join(r['cues'])} | {cell(r['all'])} | {cell(r.get('faces'))} | "
