@@ -29,9 +29,12 @@ from forensics.fusion import (
 
 
 def fit_calibration(p: np.ndarray, y: np.ndarray, method: str = "platt") -> dict[str, Any]:
-    """Class-balanced Platt (logistic on ``logit(p)``) or isotonic calibration of one detector, as stored JSON."""
+    """Class-balanced Platt (logistic on ``logit(p)``, slope > 0 or a constant 0.5) or isotonic (increasing)
+    calibration of one detector, as stored JSON."""
+    # sign=1: a detector whose probability falls as manipulation becomes likelier on the validation data is not
+    # turned round (a court could not follow "its 'manipulated' counts as authentic"): it becomes a constant 0.5
     cal = Calibrator.fit(np.asarray(p, dtype=float), np.asarray(y).astype(int), method=method, input="logit",
-                         eps=_EPS)
+                         eps=_EPS, sign=1)
     if cal.method in ("identity", "constant"):
         return {"method": cal.method, **cal.params, "note": cal.note}
     return {"method": cal.method, **{k: v for k, v in cal.params.items() if k not in ("input", "eps")}}
@@ -52,6 +55,33 @@ def _pattern_weights(R: np.ndarray, y: np.ndarray) -> np.ndarray:
     return w * len(y) / max(w.sum(), 1e-12)
 
 
+def fit_monotone_logistic(X: np.ndarray, y: np.ndarray, sw: np.ndarray, C: float, k: int) -> tuple[np.ndarray, float]:
+    """Weighted L2 logistic regression whose first ``k`` coefficients (the detectors' calibrated log-odds) are
+    held >= 0; the rest (presence indicators) and the unpenalised intercept are free. Same loss as scikit-learn's
+    ``LogisticRegression(C=C)`` -- ``C·Σ wᵢ·log(1 + exp(−sᵢ·zᵢ)) + ½‖β‖²`` -- solved by L-BFGS-B with bounds
+    (scikit-learn has no bounded logistic regression). Monotone fusion: a detector's stronger "manipulated"
+    never lowers the fused probability. Returns ``(coef, intercept)``."""
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
+    X = np.asarray(X, dtype=np.float64)
+    t = np.asarray(y, dtype=np.float64)
+    d = X.shape[1]
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        beta, b = theta[:d], theta[d]
+        z = X @ beta + b
+        s = 2 * t - 1
+        nll = np.logaddexp(0.0, -s * z)
+        r = sw * (expit(z) - t)
+        return float(C * (sw @ nll) + 0.5 * beta @ beta), np.r_[C * (X.T @ r) + beta, C * r.sum()]
+
+    bounds = [(0.0, None)] * k + [(None, None)] * (d - k) + [(None, None)]
+    res = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", bounds=bounds,
+                   options={"maxiter": 5000, "gtol": 1e-9})
+    return res.x[:d], float(res.x[d])
+
+
 def fit_stacker(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str = "platt", folds: int = 5,
                 seed: int = 0, C: float = 1.0, bootstrap: int = 0) -> dict[str, Any]:
     """Fit calibrations + the stacking model on a matrix of detector probabilities.
@@ -68,7 +98,6 @@ def fit_stacker(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str
     -------
     the ``fusion.json`` dict (without detector versions / model hashes).
     """
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     n, k = P.shape
@@ -90,8 +119,7 @@ def fit_stacker(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str
             Zoof[idx, j] = [_logit(calibrate(cals[j], v)) for v in P[idx, j]]
     X = np.hstack([Zoof, R])
     sw = _pattern_weights(R, y)
-    lr = LogisticRegression(C=C, max_iter=2000).fit(X, y, sample_weight=sw)
-    coef = lr.coef_[0]
+    coef, intercept = fit_monotone_logistic(X, y, sw, C, k)
     # bootstrap replicates of the stacker (calibrations held fixed): the spread of the fused log-odds across
     # them is the interval stated with each likelihood ratio
     rng = np.random.default_rng(seed)
@@ -103,13 +131,13 @@ def fit_stacker(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str
         w_b = _pattern_weights(R[idx], y[idx])
         if w_b.sum() <= 0:
             continue
-        m_b = LogisticRegression(C=C, max_iter=2000).fit(X[idx], y[idx], sample_weight=w_b)
-        boot.append({"intercept": round(float(m_b.intercept_[0]), 6),
-                     "weights": [round(float(v), 6) for v in m_b.coef_[0][:k]],
-                     "presence": [round(float(v), 6) for v in m_b.coef_[0][k:]]})
+        c_b, i_b = fit_monotone_logistic(X[idx], y[idx], w_b, C, k)
+        boot.append({"intercept": round(i_b, 6), "weights": [round(float(v), 6) for v in c_b[:k]],
+                     "presence": [round(float(v), 6) for v in c_b[k:]]})
     return {
         "method": STACKED_METHOD,
-        "intercept": round(float(lr.intercept_[0]), 8),
+        "intercept": round(intercept, 8),
+        "weights_constraint": "detector weights >= 0 (monotone fusion); calibrations increasing",
         "thresholds": _thresholds(),
         "regularisation_C": C,
         "validation_counts": {"authentic": int((1 - y).sum()), "manipulated": int(y.sum())},

@@ -48,6 +48,30 @@ def test_stacker_learns_weights_and_handles_missing():
     assert model.probability({"a": 0.1, "b": None, "c": 0.5}) < 0.5
 
 
+def test_stacker_is_monotone_an_inverted_detector_gets_no_say():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 3))
+    t = (X[:, 0] - 0.8 * X[:, 1] + rng.normal(size=300) > 0).astype(int)
+    sw = rng.uniform(0.5, 1.5, 300)
+    ref = LogisticRegression(C=1.0, max_iter=5000, tol=1e-10).fit(X, t, sample_weight=sw)
+    coef, b = fusion_train.fit_monotone_logistic(X, t, sw, 1.0, 0)  # unconstrained: scikit-learn's solution
+    assert np.allclose(coef, ref.coef_[0], atol=1e-4) and b == pytest.approx(ref.intercept_[0], abs=1e-4)
+    coef, _ = fusion_train.fit_monotone_logistic(X, t, sw, 1.0, 2)
+    assert coef[0] > 0.5 and coef[1] == 0.0  # the column that points the other way is held at zero
+
+    P, y = _synthetic()
+    P[:, 2] = 1 - P[:, 0]  # 'c' says the opposite of 'a': it must not be turned round into evidence
+    model = fusion.FusionModel(fusion_train.fit_stacker(P, y, ["a", "b", "c"]))
+    c = next(d for d in model.detectors if d["name"] == "c")
+    assert c["calibration"]["method"] == "constant" and c["weight"] >= 0
+    assert all(d["weight"] >= 0 for d in model.detectors)
+    lo = model.probability({"a": 0.7, "b": None, "c": 0.2})
+    hi = model.probability({"a": 0.7, "b": None, "c": 0.9})
+    assert hi >= lo  # a stronger 'manipulated' never lowers the fused probability
+
+
 def test_fused_verdict_lists_contributions_and_missing():
     P, y = _synthetic()
     model = fusion.FusionModel(fusion_train.fit_stacker(P, y, ["a", "b", "c"]), ref={"name": "fusion"},
