@@ -125,8 +125,8 @@ def test_gauss_uniform_em_flags_the_outlying_rows():
     assert 0.03 < pi < 0.15 and dist[400:].min() > dist[:400].max() * 0.9
 
 
-def test_splice_from_a_noisier_photo_is_marked_and_scores_higher():
-    """A region pasted from a noisier (higher-ISO) uncompressed photo: the co-occurrence map marks it."""
+def _noisy_splice(donor_sigma: float):
+    """(host, spliced, truth): a region of a noisier (higher-ISO) uncompressed photo pasted into a quieter one."""
     import cv2
     import skimage.data
 
@@ -134,13 +134,20 @@ def test_splice_from_a_noisier_photo_is_marked_and_scores_higher():
     host = cv2.GaussianBlur(skimage.data.coffee()[:320, :384].astype(np.float32), (0, 0), 1.5)
     host = host + rng.normal(0, 1.5, host.shape)
     donor = cv2.GaussianBlur(skimage.data.chelsea()[:320, :384].astype(np.float32), (0, 0), 1.5)
-    donor = donor + rng.normal(0, 6.0, donor.shape)
+    donor = donor + rng.normal(0, donor_sigma, donor.shape)
     fake = host.copy()
     fake[80:200, 120:260] = donor[80:200, 120:260]
-    a = analyse_noise(np.clip(np.round(host), 0, 255).astype(np.uint8))
-    b = analyse_noise(np.clip(np.round(fake), 0, 255).astype(np.uint8))
     truth = np.zeros(fake.shape[:2], bool)
     truth[80:200, 120:260] = True
+    return host, fake, truth
+
+
+def test_splice_from_a_noisier_photo_is_marked_and_scores_higher():
+    """A region pasted from a noisier (higher-ISO) uncompressed photo: the co-occurrence map marks it."""
+
+    host, fake, truth = _noisy_splice(6.0)
+    a = analyse_noise(np.clip(np.round(host), 0, 255).astype(np.uint8))
+    b = analyse_noise(np.clip(np.round(fake), 0, 255).astype(np.uint8))
     c = b.cooc_block
     cin = truth[c // 2::c, c // 2::c][: b.posterior.shape[0], : b.posterior.shape[1]]
     assert b.posterior[cin].mean() > 0.7 and b.posterior[~cin].mean() < 0.3
@@ -228,21 +235,11 @@ def test_authentic_photo_below_the_threshold_gets_no_marked_region(tmp_path):
 def test_strongly_inconsistent_pasted_region_is_marked_and_overlaps_the_truth(tmp_path):
     """A region pasted from a much noisier (high-ISO) photo: the gate statistic exceeds the threshold and the drawn
     mask overlaps the pasted box."""
-    import cv2
-    import skimage.data
 
     from forensics_plugins.noise.train import pixel_f1_mcc
 
     _, gate = _gate()
-    rng = np.random.default_rng(5)
-    host = cv2.GaussianBlur(skimage.data.coffee()[:320, :384].astype(np.float32), (0, 0), 1.5)
-    host = host + rng.normal(0, 1.5, host.shape)
-    donor = cv2.GaussianBlur(skimage.data.chelsea()[:320, :384].astype(np.float32), (0, 0), 1.5)
-    donor = donor + rng.normal(0, 8.0, donor.shape)
-    fake = host.copy()
-    fake[80:200, 120:260] = donor[80:200, 120:260]
-    truth = np.zeros(fake.shape[:2], bool)
-    truth[80:200, 120:260] = True
+    _host, fake, truth = _noisy_splice(8.0)
     p = tmp_path / "spliced.png"
     p.write_bytes(_encode(np.clip(np.round(fake), 0, 255).astype(np.uint8), "PNG"))
     media = open_media(p)
