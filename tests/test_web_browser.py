@@ -170,6 +170,25 @@ def test_upload_progress_verdict_and_heat_map(analysed):
     assert not [m for m in analysed["problems"] if "Content Security Policy" in m], analysed["problems"]
 
 
+def test_page_reaches_the_result_without_the_event_stream(analysed, browser):
+    """A proxy that buffers or drops server-sent events: the page's polling fallback still shows the result."""
+    ctx = browser.new_context()
+    ctx.add_cookies(analysed["page"].context.cookies())  # the same session
+    page = ctx.new_page()
+    blocked = []
+    page.route("**/events", lambda route: (blocked.append(route.request.url), route.abort()))
+    page.goto(analysed["page"].url)
+    page.click('main a[href^="/cases/"]')
+    page.wait_for_selector("#analyse")
+    page.click("#analyse")
+    page.wait_for_url("**/analyses/*")
+    live = page.locator("#status").inner_text() in ("queued", "running")
+    _wait_until_ended(page, limit_s=180, grace_s=20)  # polled every 5 s
+    assert page.inner_text("#status") == "done" and page.locator("#results .verdict").count() == 2
+    assert blocked or not live  # a live page asked for the stream and was refused, and still got the result
+    ctx.close()
+
+
 def test_screenshot_for_the_readme(analysed, tmp_path):
     from PIL import Image
 
