@@ -79,16 +79,10 @@ def _training_faces(faces_dirs: list[Path], manifest: Path, cache: Path):
 
 
 def pair_features(model, faces, idx, kind: str, size: int, seed: int, salt: int):
-    from .train import make_pair, negative_kind
+    from .train import pair_inputs
 
-    pos, neg = [], []
-    for n, i in enumerate(idx):
-        r = np.random.default_rng([seed, salt, n])
-        a, b = make_pair(*faces[int(i)], negative_kind(kind, r), r, size)
-        pos.append(a)
-        neg.append(b)
-    x = np.stack(pos + neg)
-    return features_of(model, x), np.r_[np.zeros(len(pos)), np.ones(len(neg))]
+    x, y = pair_inputs(faces, idx, kind, size, lambda n: np.random.default_rng([seed, salt, n]))
+    return features_of(model, x), y
 
 
 def add_data_args(ap: argparse.ArgumentParser) -> None:

@@ -104,6 +104,20 @@ def negative_kind(negatives: str, rng: np.random.Generator) -> str:
     return negatives
 
 
+def pair_inputs(faces: list, picks, negatives: str, size: int,
+                rng_of: Callable[[int], np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
+    """Network inputs of (real, negative) pairs, all reals first, and their labels (0 real, 1 negative): pair
+    ``n`` is made from ``faces[picks[n]]`` with the generator ``rng_of(n)`` (which also draws the negative's kind
+    when ``negatives`` is ``"both"``). The one pair builder of training, its pools, held-out checks and probes."""
+    pos, neg = [], []
+    for n, i in enumerate(picks):
+        r = rng_of(n)
+        a, b = make_pair(*faces[int(i)], negative_kind(negatives, r), r, size)
+        pos.append(a)
+        neg.append(b)
+    return np.stack(pos + neg), np.r_[np.zeros(len(pos)), np.ones(len(neg))]
+
+
 # ---------------------------------------------------------------------------- data manifest
 
 
@@ -241,15 +255,10 @@ def synthetic_eval(model, arch: str, size: int, faces_: list[tuple[np.ndarray, n
     """In-source: fixed-seed (real, negative) pairs from held-out identities."""
     from .model import predict
 
-    pos, neg = [], []
-    for i, (crop, lm) in enumerate(faces_):
-        a, b = make_pair(crop, lm, kind, np.random.default_rng([seed, 7_000_000, i]), size)
-        pos.append(a)
-        neg.append(b)
-    if not pos:
+    if not faces_:
         return {"auc": None, "n_test": 0}
-    p = sigmoid(predict(model, arch, np.stack(pos + neg)))
-    return _metrics(np.r_[np.zeros(len(pos)), np.ones(len(neg))], p, kind="in-source (synthetic)")
+    x, y = pair_inputs(faces_, range(len(faces_)), kind, size, lambda i: np.random.default_rng([seed, 7_000_000, i]))
+    return _metrics(y, sigmoid(predict(model, arch, x)), kind="in-source (synthetic)")
 
 
 # ---------------------------------------------------------------------------- training
@@ -283,17 +292,13 @@ def trunk_pool(model, faces: list, weights: np.ndarray, n_pairs: int, negatives:
     pool = None
     for at in range(0, n_pairs, chunk):
         progress("caching frozen-trunk outputs", at, n_pairs)
-        pos, neg = [], []
-        for i in range(at, min(n_pairs, at + chunk)):
-            r = np.random.default_rng([seed, 9_000_000, i])
-            a, b = make_pair(*faces[int(pick[i])], negative_kind(negatives, r), r, size)
-            pos.append(a)
-            neg.append(b)
+        x, _ = pair_inputs(faces, pick[at:at + chunk], negatives, size,
+                           lambda n, at=at: np.random.default_rng([seed, 9_000_000, at + n]))
         with torch.no_grad():
-            h = M.frozen_part(model, M.to_tensor(np.stack(pos + neg), "efficientnet_lite0"), frozen).numpy()
+            h = M.frozen_part(model, M.to_tensor(x, "efficientnet_lite0"), frozen).numpy()
         if pool is None:
             pool = np.zeros((n_pairs, 2, *h.shape[1:]), np.float16)
-        k = len(pos)
+        k = len(x) // 2
         pool[at:at + k, 0], pool[at:at + k, 1] = h[:k], h[k:]
     progress("caching frozen-trunk outputs", n_pairs, n_pairs)
     tmp = path.with_suffix(".tmp.npy")
@@ -539,13 +544,9 @@ def train(
                 h = torch.from_numpy(np.concatenate([pool[idx, 0], pool[idx, 1]])).float()
             else:
                 idx = rng.choice(len(train_faces), size=batch_faces, replace=True, p=weights)
-                pos, neg = [], []
-                for j, i in enumerate(idx):
-                    r = np.random.default_rng([seed, step, j])
-                    a, b = make_pair(*train_faces[int(i)], negative_kind(negatives, r), r, size)
-                    pos.append(a)
-                    neg.append(b)
-                x = M.to_tensor(np.stack(pos + neg), arch)
+                xs, _ = pair_inputs(train_faces, idx, negatives, size,
+                                    lambda j, step=step: np.random.default_rng([seed, step, j]))
+                x = M.to_tensor(xs, arch)
                 with torch.no_grad():
                     h = M.frozen_part(model, x, frozen)
             torch.manual_seed(seed * 1_000_003 + step)  # dropout
