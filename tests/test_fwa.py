@@ -449,3 +449,19 @@ def test_labelled_media_lists_real_then_fake_without_excluded_names(tmp_path):
             (tmp_path / sub / n).write_bytes(b"x")
     got = [(label, p.name) for label, p in labelled_media(tmp_path, [re.compile("^skip_")])]
     assert got == [(0, "a.jpg"), (0, "b.mp4"), (1, "c.png")]
+
+
+def test_cached_arrays_computes_once_then_loads(tmp_path):
+    from forensics_plugins.fwa.data import cached_arrays, load_arrays
+
+    path, calls = tmp_path / "tracks.npz", []
+
+    def compute():
+        calls.append(1)
+        return [np.arange(6.0).reshape(2, 3), np.ones((1, 3))]
+
+    assert load_arrays(path) is None
+    first = cached_arrays(path, compute)
+    again = cached_arrays(path, compute)
+    assert len(calls) == 1 and len(again) == 2
+    assert all(np.array_equal(x, z) for x, z in zip(first, again)) and np.array_equal(load_arrays(path)[1], np.ones((1, 3)))

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import consistency as C
-from .data import extract, labelled_media, shrink
+from .data import cached_arrays, extract, labelled_media, load_arrays, shrink
 from .probe import add_data_args
 from .warp import cut_roi, roi_box
 
@@ -232,31 +232,28 @@ def main(argv: list[str] | None = None) -> int:
     ex = [re.compile(r) for r in a.exclude]
     checks = {}
     t_feat, n_feat = 0.0, 0
+
+    def timed_features(crops, lms) -> np.ndarray:  # one track's features, timed for the cost line
+        nonlocal t_feat, n_feat
+        t1 = time.perf_counter()
+        out = np.stack([C.features(*roi_and_landmarks(cr, lm, a.size)) for cr, lm in zip(crops, lms)])
+        t_feat += time.perf_counter() - t1
+        n_feat += len(crops)
+        return out
+
     for d in a.cross_check:
         items = []
         for label, p in labelled_media(d, ex):
             ff = extract(p, a.cache)
             if not ff.tracks:
                 continue
-            fc = a.work_dir / f"cons-x-{ff.sha256[:24]}-{a.size}-{C.FEATURE_VERSION.replace('/', '')}.npz"
-            if fc.is_file():
-                with np.load(fc) as z:
-                    cons = [z[f"t{i}"] for i in range(int(z["n"]))]
-            else:
-                cons = []
-                for c, lms, _ in ff.tracks:
-                    t1 = time.perf_counter()
-                    cons.append(np.stack([C.features(*roi_and_landmarks(cr, lm, a.size))
-                                          for cr, lm in zip(c, lms)]))
-                    t_feat += time.perf_counter() - t1
-                    n_feat += len(c)
-                np.savez(fc, n=len(cons), **{f"t{i}": t for i, t in enumerate(cons)})
+            cons = cached_arrays(
+                a.work_dir / f"cons-x-{ff.sha256[:24]}-{a.size}-{C.FEATURE_VERSION.replace('/', '')}.npz",
+                lambda ff=ff: [timed_features(c, lms) for c, lms, _ in ff.tracks])
             probe = None
             if a.probe_dir is not None:
-                pf = a.probe_dir / f"probe-x-{ff.sha256[:24]}-{a.size}.npz"
-                if pf.is_file():
-                    with np.load(pf) as z:
-                        probe = [z[f"t{i}"][:, mean_cols] for i in range(int(z["n"]))]
+                got = load_arrays(a.probe_dir / f"probe-x-{ff.sha256[:24]}-{a.size}.npz")
+                probe = None if got is None else [t[:, mean_cols] for t in got]
             items.append((label, ff.sha256, cons, probe))
             checks_names.setdefault(d.name, []).append(p.name)
         checks[d.name] = items

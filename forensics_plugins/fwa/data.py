@@ -62,6 +62,24 @@ def labelled_media(root: Path, exclude: list = ()) -> list[tuple[int, Path]]:
             if not any(r.search(p.name) for r in exclude)]
 
 
+def load_arrays(path: Path) -> list[np.ndarray] | None:
+    """The list of arrays kept by :func:`cached_arrays` in ``path`` (``None`` when the file is absent)."""
+    if not path.is_file():
+        return None
+    with np.load(path) as z:
+        return [z[f"t{i}"] for i in range(int(z["n"]))]
+
+
+def cached_arrays(path: Path, compute: Callable[[], list[np.ndarray]]) -> list[np.ndarray]:
+    """A list of arrays (e.g. one per face track) kept in ``path`` (npz: ``n``, ``t0``, ``t1``, ...): loaded when
+    present, else computed by ``compute()`` and saved."""
+    got = load_arrays(path)
+    if got is None:
+        got = compute()
+        np.savez(path, n=len(got), **{f"t{i}": t for i, t in enumerate(got)})
+    return got
+
+
 def cache_key(digest: str, video: bool = False) -> str:
     # videos: crops from the whole-duration tracks (images are unchanged, so their entries stay valid)
     tag = f"{CACHE_VERSION}|{digest}" + ("|frames evenly spaced in time|whole-duration tracks" if video else "")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import extract, labelled_media
+from .data import cached_arrays, extract, labelled_media
 from .infer import roi_input
 from .model import PROBE_CHANNELS
 
@@ -153,14 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             if not ff.tracks:
                 items.append((label, None))
                 continue
-            fc = a.work_dir / f"probe-x-{ff.sha256[:24]}-{a.size}.npz"
-            if fc.is_file():
-                with np.load(fc) as z:
-                    tracks = [z[f"t{i}"] for i in range(int(z["n"]))]
-            else:
-                tracks = [features_of(model, np.stack([roi_input(cr, lm, a.size)[0] for cr, lm in zip(c, lms)]))
-                          for c, lms, _ in ff.tracks]
-                np.savez(fc, n=len(tracks), **{f"t{i}": t for i, t in enumerate(tracks)})
+            tracks = cached_arrays(
+                a.work_dir / f"probe-x-{ff.sha256[:24]}-{a.size}.npz",
+                lambda ff=ff: [features_of(model, np.stack([roi_input(cr, lm, a.size)[0] for cr, lm in zip(c, lms)]))
+                               for c, lms, _ in ff.tracks])
             items.append((label, tracks))
         checks[d.name] = items
         print(f"  features of {d.name}: {len(items)} files; {time.time() - t0:.0f} s", flush=True)
