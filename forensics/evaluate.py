@@ -284,13 +284,13 @@ def substitute_out_of_fold(rows: list[dict[str, Any]]) -> dict[str, int]:
 def _validation_data_row(d: dict[str, Any]) -> dict[str, Any]:
     """The fusion card's row for one validation folder: its name, count and label, and where its MANIFEST.csv
     (folder or parent, see :func:`forensics.api.data_set_manifest_row`) says it came from."""
-    from forensics.api import data_set_manifest_row
+    from forensics.api import data_set_manifest_row, forgery_set_source
 
     row = {"name": Path(d["folder"]).name, "role": "validation (fusion)", "count": d["files"],
            "label": f"{d['layout']} layout ({d['manipulated']} manipulated)"}
     m = data_set_manifest_row(d["folder"])
     if m:
-        row["source"] = f"{m['repo']} @ {m.get('commit', '?')[:12]}" + (f", {m['paths']}" if m.get("paths") else "")
+        row["source"] = forgery_set_source(d["folder"]) + (f", {m['paths']}" if m.get("paths") else "")
         row["licence"] = m.get("licence", "")
         if m.get("paths") and m.get("how_label_known"):  # a set-level manifest row (not a per-file one)
             row["label"] += f"; {m['how_label_known']}"

@@ -66,12 +66,12 @@ def fit_monotone_logistic(X: np.ndarray, y: np.ndarray, sw: np.ndarray, C: float
 
     X = np.asarray(X, dtype=np.float64)
     t = np.asarray(y, dtype=np.float64)
+    s = 2 * t - 1
     d = X.shape[1]
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         beta, b = theta[:d], theta[d]
         z = X @ beta + b
-        s = 2 * t - 1
         nll = np.logaddexp(0.0, -s * z)
         r = sw * (expit(z) - t)
         return float(C * (sw @ nll) + 0.5 * beta @ beta), np.r_[C * (X.T @ r) + beta, C * r.sum()]

@@ -289,6 +289,10 @@ def create_app(cases_dir: Path, token: str, *, limits: Limits | None = None, wor
                 ctx["error"] = getattr(exc, "detail", str(exc))
         return ctx
 
+    def live_html(job: Job) -> str:
+        """The live part of the analysis page, as the event stream and the polling fallback both send it."""
+        return _env().get_template("_live.html.j2").render(**results_ctx(job))
+
     # ------------------------------------------------------------ errors
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -363,8 +367,7 @@ def create_app(cases_dir: Path, token: str, *, limits: Limits | None = None, wor
         """The live part of the analysis page: the polling fallback beside the event stream (a proxy that
         buffers server-sent events, a dropped stream). 286 once the analysis has ended: htmx stops polling."""
         job = job_or_404(job_id)
-        html = _env().get_template("_live.html.j2").render(**results_ctx(job))
-        return HTMLResponse(html, status_code=286 if job.status in ("done", "failed") else 200)
+        return HTMLResponse(live_html(job), status_code=286 if job.status in ("done", "failed") else 200)
 
     @app.get("/analyses/{job_id}/events", include_in_schema=False)
     async def analysis_events(request: Request, job_id: str) -> StreamingResponse:
@@ -376,8 +379,7 @@ def create_app(cases_dir: Path, token: str, *, limits: Limits | None = None, wor
                 job = jobs.get(job_id)
                 if job.version != version:
                     version, idle = job.version, 0.0
-                    html = _env().get_template("_live.html.j2").render(**results_ctx(job))
-                    yield _sse("progress", html)
+                    yield _sse("progress", live_html(job))
                     if job.status in ("done", "failed"):
                         yield _sse("end", "")
                         return
