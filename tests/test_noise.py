@@ -186,7 +186,7 @@ def _mask_of(f) -> np.ndarray:
 
 
 def test_mark_gate_threshold_round_trips_from_the_model_file():
-    from forensics_plugins.noise.noise import GATE_STATS, MarkGate, wilson_upper
+    from forensics_plugins.noise.noise import GATE_STATS, MarkGate, wilson_interval
 
     card, gate = _gate()
     blob = json.loads(card.path("weights").read_text(encoding="utf-8"))
@@ -201,7 +201,7 @@ def test_mark_gate_threshold_round_trips_from_the_model_file():
     # upper95: the most authentic images above the threshold whose Wilson upper bound is still within the target
     u = MarkGate.fit("contrast", vals, 0.1)
     k = int(round(u.fmr * 100))
-    assert wilson_upper(k, 100) <= 0.1 < wilson_upper(k + 1, 100) and u.threshold == 99.0 - k
+    assert wilson_interval(k, 100)[1] <= 0.1 < wilson_interval(k + 1, 100)[1] and u.threshold == 99.0 - k
 
 
 def test_authentic_photo_below_the_threshold_gets_no_marked_region(tmp_path):

@@ -101,11 +101,11 @@ class NoiseDetector(Detector):
             title = "Noise region mask: a region stands out"
             caption = (f"Cells whose foreign-class probability exceeds {MARK}, at the image's size (white), drawn "
                        f"because {gate.statistic} = {gate.value(res):.4g} exceeds the calibrated threshold "
-                       f"{gate.threshold:.4g} ({gate_rate(gate)}). It says where residual statistics differ, not "
+                       f"{gate.threshold:.4g} ({gate.rate_text()}). It says where residual statistics differ, not "
                        "that a splice is present.")
         else:
             title = "Noise region mask: no region stands out"
-            caption = (f"No region stands out at the calibrated threshold ({gate_rate(gate)}): {gate.statistic} = "
+            caption = (f"No region stands out at the calibrated threshold ({gate.rate_text()}): {gate.statistic} = "
                        f"{gate.value(res):.4g} ≤ {gate.threshold:.4g}; no region is marked (empty mask). The "
                        "continuous maps above still show where residual statistics vary." if gate is not None else
                        "No calibrated mark threshold is installed, so no region is marked (empty mask); the "
@@ -126,18 +126,14 @@ class NoiseDetector(Detector):
         ]
 
 
-def gate_rate(gate: MarkGate) -> str:
-    return gate.rate_text()
-
-
 def region_sentence(res: NoiseResult, gate: MarkGate) -> str:
     """The summary's sentence on the binary mask: a region stands out only when the gate says so."""
     v = gate.value(res)
     if gate.marks(res):
         share = 100 * float((res.posterior > MARK).mean())
         return (f"A region stands out: {gate.statistic} = {v:.4g} exceeds the calibrated threshold "
-                f"{gate.threshold:.4g} ({gate_rate(gate)}); the marked cells cover {share:.1f} % of the image.")
-    return (f"No region stands out at the calibrated threshold ({gate_rate(gate)}): {gate.statistic} = {v:.4g} ≤ "
+                f"{gate.threshold:.4g} ({gate.rate_text()}); the marked cells cover {share:.1f} % of the image.")
+    return (f"No region stands out at the calibrated threshold ({gate.rate_text()}): {gate.statistic} = {v:.4g} ≤ "
             f"{gate.threshold:.4g}; no region is marked.")
 
 

@@ -169,13 +169,14 @@ GATE_STATS = ("bic_gain", "contrast", "contrast_raw", "top10_distance", "dist_ra
 about the mask it draws (the trainer keeps the one whose gated masks localise best on training hosts)."""
 
 
-def wilson_upper(k: int, n: int, z: float = 1.959964) -> float:
-    """Upper end of the Wilson 95 % interval of the proportion k / n."""
+def wilson_interval(k: int, n: int) -> tuple[float, float]:
+    """Wilson 95 % interval of the proportion k / n (scipy's ``binomtest``); (0, 1) when n is 0."""
     if n == 0:
-        return 1.0
-    p = k / n
-    c = (p + z * z / (2 * n)) / (1 + z * z / n)
-    return float(c + z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n))
+        return 0.0, 1.0
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,7 @@ class MarkGate:
         n = len(a)
         k = int(np.floor(target_fmr * n + 1e-9))  # authentic images allowed above the threshold
         if rule == "upper95":
-            while k > 0 and wilson_upper(k, n) > target_fmr + 1e-12:
+            while k > 0 and wilson_interval(k, n)[1] > target_fmr + 1e-12:
                 k -= 1
         elif rule != "point":
             raise ValueError(f"unknown gate rule {rule!r}")

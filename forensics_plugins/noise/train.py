@@ -35,7 +35,7 @@ from forensics.api import (
     write_model_card,
 )
 
-from .noise import GATE_STATS, MAX_SIDE, MarkGate, analyse_noise, marked_mask
+from .noise import GATE_STATS, MAX_SIDE, MarkGate, analyse_noise, marked_mask, wilson_interval
 from .noise import calibrator_input as transform
 from .splicebuster import MARK
 
@@ -126,13 +126,8 @@ def choose_gate(rows: list[dict], target_fmr: float, rule: str = "upper95", fold
 
 
 def wilson(k: int, n: int) -> list[float]:
-    """Wilson 95 % interval of a proportion k / n."""
-    if n == 0:
-        return [0.0, 1.0]
-    z, p = 1.959964, k / n
-    c = (p + z * z / (2 * n)) / (1 + z * z / n)
-    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [round(float(max(0.0, c - h)), 3), round(float(min(1.0, c + h)), 3)]
+    """Wilson 95 % interval of a proportion k / n, rounded for the card."""
+    return [round(v, 3) for v in wilson_interval(k, n)]
 
 
 def mean_ci(v: np.ndarray, seed: int = 0, n: int = 1000) -> list[float]:
