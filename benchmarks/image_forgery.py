@@ -18,11 +18,12 @@ sub-folder or from a ``MANIFEST.csv`` beside or above the set (columns ``set``, 
 ``relpath``). At most ``--max-real-set`` authentic and as many tampered files per set are used (a seeded sample when
 there are more). Nothing is fitted on these sets. ``--skip-generated`` runs only the real sets. Pixel F1 / MCC use
 each detector's binary mask artefact (``copy-move-mask``, ``noise-mask``; jpeg_dq: the union of ``dq-mask`` and,
-for non-JPEG files, ``offgrid-mask``).
+for non-JPEG files, ``offgrid-mask``). ``--also-mask NAME`` also scores them against a second ground truth
+``DIR/NAME/<fake stem>.png`` where a set has one (e.g. copy-move source + target where ``mask/`` marks the target).
 
     python benchmarks/image_forgery.py [--per-dir 15] [--data DIR ...] [--real DIR ...] [--seed 1]
     python benchmarks/image_forgery.py --skip-generated --real-set DIR [--real-set DIR ...] [--max-real-set 60]
-        [--real-detectors copy_move,noise,jpeg_dq] [--timing]
+        [--real-detectors copy_move,noise,jpeg_dq] [--also-mask NAME] [--timing]
 """
 
 from __future__ import annotations
@@ -96,21 +97,24 @@ def run(detector, path: Path):
 
 
 def finding_row(f, sec: float, cpu: float, *, label: int, kind: str, fmt: str, mp: float,
-                truth: np.ndarray | None, slug: str, marked: bool | None) -> dict:
+                truth: np.ndarray | None, slug: str, marked: bool | None, truth_alt: np.ndarray | None = None) -> dict:
     """One benchmark row from a detector's finding: status, probability, raw score, timing and, where a truth mask
-    is given, pixel F1 / MCC of the detector's mask artefact ``slug`` against it."""
+    is given, pixel F1 / MCC of the detector's mask artefact ``slug`` against it (and against ``truth_alt``, a second
+    ground truth such as source + target of a copy-move, as ``f1_alt`` / ``mcc_alt``)."""
     from forensics_plugins.copy_move.cmfd import pixel_scores
 
-    f1 = mcc = None
-    if truth is not None:
-        pred = mask_from(f, slug, truth.shape)
-        if pred is None:  # no mask artefact (e.g. not applicable): nothing was marked
-            pred = np.zeros(truth.shape, bool)
-        ps = pixel_scores(pred, truth)
-        f1, mcc = ps["f1"], ps["mcc"]
+    scores = {}
+    for key, t in (("", truth), ("_alt", truth_alt)):
+        scores["f1" + key] = scores["mcc" + key] = None
+        if t is not None:
+            pred = mask_from(f, slug, t.shape)
+            if pred is None:  # no mask artefact (e.g. not applicable): nothing was marked
+                pred = np.zeros(t.shape, bool)
+            ps = pixel_scores(pred, t)
+            scores["f1" + key], scores["mcc" + key] = ps["f1"], ps["mcc"]
     return {"label": label, "kind": kind, "format": fmt, "status": f.status.value, "marked": marked,
             "probability": f.probability, "score": f.score if f.score is not None else np.nan,
-            "f1": f1, "mcc": mcc, "mp": mp, "seconds": sec, "cpu": cpu}
+            **scores, "mp": mp, "seconds": sec, "cpu": cpu}
 
 
 def summarise(name: str, rows: list[dict]) -> None:
@@ -187,8 +191,9 @@ def load_mask(path: Path) -> np.ndarray | None:
 MASK_SLUG = {"copy_move": "copy-move-mask", "noise": "noise-mask", "jpeg_dq": "dq-mask+offgrid-mask"}
 
 
-def measure_real_set(root: Path, detector, cap: int, seed: int) -> None:
-    """One detector on one real set: image-level AUC (both classes), share scored, pixel F1 / MCC per kind."""
+def measure_real_set(root: Path, detector, cap: int, seed: int, also_mask: str | None = None) -> None:
+    """One detector on one real set: image-level AUC (both classes), share scored, pixel F1 / MCC per kind; with
+    ``also_mask``, pixel F1 / MCC also against ``root/<also_mask>/<fake stem>.png`` where that folder exists."""
     from forensics.api import Status, roc_metrics
 
     items, counts = real_set_items(root, cap, seed)
@@ -207,10 +212,12 @@ def measure_real_set(root: Path, detector, cap: int, seed: int) -> None:
             rows.append(row)
             continue
         size = (f.details or {}).get("size") or image_size(path)
+        alt = root / also_mask / (path.stem + ".png") if also_mask and label == 1 else None
         rows.append(finding_row(f, sec, cpu, label=label, kind=kind, fmt=row["format"],
                                 mp=size[0] * size[1] / 1e6 if size else 0.0,
                                 truth=load_mask(mpath) if mpath is not None else None,
-                                slug=MASK_SLUG.get(detector.name, ""), marked=marked_of(detector.name, f)))
+                                slug=MASK_SLUG.get(detector.name, ""), marked=marked_of(detector.name, f),
+                                truth_alt=load_mask(alt) if alt is not None and alt.is_file() else None))
     fakes = [r for r in rows if r["label"] == 1]
     print(f"\n-- {detector.name}, real set {root.name}: {counts.get('real', 0)} authentic and {counts.get('fake', 0)} tampered files "
           f"found, {sum(r['label'] == 0 for r in rows)} + {len(fakes)} used (cap {cap} per class); masks for "
@@ -238,6 +245,13 @@ def measure_real_set(root: Path, detector, cap: int, seed: int) -> None:
         print(f"   pixel F1 / MCC, all tampered with a mask: {np.mean([r['f1'] for r in sel]):.3f} / "
               f"{np.mean([r['mcc'] for r in sel]):.3f} (mean of {len(sel)} images; median F1 "
               f"{np.median([r['f1'] for r in sel]):.3f})")
+    alt = [r for r in fakes if r.get("f1_alt") is not None]
+    for kind in sorted({r["kind"] for r in alt}) + [None]:
+        sel = [r for r in alt if kind is None or r["kind"] == kind]
+        if sel:
+            print(f"   pixel F1 / MCC against {also_mask}/, {kind or 'all tampered with such a mask'}: "
+                  f"{np.mean([r['f1_alt'] for r in sel]):.3f} / {np.mean([r['mcc_alt'] for r in sel]):.3f} "
+                  f"(mean of {len(sel)} images)")
 
 
 def image_size(path: Path) -> tuple[int, int] | None:
@@ -312,6 +326,9 @@ def main() -> int:
     ap.add_argument("--skip-generated", action="store_true", help="only the --real / --real-set measurements")
     ap.add_argument("--real-detectors", default="copy_move,noise,jpeg_dq",
                     help="comma-separated detectors run on each --real-set (copy_move, noise, jpeg_dq)")
+    ap.add_argument("--also-mask", default=None, metavar="NAME",
+                    help="also score pixel F1 / MCC against DIR/NAME/<fake stem>.png of each --real-set that has it "
+                         "(e.g. copy-move source + target masks)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timing", action="store_true", help="also time noise and jpeg_dq on 1 MP and 4 MP images")
     args = ap.parse_args()
@@ -352,7 +369,7 @@ def main() -> int:
                 return 2
             det = known[name]()
             for d in args.real_set:
-                measure_real_set(d, det, args.max_real_set, args.seed)
+                measure_real_set(d, det, args.max_real_set, args.seed, args.also_mask)
     return 0
 
 
