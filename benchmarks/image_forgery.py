@@ -144,11 +144,7 @@ def summarise(name: str, rows: list[dict]) -> None:
           + ", ".join(f"{k} {sum(r['status'] == k for r in rows)}" for k in sorted({r['status'] for r in rows})))
     print(f"   cost: {1000 * cpu / max(mp, 1e-9):.0f} ms CPU per megapixel ({1000 * sec / max(mp, 1e-9):.0f} ms wall on "
           f"this machine now; {n} images, {mp:.2f} MP, {cpu:.1f} s CPU, {sec:.1f} s wall)")
-    for kind in sorted({r["kind"] for r in rows if r["label"] == 1}):
-        sel = [r for r in rows if r["label"] == 1 and r["kind"] == kind and r["f1"] is not None]
-        if sel:
-            print(f"   pixel F1 / MCC, {kind}: {np.mean([r['f1'] for r in sel]):.3f} / "
-                  f"{np.mean([r['mcc'] for r in sel]):.3f} (mean of {len(sel)} images)")
+    print_pixel_scores(rows, "f1")
     sel = [r for r in rows if r["label"] == 1 and r["format"] == "JPEG" and r["f1"] is not None]
     if sel:
         print(f"   pixel F1 / MCC, saved as JPEG q90 (any kind): {np.mean([r['f1'] for r in sel]):.3f} / "
@@ -162,6 +158,18 @@ def summarise(name: str, rows: list[dict]) -> None:
     print("   per format (files analysed without failure / files): " + "; ".join(
         f"{f} {sum(r['format'] == f and r['status'] != 'failed' for r in rows)}/"
         f"{sum(r['format'] == f for r in rows)}" for f in fmts))
+
+
+def print_pixel_scores(rows: list[dict], key: str, against: str = "") -> list[dict]:
+    """Print mean pixel F1 / MCC per kind of the tampered rows scored against one ground truth (``key`` ``f1`` for
+    the set's own mask, ``f1_alt`` for the ``--also-mask`` one); returns those rows."""
+    mcc = key.replace("f1", "mcc")
+    scored = [r for r in rows if r["label"] == 1 and r.get(key) is not None]
+    for kind in sorted({r["kind"] for r in scored}):
+        sel = [r for r in scored if r["kind"] == kind]
+        print(f"   pixel F1 / MCC{against}, {kind}: {np.mean([r[key] for r in sel]):.3f} / "
+              f"{np.mean([r[mcc] for r in sel]):.3f} (mean of {len(sel)} images)")
+    return scored
 
 
 IMAGE_EXT = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -245,13 +253,11 @@ def measure_real_set(root: Path, detector, cap: int, seed: int, also_mask: str |
         print(f"   pixel F1 / MCC, all tampered with a mask: {np.mean([r['f1'] for r in sel]):.3f} / "
               f"{np.mean([r['mcc'] for r in sel]):.3f} (mean of {len(sel)} images; median F1 "
               f"{np.median([r['f1'] for r in sel]):.3f})")
-    alt = [r for r in fakes if r.get("f1_alt") is not None]
-    for kind in sorted({r["kind"] for r in alt}) + [None]:
-        sel = [r for r in alt if kind is None or r["kind"] == kind]
-        if sel:
-            print(f"   pixel F1 / MCC against {also_mask}/, {kind or 'all tampered with such a mask'}: "
-                  f"{np.mean([r['f1_alt'] for r in sel]):.3f} / {np.mean([r['mcc_alt'] for r in sel]):.3f} "
-                  f"(mean of {len(sel)} images)")
+    alt = print_pixel_scores(fakes, "f1_alt", f" against {also_mask}/")
+    if alt:
+        print(f"   pixel F1 / MCC against {also_mask}/, all tampered with such a mask: "
+              f"{np.mean([r['f1_alt'] for r in alt]):.3f} / {np.mean([r['mcc_alt'] for r in alt]):.3f} "
+              f"(mean of {len(alt)} images)")
 
 
 def image_size(path: Path) -> tuple[int, int] | None:
