@@ -157,3 +157,40 @@ def test_finding_is_deterministic_and_calibrated(tmp_path, plain, astronaut):
         assert runs[0].probability > 0.5 > auth.probability
     else:
         assert runs[0].probability is None and runs[0].artifacts
+
+
+def test_real_set_measurement_scores_each_kind_and_both_mask_sets(tmp_path, astronaut):
+    """``forensics train copy_move --real DIR`` measures a real set (never fitted on): per-kind AUC and pixel F1
+    against ``mask/`` (pasted region) and ``mask_srctgt/`` (source + target)."""
+    import cv2
+    import skimage.data
+    from PIL import Image
+
+    from forensics.api import Calibrator
+    from forensics_plugins.copy_move.realdata import evaluate_real
+
+    root = tmp_path / "tinyset"
+    for d in ("real", "fake/plain", "mask", "mask_srctgt"):
+        (root / d).mkdir(parents=True)
+    hosts = [cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA),
+             cv2.resize(skimage.data.chelsea(), (256, 256), interpolation=cv2.INTER_AREA)]
+    for i, host in enumerate(hosts):
+        Image.fromarray(host).save(root / "real" / f"{i}.png")
+        forged, truth, info = make_copy_move(host, np.random.default_rng(4 + i), area=(0.03, 0.05), feather=False)
+        Image.fromarray(forged).save(root / "fake" / "plain" / f"{i}t.png")
+        # the generator's truth marks source + target; the pasted target alone is where the source lands
+        target = truth & cv2.warpAffine(truth.astype(np.uint8), np.array(info["affine"]), truth.shape[::-1],
+                                        flags=cv2.INTER_NEAREST).astype(bool)
+        assert 0 < target.sum() < truth.sum()
+        Image.fromarray(target.astype(np.uint8) * 255).save(root / "mask" / f"{i}t.png")
+        Image.fromarray(truth.astype(np.uint8) * 255).save(root / "mask_srctgt" / f"{i}t.png")
+    cal = Calibrator.fit(np.array([-5.0, -4.0, -2.0, -1.0]), np.array([0, 0, 1, 1]), method="platt", input="raw",
+                         sign=+1)
+    evaluations, summary = evaluate_real(root, cal, echo=lambda _: None)
+    assert set(evaluations) == {"real set tinyset: all tampered vs authentic", "real set tinyset: plain vs authentic"}
+    assert evaluations["real set tinyset: plain vs authentic"]["kind"] == "cross-source (real)"
+    assert summary["scored"] == 4 and summary["failed"] == 0 and summary["authentic"] == 2
+    loc = summary["localisation"]
+    assert loc["plain (pasted region)"]["n"] == 2 and loc["plain (source + pasted region)"]["n"] == 2
+    assert loc["plain (source + pasted region)"]["pixel_f1_mean"] >= 0.5
+    assert loc["plain (source + pasted region)"]["pixel_f1_mean"] > loc["plain (pasted region)"]["pixel_f1_mean"]

@@ -1,65 +1,82 @@
-"""Measure the copy-move detector on a real forgery set laid out as ``DIR/real/``, ``DIR/fake/`` and optionally
-``DIR/masks/`` (a mask per fake, same file stem, white = copied). Only measured, never fitted on (cross-source)."""
+"""Measure the copy-move detector on a real forgery set laid out as :func:`forensics.api.read_forgery_set` reads it
+(``DIR/real/``, ``DIR/fake/``, ``DIR/mask/<fake stem>.png``, kinds from ``MANIFEST.csv``), plus ``DIR/mask_srctgt/``
+where the set has a second ground truth (copied source and pasted target, where ``mask/`` marks only the target).
+Only measured, never fitted on (cross-source)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from forensics.api import Calibrator, MediaError, open_media, roc_metrics
+from forensics.api import (
+    Calibrator,
+    MediaError,
+    forgery_set_evaluations,
+    forgery_set_source,
+    open_media,
+    read_forgery_set,
+)
 
 from .cmfd import detect_copy_move, pixel_scores
 
-EXT = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
+#: mask folders scored, with what their white pixels mean
+MASK_SETS = {"mask": "pasted region", "mask_srctgt": "source + pasted region"}
 
 
-def _files(d: Path) -> list[Path]:
-    return sorted(p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in EXT) if d.is_dir() else []
-
-
-def _mask_for(masks: Path, stem: str) -> np.ndarray | None:
+def _mask(path: Path) -> np.ndarray | None:
     from PIL import Image
 
-    for p in _files(masks):
-        if p.stem == stem or p.stem.startswith(stem + "_") or p.stem.startswith(stem + "-"):
-            with Image.open(p) as im:
-                return np.asarray(im.convert("L")) > 127
-    return None
+    if not path.is_file():
+        return None
+    with Image.open(path) as im:
+        m = np.asarray(im.convert("L")) > 127
+    return m if m.any() else None
 
 
-def evaluate_real(root: Path, cal: Calibrator, echo: Callable[[str], None] = print) -> dict | None:
-    """AUC (calibrated), share of images scored, mean pixel F1 / MCC where masks exist, for one folder."""
-    real, fake = _files(root / "real"), _files(root / "fake")
-    if not real or not fake:
+def evaluate_real(root: Path, cal: Calibrator, echo: Callable[[str], None] = print) -> tuple[dict, dict] | None:
+    """``(evaluations, summary)`` for one set: calibrated-probability AUC of all tampered files and of each kind
+    against the authentic ones (:func:`forensics.api.forgery_set_evaluations`), and a summary with the share scored,
+    the authentic files with a region marked, and mean pixel F1 / MCC per kind against each mask set present."""
+    items = read_forgery_set(root)
+    if not any(lab == 0 for _, lab, _, _ in items) or not any(lab == 1 for _, lab, _, _ in items):
         echo(f"  {root.name}: needs real/ and fake/ folders; skipped")
         return None
-    y, p, f1, mcc, failed = [], [], [], [], 0
-    for label, files in ((0, real), (1, fake)):
-        for path in files:
-            try:
-                rgb = open_media(path).image_rgb()
-            except (MediaError, OSError) as exc:
-                failed += 1
-                echo(f"  {path.name}: {exc}")
-                continue
-            r = detect_copy_move(rgb)
-            y.append(label)
-            p.append(float(cal(r.score)))
-            if label == 1:
-                m = _mask_for(root / "masks", path.stem)
-                if m is not None and m.any():
-                    ps = pixel_scores(r.mask_at(m.shape), m)
-                    f1.append(ps["f1"])
-                    mcc.append(ps["mcc"])
-    out = roc_metrics(np.array(y), np.array(p))
-    out.update({"name": root.name, "kind": "cross-source (never fitted on)", "scored_share":
-                round(len(y) / max(1, len(y) + failed), 4),
-                "pixel_f1_mean": round(float(np.mean(f1)), 4) if f1 else None,
-                "pixel_mcc_mean": round(float(np.mean(mcc)), 4) if mcc else None, "masks": len(f1),
-                "source": os.fspath(root.name)})
-    echo(f"  {root.name}: AUC {out['auc']} (95 % CI {out['auc_ci95']}), {len(y)} images, pixel F1 "
-         f"{out['pixel_f1_mean']} on {len(f1)} masks")
-    return out
+    y, p, kinds, failed, marked_authentic = [], [], [], 0, 0
+    pixel: dict[str, dict[str, list[tuple[float, float]]]] = {m: {} for m in MASK_SETS}
+    for path, label, kind, _ in items:
+        try:
+            rgb = open_media(path).image_rgb()
+        except (MediaError, OSError) as exc:
+            failed += 1
+            echo(f"  {path.name}: {exc}")
+            continue
+        r = detect_copy_move(rgb)
+        y.append(label)
+        kinds.append(kind)
+        p.append(float(cal(r.score)))
+        if label == 0:
+            marked_authentic += bool(r.share > 0)
+            continue
+        for folder in MASK_SETS:
+            m = _mask(root / folder / (path.stem + ".png"))
+            if m is not None:
+                ps = pixel_scores(r.mask_at(m.shape), m)
+                pixel[folder].setdefault(kind, []).append((ps["f1"], ps["mcc"]))
+    src = forgery_set_source(root)
+    what = f"real set {root.name} ({src}), never fitted or tuned on; {len(y)} of {len(items)} files scored"
+    evaluations = forgery_set_evaluations(root.name, y, p, kinds, what, echo)
+    localisation = {}
+    for folder, per_kind in pixel.items():
+        for kind, v in sorted(per_kind.items()):
+            a = np.array(v)
+            localisation[f"{kind} ({MASK_SETS[folder]})"] = {
+                "n": len(v), "pixel_f1_mean": round(float(a[:, 0].mean()), 4),
+                "pixel_mcc_mean": round(float(a[:, 1].mean()), 4)}
+    summary = {"source": src, "files": len(items), "scored": len(y), "failed": failed,
+               "authentic": int(np.sum(np.array(y) == 0)), "authentic_marked": marked_authentic,
+               "localisation": localisation}
+    echo(f"  {root.name}: {len(y)}/{len(items)} scored; authentic with a region marked {marked_authentic}; "
+         + "; ".join(f"{k} F1 {v['pixel_f1_mean']:.3f} ({v['n']})" for k, v in localisation.items()))
+    return evaluations, summary
