@@ -25,6 +25,8 @@ Learned on validation data with ``forensics train fusion`` and stored as JSON in
 The trained rule is only valid for the detectors it was trained on: if the findings
 come from a different set of detectors, or a detector's version or model weights
 differ from those recorded in the fusion model, the fallback rule is used instead.
+A detector that never ran on the validation data (``n_ran`` 0) and did not run on this
+item either contributes nothing to the trained rule, so its version is not checked.
 
 Fallback rule (``logodds-auc/1``)
 ---------------------------------
@@ -355,6 +357,10 @@ class FusionModel:
             return f"detector(s) {', '.join(absent)}, which the fusion model expects, were not run"
         for d in self.detectors:
             f = got[d["name"]]
+            if d.get("n_ran") == 0 and f.status is not Status.RAN:
+                # never ran on the validation data and not here either: it contributes nothing to the fitted rule,
+                # so its version and weights cannot change the verdict (e.g. a video-only detector on an image)
+                continue
             if d.get("version") and f.version != d["version"]:
                 return (f"detector {d['name']} is version {f.version}; the fusion model was trained on version "
                         f"{d['version']}")

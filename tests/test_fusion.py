@@ -129,6 +129,22 @@ def test_fallback_when_detector_set_or_version_differs():
     assert fusion.fuse([_f("a", 0.9), _f("b", 0.9), _f("c", 0.5)], model)["rule"]["used"] == "trained"
 
 
+def test_version_of_a_detector_that_never_ran_in_validation_matters_only_when_it_runs():
+    P, y = _synthetic()
+    data = fusion_train.fit_stacker(P, y, ["a", "b", "c"])
+    for d in data["detectors"]:
+        d["version"] = "1"
+    data["detectors"][2]["n_ran"] = 0  # c: e.g. a video-only detector on an image validation set
+    model = fusion.FusionModel(data)
+    idle = _f("c", status=Status.NOT_APPLICABLE, version="2")
+    assert fusion.fuse([_f("a", 0.9), _f("b", 0.9), idle], model)["rule"]["used"] == "trained"
+    ran = fusion.fuse([_f("a", 0.9), _f("b", 0.9), _f("c", 0.5, version="2")], model)
+    assert ran["rule"]["used"] == "fallback" and "version 2" in ran["rule"]["why"]
+    # a detector that did run on the validation data is checked even where it did not run here
+    v = fusion.fuse([_f("a", status=Status.NOT_APPLICABLE, version="2"), _f("b", 0.9), idle], model)
+    assert v["rule"]["used"] == "fallback" and "version 2" in v["rule"]["why"]
+
+
 def test_fallback_rule_unchanged():
     v = fusion.fuse([_f("x", 0.9, auc=0.9), _f("y", 0.2, auc=0.5), _f("z", status=Status.FAILED)], None)
     assert v["method"] == fusion.FALLBACK_METHOD
