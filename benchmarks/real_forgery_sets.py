@@ -20,6 +20,15 @@ Recipes (name: repository, paths, how the label is known):
 - ``micc_f220``: sibelius/cutcopy, ``database/MICC-F220`` = MICC-F220 (Amerini et al., TIFS 2011): 110 ``*tamp*.jpg``
   copy-moves (kind = the ``tampNNN`` attack code of the file name), 110 originals; the set's
   ``groundtruthDB_220.txt`` gives the label of every file (checked against the names). No pixel masks.
+- ``casia1_samples``: CauchyComplete/casia1groundtruth, ``Samples/CM`` and ``Samples/Sp`` = 36 CASIA v1.0 tampered
+  images (18 copy-moves, 18 splices; Dong et al., ChinaSIP 2013) with the ground truth of Pham et al. 2019: each
+  ``*_combine.png`` is three equal panels side by side, authentic host | tampered | mask, split here into
+  ``real/``, ``fake/`` and ``mask/`` (PNG, lossless); kind from the folder (CM = copy-move, Sp = splice).
+
+A fourth mode exports authentic host photos (for ``benchmarks/make_forgery_set.py``, which turns hosts into a
+generated forgery set) from the files of one commit matching a glob, with the same MANIFEST.csv:
+
+    python benchmarks/real_forgery_sets.py hosts --git REPO --commit C --glob 'data/news/REAL_*.jpg' --out DIR
 
 The data stays outside the repository. Prints the counts per kind.
 """
@@ -47,7 +56,7 @@ def _git_dir(repo: Path) -> Path:
 
 
 def list_files(repo: Path, commit: str, under: str) -> list[str]:
-    return git(repo, "ls-tree", "-r", "--name-only", commit, "--", under).decode().splitlines()
+    return [p for p in git(repo, "ls-tree", "-r", "-z", "--name-only", commit, "--", under).decode().split("\0") if p]
 
 
 def blob(repo: Path, commit: str, path: str) -> bytes:
@@ -133,20 +142,63 @@ def build_micc_f220(repo: Path, commit: str, out: Path) -> SetWriter:
     return w
 
 
-RECIPES = {"coverage": build_coverage, "micc_f220": build_micc_f220}
+def build_casia1_samples(repo: Path, commit: str, out: Path) -> SetWriter:
+    w = SetWriter("casia1_samples", out, "CauchyComplete/casia1groundtruth", commit,
+                  "CASIA v1.0: research use; ground truth of Pham et al. 2019")
+    for folder, kind in (("Samples/CM", "copy-move"), ("Samples/Sp", "splice")):
+        for path in sorted(list_files(repo, commit, folder)):
+            if not path.endswith("_combine.png"):
+                continue
+            a = np.asarray(Image.open(io.BytesIO(blob(repo, commit, path))).convert("RGB"))
+            h, width = a.shape[:2]
+            if width % 3:
+                raise SystemExit(f"{path}: width {width} is not three equal panels")
+            third = width // 3
+            stem = path.rsplit("/", 1)[-1][: -len("_combine.png")]
+            panels = [a[:, i * third:(i + 1) * third] for i in range(3)]
+            for label, sub, img in (("real", "real", panels[0]), (f"fake:{kind}", "fake", panels[1])):
+                buf = io.BytesIO()
+                Image.fromarray(img).save(buf, format="PNG", optimize=False)
+                name = f"Au_host_of_{stem}.png" if sub == "real" else f"{stem}.png"
+                w.add(label, sub, name, buf.getvalue(), f"{path} (panel {1 if sub == 'real' else 2} of 3)")
+            write_mask(out / "mask" / f"{stem}.png", panels[2].mean(axis=2) > 127)
+    return w
+
+
+def build_hosts(repo: Path, commit: str, out: Path, globs: list[str], repo_name: str) -> SetWriter:
+    from fnmatch import fnmatchcase
+
+    w = SetWriter(out.name, out, repo_name, commit, "see the source repository")
+    files = list_files(repo, commit, ".")
+    for path in sorted(p for p in files if any(fnmatchcase(p, g) for g in globs)):
+        name = path.replace("/", "__")
+        w.add("real", "real", name, blob(repo, commit, path), path)
+    if not w.rows:
+        raise SystemExit(f"no file of {commit[:12]} matches {globs}")
+    return w
+
+
+RECIPES = {"casia1_samples": build_casia1_samples, "coverage": build_coverage, "micc_f220": build_micc_f220}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("recipe", choices=sorted(RECIPES))
+    ap.add_argument("recipe", choices=sorted(RECIPES) + ["hosts"])
     ap.add_argument("--git", required=True, type=Path, help="the fetched repository (work tree or git directory)")
     ap.add_argument("--commit", default="HEAD")
     ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--glob", action="append", default=[], help="hosts: repository paths to export (fnmatch)")
+    ap.add_argument("--repo-name", default="", help="hosts: owner/name for the manifest")
     a = ap.parse_args()
     if a.out.exists() and any(a.out.iterdir()):
         raise SystemExit(f"{a.out} is not empty")
     commit = git(a.git, "rev-parse", a.commit).decode().strip()
-    RECIPES[a.recipe](a.git, commit, a.out).finish()
+    if a.recipe == "hosts":
+        if not a.glob or not a.repo_name:
+            raise SystemExit("hosts needs --glob and --repo-name")
+        build_hosts(a.git, commit, a.out, a.glob, a.repo_name).finish()
+    else:
+        RECIPES[a.recipe](a.git, commit, a.out).finish()
 
 
 if __name__ == "__main__":
