@@ -15,14 +15,14 @@ Recipes (name: repository, paths, how the label is known):
 - ``coverage``: wei-won/image-forensics, ``data/COVERAGE`` = COVERAGE (Wen et al., ICIP 2016; corrected Sep-2017
   release, uncompressed TIFF): ``image/N.tif`` authentic, ``image/Nt.tif`` tampered; the kind is the set's own
   ``label/TFlabel.mat`` (1 rotation, 2 scaling, 3 translation = plain, 4 illumination, 5 free-form, 6 combination);
-  ``mask/`` from ``mask/Nforged.tif`` (the pasted region), ``mask_srctgt/`` from it united with ``mask/Ncopy.tif``
+  ``mask/`` from ``mask/Npaste.tif`` (the pasted target region), ``mask_srctgt/`` from it united with ``mask/Ncopy.tif``
   (the duplicated source). Non-commercial research use (its readme).
 - ``micc_f220``: sibelius/cutcopy, ``database/MICC-F220`` = MICC-F220 (Amerini et al., TIFS 2011): 110 ``*tamp*.jpg``
   copy-moves (kind = the ``tampNNN`` attack code of the file name), 110 originals; the set's
   ``groundtruthDB_220.txt`` gives the label of every file (checked against the names). No pixel masks.
 - ``casia1_samples``: CauchyComplete/casia1groundtruth, ``Samples/CM`` and ``Samples/Sp`` = 36 CASIA v1.0 tampered
   images (18 copy-moves, 18 splices; Dong et al., ChinaSIP 2013) with the ground truth of Pham et al. 2019: each
-  ``*_combine.png`` is three equal panels side by side, authentic host | tampered | mask, split here into
+  ``*_combine.png`` is three equal panels side by side, tampered | authentic host | mask, split here into
   ``real/``, ``fake/`` and ``mask/`` (PNG, lossless); kind from the folder (CM = copy-move, Sp = splice).
 
 A fourth mode exports authentic host photos (for ``benchmarks/make_forgery_set.py``, which turns hosts into a
@@ -113,7 +113,7 @@ def build_coverage(repo: Path, commit: str, out: Path) -> SetWriter:
         kind = "copy-move-" + COVERAGE_KINDS[int(labels[n - 1])]
         w.add(f"fake:{kind}", "fake", f"{n}t.tif", blob(repo, commit, f"{base}/image/{n}t.tif"),
               f"{base}/image/{n}t.tif")
-        forged = binary_mask(blob(repo, commit, f"{base}/mask/{n}forged.tif"))
+        forged = binary_mask(blob(repo, commit, f"{base}/mask/{n}paste.tif"))
         copy = binary_mask(blob(repo, commit, f"{base}/mask/{n}copy.tif"))
         write_mask(out / "mask" / f"{n}t.png", forged)
         write_mask(out / "mask_srctgt" / f"{n}t.png", forged | copy)
@@ -156,11 +156,11 @@ def build_casia1_samples(repo: Path, commit: str, out: Path) -> SetWriter:
             third = width // 3
             stem = path.rsplit("/", 1)[-1][: -len("_combine.png")]
             panels = [a[:, i * third:(i + 1) * third] for i in range(3)]
-            for label, sub, img in (("real", "real", panels[0]), (f"fake:{kind}", "fake", panels[1])):
+            for label, sub, img in ((f"fake:{kind}", "fake", panels[0]), ("real", "real", panels[1])):
                 buf = io.BytesIO()
                 Image.fromarray(img).save(buf, format="PNG", optimize=False)
                 name = f"Au_host_of_{stem}.png" if sub == "real" else f"{stem}.png"
-                w.add(label, sub, name, buf.getvalue(), f"{path} (panel {1 if sub == 'real' else 2} of 3)")
+                w.add(label, sub, name, buf.getvalue(), f"{path} (panel {2 if sub == 'real' else 1} of 3)")
             write_mask(out / "mask" / f"{stem}.png", panels[2].mean(axis=2) > 127)
     return w
 
