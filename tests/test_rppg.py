@@ -306,6 +306,39 @@ def test_estimator_on_traces_from_skin_patches():
     assert abs(every["hr_bpm"] - 78) < 2 and set(every["region_weights"]) == {f"forehead/{m}" for m in S.METHODS}
 
 
+def test_harmonic_sum_prefers_the_peak_that_has_its_double():
+    """Subharmonic summation: a pulse at 1.2 Hz with power at 2.4 Hz beats a slightly higher lone noise peak at
+    0.9 Hz, which the plain spectrum picks."""
+    f = np.arange(0.5, 6.0, 0.01)
+
+    def bump(c, h):
+        return h * np.exp(-0.5 * ((f - c) / 0.03) ** 2)
+
+    p = 0.02 + bump(1.2, 1.0) + bump(2.4, 0.6) + bump(0.9, 1.2)
+    assert abs(S.harmonic_check(f, p, (0.7, 3.0), 0.0) - 0.9) < 0.02
+    assert abs(S.harmonic_check(f, p, (0.7, 3.0), 0.0, harmonic_weight=0.5) - 1.2) < 0.02
+    assert np.array_equal(S.harmonic_sum(f, p, 0.0), p)
+
+
+@pytest.mark.parametrize("f0", [1.0, 1.4])
+def test_harmonic_sum_estimate_recovers_a_noisy_pulse_with_harmonic(f0):
+    """Three noisy regions of a pulse with a second harmonic, through the estimator with harmonic-sum peak picking
+    and either aggregation: within 2 bpm of the true rate."""
+    sig = {r: _pulse(f0, seconds=40.0, harmonic=0.6, noise=1.5, seed=i) for i, r in enumerate("abc")}
+    for aggregate in ("median", "spectrum"):
+        cfg = S.HREstimatorConfig(method="chrom", window_s=8.0, harmonic_weight=0.5, aggregate=aggregate)
+        est = S.estimate_heart_rate(sig, 30.0, cfg)
+        assert abs(est["hr_bpm"] - 60 * f0) < 2, (aggregate, est)
+
+
+def test_harmonic_sum_does_not_make_noise_reliable():
+    cfg = S.HREstimatorConfig(method="chrom", window_s=8.0, harmonic_weight=0.5, aggregate="spectrum")
+    for seed in (0, 1, 2):
+        rng = np.random.default_rng(100 + seed)
+        white = {r: rng.normal(size=1200) for r in "abc"}
+        assert not S.estimate_heart_rate(white, 30.0, cfg)["reliable"]
+
+
 def test_setting_from_an_older_card_ignores_unknown_keys():
     cfg = S.HREstimatorConfig.from_json({"method": "chrom", "band_hz": [0.7, 3.0], "snr_floor_db": -3.0})
     assert cfg.method == "chrom" and cfg.band_hz == (0.7, 3.0)
@@ -494,3 +527,18 @@ def test_low_frame_rate_and_heavy_compression_are_inconclusive(make_case, tmp_pa
     assert f["status"] == "inconclusive" and "too few frames per second" in f["reason"]
     f = item_by_path(doc, "fast.mp4")["findings"][0]
     assert f["status"] == "inconclusive" and "heavy compression" in f["reason"]
+
+
+def test_card_states_the_tempo_check_and_slope():
+    from forensics_plugins.rppg.card import hr_sentence
+
+    hr = {"mae_bpm": 6.5, "mae_ci95": [4.0, 9.0], "n_test_subjects": 7, "within_5_bpm": 0.4,
+          "baseline_median_guess_mae_bpm": 6.8, "command": "python benchmarks/rppg_hr.py --write-card",
+          "test_slope": 0.31, "tune_tempo": {"factors": [0.8, 1.0, 1.25], "mae_bpm": 9.5,
+                                             "constant_guess_mae_bpm": 11.4, "slope": 0.42}}
+    s = hr_sentence(hr)
+    assert "tempo 0.8–1.25" in s and "9.5 bpm" in s and "11.4" in s and "0.42" in s and "0.31" in s
+    assert "tempo" not in hr_sentence({k: v for k, v in hr.items() if k != "tune_tempo"})
+    gated = {**hr, "n_reliable_test_subjects": 0, "reliable_mae_bpm": None, "noise_false_accepts": "0/100"}
+    assert "not met" in hr_sentence({**gated, "target_met": False})
+    assert "not met" not in hr_sentence({**gated, "target_met": True})

@@ -21,6 +21,14 @@ def hr_sentence(hr: dict | None) -> str:
          f"{hr['n_test_subjects']} subjects not used for tuning ({hr['within_5_bpm']:.0%} within 5 bpm), counting "
          f"every estimate; always guessing the tuning subjects' median gives {hr['baseline_median_guess_mae_bpm']:.1f} "
          f"bpm. `{hr['command']}`.")
+    tt = hr.get("tune_tempo")
+    if tt:
+        s += (f" The setting was chosen on the tuning subjects each played back at tempo "
+              f"{min(tt['factors']):g}–{max(tt['factors']):g} (so that a setting returning a typical rate whatever "
+              f"the signal does not win): MAE {tt['mae_bpm']:.1f} bpm there, against {tt['constant_guess_mae_bpm']:.1f} "
+              f"for a constant guess; slope of estimate on true rate {tt['slope']:.2f} there"
+              + (f" and {hr['test_slope']:.2f} on the held-out subjects" if hr.get("test_slope") is not None else "")
+              + " (1 = the estimate follows the pulse, 0 = it ignores it).")
     if "n_reliable_test_subjects" in hr:
         n = hr["n_reliable_test_subjects"]
         s += (f" The estimator's SNR gate (fixed from noise; false accepts on synthetic noise "
@@ -32,6 +40,8 @@ def hr_sentence(hr: dict | None) -> str:
             s += "."
         s += (" Reports state a heart rate only when the estimate is reliable and at least 3 held-out subjects "
               "measured the error of reliable estimates; otherwise they say why none is stated.")
+        if "target_met" in hr and not hr["target_met"]:
+            s += " **Target (≤ 5 bpm on all held-out subjects) not met.**"
         return s
     if hr.get("target_met"):
         return s + " Reports state the heart rate with this error."
@@ -66,7 +76,7 @@ def card_fields(card: dict[str, Any]) -> dict[str, Any]:
                    for k, v in per_method.items())
     card["sections"] = [
         {"title": "Heart rate shown in reports", "body": hr_sentence(card.get("heart_rate"))
-         + ("\n\nSetting (chosen on the tuning subjects): `" + str(card["heart_rate"]["setting"]) + "`"
+         + ("\n\nSetting (chosen on the tuning subjects): `" + str(dict(sorted(card["heart_rate"]["setting"].items()))) + "`"
             if card.get("heart_rate") else "")},
         {"title": "Cross-method figure per held-out method", "body": (
             "| held-out method | AUC | 95 % CI | scores real / fake |\n|---|---|---|---|\n" + pm) if pm else

@@ -417,6 +417,9 @@ class HREstimatorConfig:
         (0 = off; a simple tracker that stops single windows jumping to a noise peak)
     aggregate : ``"median"`` (SNR-weighted median of the window heart rates) or ``"spectrum"`` (peak of the
         SNR-weighted sum of the clean windows' spectra)
+    harmonic_weight : peaks are picked on the harmonic sum ``P(f) + w·P(2f)`` (subharmonic summation, D. J. Hermes,
+        JASA 83(1), 1988): a pulse puts power at its rate and at twice it, most noise peaks have no partner at the
+        double frequency (0 = plain spectrum). The SNR is measured on the plain spectrum either way.
     """
 
     method: str = "pos"
@@ -431,6 +434,7 @@ class HREstimatorConfig:
     max_spread_bpm: float = 10.0
     track_bpm: float = 15.0
     aggregate: str = "median"
+    harmonic_weight: float = 0.0
 
     def to_json(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -472,11 +476,21 @@ def _local_peak(freqs: np.ndarray, power: np.ndarray, lo: float, hi: float) -> t
     return peak_frequency(freqs, power, (freqs[i - 1], freqs[i + 1])), float(power[i])
 
 
+def harmonic_sum(freqs: np.ndarray, power: np.ndarray, weight: float) -> np.ndarray:
+    """``P(f) + weight·P(2f)`` on the same frequency grid (``P(2f) = 0`` beyond the spectrum's end): the
+    subharmonic summation of Hermes (1988), which favours a frequency whose double also carries power."""
+    if weight <= 0:
+        return power
+    return power + weight * np.interp(2.0 * freqs, freqs, power, right=0.0)
+
+
 def harmonic_check(freqs: np.ndarray, power: np.ndarray, band: tuple[float, float], ratio: float,
-                   near: tuple[float, float] | None = None) -> float:
+                   near: tuple[float, float] | None = None, harmonic_weight: float = 0.0) -> float:
     """The pulse frequency of a spectrum: its highest local peak in ``band`` (or in ``near``, clipped to the
     band), moved to the sub-harmonic ``f/2`` when that is inside the band, is itself a local peak, and holds at
-    least ``ratio`` of the peak's power (``ratio = 0`` turns the check off)."""
+    least ``ratio`` of the peak's power (``ratio = 0`` turns the check off). With ``harmonic_weight > 0`` the
+    peak is picked on :func:`harmonic_sum` instead of the plain spectrum."""
+    power = harmonic_sum(freqs, power, harmonic_weight)
     lo, hi = band if near is None else (max(band[0], near[0]), min(band[1], near[1]))
     f0, p0 = _local_peak(freqs, power, lo, hi)
     if not np.isfinite(f0) or ratio <= 0 or f0 / 2 < band[0]:
@@ -509,8 +523,9 @@ def estimate_heart_rate(signals: dict[str, np.ndarray], fs: float, cfg: HREstima
        :func:`snr_db`, de Haan & Jeanne 2013).
     2. Region fusion by signal quality: the window's spectra summed with weights ``10^(SNR/10)``
        (``"snr"``) or equally.
-    3. Per window: the pulse peak of the fused spectrum after the harmonic check (:func:`harmonic_check`) and
-       the fused SNR; windows under ``cfg.min_snr_db`` are rejected.
+    3. Per window: the pulse peak of the fused spectrum (or of its harmonic sum, ``cfg.harmonic_weight``) after
+       the harmonic check (:func:`harmonic_check`) and the fused SNR; windows under ``cfg.min_snr_db`` are
+       rejected.
     4. Tracking: the clean windows' SNR-weighted median, then every window's peak searched again within
        ``cfg.track_bpm`` of it, and the final SNR-weighted median (or the peak of the summed clean spectra).
     5. Reliable only when at least ``cfg.min_clean_share`` of windows are clean and their heart rates agree
@@ -556,7 +571,7 @@ def estimate_heart_rate(signals: dict[str, np.ndarray], fs: float, cfg: HREstima
         f, q = np.empty(len(wins)), np.empty(len(wins))
         for i, p in enumerate(wins):
             nr = None if near_hz is None else (near_hz - cfg.track_bpm / 60, near_hz + cfg.track_bpm / 60)
-            f[i] = harmonic_check(freqs, p, band, cfg.harmonic_ratio, nr)
+            f[i] = harmonic_check(freqs, p, band, cfg.harmonic_ratio, nr, cfg.harmonic_weight)
             q[i] = snr_db(freqs, p, f[i], band)
         return f, q
 
@@ -570,7 +585,7 @@ def estimate_heart_rate(signals: dict[str, np.ndarray], fs: float, cfg: HREstima
         w = 10 ** (q[use] / 10)
         if cfg.aggregate == "spectrum":
             acc = sum(wi * wins[i] for wi, i in zip(w, np.flatnonzero(use)))
-            return harmonic_check(freqs, acc, band, cfg.harmonic_ratio)
+            return harmonic_check(freqs, acc, band, cfg.harmonic_ratio, harmonic_weight=cfg.harmonic_weight)
         return _weighted_median(f[use], w)
 
     f_hat = combine(f, q, use)
