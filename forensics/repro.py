@@ -37,7 +37,7 @@ def reproduction(argv: Sequence[str] | None = None, cwd: str | None = None) -> d
 def portable_path(value: str, cwd: str | None = None) -> str:
     """A path argument rewritten so it names no developer machine (see the module docstring)."""
     cwd = os.path.abspath(cwd or os.getcwd())
-    p = Path(os.path.abspath(value))
+    p = Path(os.path.abspath(os.path.join(cwd, value)))
     parts = p.parts
     if "data" in parts:
         i = len(parts) - 1 - parts[::-1].index("data")
@@ -65,7 +65,13 @@ def training_command(argv: Sequence[str] | None = None, cwd: str | None = None) 
 
 
 def _looks_like_path(a: str) -> bool:
-    return bool(a) and (os.sep in a or a.startswith(".") or os.path.exists(a))
+    """An existing file or folder, or a slash / dot-led word without whitespace (an output path yet to be
+    written); free text such as a ``--note`` that merely mentions ``owner/repo`` is not a path."""
+    if not a:
+        return False
+    if os.path.exists(a):
+        return True
+    return (os.sep in a or a.startswith(".")) and not any(c.isspace() for c in a)
 
 
 __all__ = ["reproduction", "training_command", "portable_path"]
