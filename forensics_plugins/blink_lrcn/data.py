@@ -43,6 +43,7 @@ class EyeSamples:
     ear: np.ndarray  # (N,) float: EAR of that eye (nan for eye-crop sources)
     counts: dict = field(default_factory=dict)  # per source: images found / used / skipped
     colour: np.ndarray | None = None  # (N, S, S, 3) uint8, same geometry as ``crops`` (grey sources: replicated)
+    files: np.ndarray | None = None  # (N,) str: the image each sample was cut from (for error reports)
 
     @staticmethod
     def concat(parts: list["EyeSamples"]) -> "EyeSamples":
@@ -61,7 +62,9 @@ class EyeSamples:
         return EyeSamples(np.concatenate([p.crops for p in parts]), np.concatenate([p.labels for p in parts]),
                           np.concatenate(groups), np.concatenate([p.sources for p in parts]),
                           np.concatenate([p.ear for p in parts]), counts,
-                          np.concatenate([p.colour_or_grey() for p in parts]))
+                          np.concatenate([p.colour_or_grey() for p in parts]),
+                          np.concatenate([p.files for p in parts]) if all(p.files is not None for p in parts)
+                          else None)
 
     def colour_or_grey(self) -> np.ndarray:
         """``colour`` when stored, else the grey crops replicated to three channels."""
@@ -106,7 +109,8 @@ def load_eye_crop_folder(folder: Path, label: int, source: str) -> EyeSamples:
     crops = np.stack([eye_crop_image(p) for p in paths]) if paths else np.zeros((0, EYE_CROP_SIZE, EYE_CROP_SIZE), np.uint8)
     n = len(paths)
     return EyeSamples(crops, np.full(n, label, np.int64), np.arange(n), np.full(n, source, dtype="<U64"),
-                      np.full(n, np.nan), {source: {"images": n, "used": n, "kind": "eye crops"}})
+                      np.full(n, np.nan), {source: {"images": n, "used": n, "kind": "eye crops"}},
+                      files=np.array([str(p) for p in paths], dtype=str))
 
 
 def _prepare_face_image(rgb: np.ndarray, target: int = 240, pad: float = 0.25) -> np.ndarray:
@@ -163,7 +167,7 @@ def load_face_folder(folder: Path, label: int, source: str, cache_dir: Path | No
     landmarks is below it are skipped too: most are caught mid-blink or squinting, so the label is doubtful.
     """
     paths = list_images(folder)
-    crops, colours, ears, groups = [], [], [], []
+    crops, colours, ears, groups, files = [], [], [], [], []
     no_face = hidden = low_ear = 0
     for i, p in enumerate(paths):
         af = aligned_face(p, cache_dir)
@@ -187,6 +191,7 @@ def load_face_folder(folder: Path, label: int, source: str, cache_dir: Path | No
         colours += [ec[0], ec[1]]
         ears += [r, l]
         groups += [i, i]
+        files += [str(p), str(p)]
     n = len(groups)
     stack = np.stack(crops) if crops else np.zeros((0, EYE_CROP_SIZE, EYE_CROP_SIZE), np.uint8)
     cstack = np.stack(colours) if colours else np.zeros((0, EYE_CROP_SIZE, EYE_CROP_SIZE, 3), np.uint8)
@@ -195,7 +200,7 @@ def load_face_folder(folder: Path, label: int, source: str, cache_dir: Path | No
                       {source: {"images": len(paths), "used": n // 2, "no_face": no_face, "eyes_not_visible": hidden,
                                 **({"label_doubtful_low_ear": low_ear, "min_ear": min_ear} if min_ear is not None
                                    else {}),
-                                "kind": "face images (both eyes)"}}, cstack)
+                                "kind": "face images (both eyes)"}}, cstack, np.array(files, dtype=str))
 
 
 def collect(eye_dirs: Iterable[Path] = (), face_dirs: Iterable[Path] = (), open_face_dirs: Iterable[Path] = (),

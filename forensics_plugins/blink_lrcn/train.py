@@ -100,6 +100,7 @@ def video_signals(path: Path, cache_dir: Path | None = None):
 
 AUGMENT_MODES = ("ir_like", "blur", "low_light", "low_res")  # each applied with probability AUGMENT_P
 AUGMENT_P = 0.3
+MODE_P: dict[str, float] = {}  # per-mode probability where it differs from AUGMENT_P (ablations: eye_state_errors.py)
 CHANNEL_MIX_P = 0.5  # grey from random channel weights instead of the standard luma (colour sources only)
 JPEG_P = 0.3
 LOW_RES_PX = (8, 16)  # low_res: down to this many pixels (inclusive) and back up
@@ -197,8 +198,8 @@ def augment(crop: np.ndarray, rng: np.random.Generator, modes: tuple[str, ...] =
             p: float = AUGMENT_P, colour: np.ndarray | None = None) -> np.ndarray:
     """One random variant of a grey uint8 eye crop: (with ``colour``, the same crop in RGB: random channel
     mixing with probability :data:`CHANNEL_MIX_P`), landmark jitter, a photometric change, then each of
-    ``modes`` (IR-like, blur, low light, low resolution) with probability ``p``, JPEG and noise; the
-    eye-state label is unchanged. Deterministic for a given ``rng`` state."""
+    ``modes`` (IR-like, blur, low light, low resolution) with probability ``p`` (:data:`MODE_P` per mode where
+    set), JPEG and noise; the eye-state label is unchanged. Deterministic for a given ``rng`` state."""
     if colour is not None and rng.random() < CHANNEL_MIX_P:
         crop = channel_mix(colour, rng)
     img = geometric(crop, rng)
@@ -207,13 +208,38 @@ def augment(crop: np.ndarray, rng: np.random.Generator, modes: tuple[str, ...] =
     f = (f - f.mean()) * float(rng.uniform(0.7, 1.3)) + f.mean()
     img = np.clip(f * 255.0, 0, 255).astype(np.uint8)
     for mode in modes:
-        if rng.random() < p:
+        if rng.random() < MODE_P.get(mode, p):
             img = _MODE_FN[mode](img, rng)
     if rng.random() < JPEG_P:
         img = jpeg(img, rng)
     if rng.random() < 0.3:
         img = np.clip(img.astype(np.float32) + rng.normal(0, rng.uniform(2, 8), img.shape), 0, 255).astype(np.uint8)
     return np.ascontiguousarray(img)
+
+
+def sharpness(crops: np.ndarray) -> np.ndarray:
+    """Variance of the Laplacian of each grey crop ``(N, S, S)`` uint8 (a standard focus measure)."""
+    import cv2
+
+    return np.array([float(cv2.Laplacian(c, cv2.CV_32F).var()) for c in crops])
+
+
+def sharpness_by_stratum(samples) -> dict:
+    """Median and 10-90 % range of :func:`sharpness` per source folder and label (``open`` / ``closed``), for
+    ``benchmarks/eye_state_errors.py``. In the driver-drowsiness eye crops the open eyes are about twice as sharp
+    as the closed ones, and most face-cut eyes (LFW, UTKFace) are blurrier than either; an open eye also has more
+    edges than a lid line, so part of the difference is the eye itself, not the capture."""
+    lap = sharpness(samples.crops)
+    out: dict = {}
+    for src in sorted(set(samples.sources.tolist())):
+        for lab, name in ((0, "open"), (1, "closed")):
+            sel = (samples.sources == src) & (samples.labels == lab)
+            if sel.any():
+                q = np.quantile(lap[sel], [0.1, 0.5, 0.9])
+                out.setdefault(src, {})[name] = {"median": round(float(q[1]), 1),
+                                                 "q10_q90": [round(float(q[0]), 1), round(float(q[2]), 1)],
+                                                 "n": int(sel.sum())}
+    return out
 
 
 def augment_batch(crops: np.ndarray, rng: np.random.Generator, colour: np.ndarray | None = None) -> np.ndarray:
@@ -455,61 +481,72 @@ def _state_metrics(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = Non
     return out
 
 
-def cross_source_eye_state(samples, epochs: int, seed: int, holdout: float,
-                           echo: Callable[[str], None] = print, epoch_size: int | None = None,
-                           ema: float = 0.0, widths: tuple[int, int, int] | None = None) -> dict:
-    """Eye state on a source family never seen in training (nor in calibration).
+def cross_source_run(samples, held: str, epochs: int, seed: int, holdout: float,
+                     echo: Callable[[str], None] = print, epoch_size: int | None = None, ema: float = 0.0,
+                     widths: tuple[int, int, int] | None = None) -> tuple[dict, np.ndarray, object] | None:
+    """One cross-source eye-state run: a fresh CNN trained on every family but ``held`` (its training split),
+    Platt-calibrated on their held-out split (source-balanced), measured on all of ``held``.
 
-    For each family F with both classes (``source_families``): a fresh CNN is trained on the other families'
-    training split, Platt-calibrated on their held-out split (source-balanced), and measured on all of F.
-    """
+    Returns ``(record, p, model)`` with ``p`` the calibrated P(closed) of every sample of ``held`` (in sample
+    order, ``source_families(samples) == held``), or ``None`` when either side lacks a class."""
     from .lrcn import LRCN
 
     fam = source_families(samples)
+    pool = fam != held
+    if len(set(samples.labels[pool].tolist())) < 2 or len(set(samples.labels[~pool].tolist())) < 2:
+        return None
+    cal = pool & split_groups(samples.labels, samples.groups, samples.sources, holdout, seed)
+    tr = pool & ~cal
+    echo(f"cross-source eye state: train on {sorted(set(fam[pool].tolist()))} ({int(tr.sum())} crops), "
+         f"measure on '{held}' ({int((~pool).sum())} crops)")
+    _set_seed(seed)
+    model = LRCN(widths=widths) if widths else LRCN()
+    t0 = time.time()
+    selection = train_cnn(model, samples.crops[tr], samples.labels[tr], epochs, seed, echo,
+                          colour=samples.colour[tr], sources=samples.sources[tr], epoch_size=epoch_size,
+                          val=(samples.crops[cal], samples.labels[cal], samples.sources[cal]), ema=ema)
+    p_raw = frame_probabilities(model, samples.crops[~pool])
+    calib = calibrate_frame_head(model, samples, cal, seed)
+    p = frame_probabilities(model, samples.crops[~pool])
+    y = samples.labels[~pool]
+    g = samples.groups[~pool]
+    p_val = frame_probabilities(model, samples.crops[cal])
+    per_source = {}
+    for src in sorted(set(samples.sources[~pool].tolist())):
+        sel = samples.sources[~pool] == src
+        per_source[src] = {"accuracy": round(float(((p[sel] >= 0.5) == y[sel]).mean()), 4),
+                           "n": int(sel.sum())}
+    record = {
+        "trained_on": sorted(set(samples.sources[pool].tolist())),
+        "held_out_sources": sorted(set(samples.sources[~pool].tolist())),
+        "calibrated": _state_metrics(y, p, g),
+        "uncalibrated": _state_metrics(y, p_raw, g),
+        "validation_in_source": _state_metrics(samples.labels[cal], p_val, samples.groups[cal]),
+        "calibration": calib,
+        "epoch_selection": selection,
+        "per_source_accuracy": per_source,
+        "cnn_epochs": epochs,
+        "seconds": round(time.time() - t0, 1),
+    }
+    m = record["calibrated"]
+    echo(f"  held-out '{held}': accuracy {m['accuracy']} {m['accuracy_ci95']} (uncalibrated "
+         f"{record['uncalibrated']['accuracy']}), AUC {m['auc']} {m['auc_ci95']}; open called closed "
+         f"{m['open_called_closed']}, closed called open {m['closed_called_open']}; validation (training "
+         f"sources' held-out split) accuracy {record['validation_in_source']['accuracy']}, best epoch "
+         f"{selection['epoch']}")
+    return record, p, model
+
+
+def cross_source_eye_state(samples, epochs: int, seed: int, holdout: float,
+                           echo: Callable[[str], None] = print, epoch_size: int | None = None,
+                           ema: float = 0.0, widths: tuple[int, int, int] | None = None) -> dict:
+    """Eye state on a source family never seen in training (nor in calibration): :func:`cross_source_run` for
+    each family F with both classes (``source_families``)."""
     out = {}
-    for held in sorted(set(fam.tolist())):
-        pool = fam != held
-        if len(set(samples.labels[pool].tolist())) < 2 or len(set(samples.labels[~pool].tolist())) < 2:
-            continue
-        cal = pool & split_groups(samples.labels, samples.groups, samples.sources, holdout, seed)
-        tr = pool & ~cal
-        echo(f"cross-source eye state: train on {sorted(set(fam[pool].tolist()))} ({int(tr.sum())} crops), "
-             f"measure on '{held}' ({int((~pool).sum())} crops)")
-        _set_seed(seed)
-        model = LRCN(widths=widths) if widths else LRCN()
-        t0 = time.time()
-        selection = train_cnn(model, samples.crops[tr], samples.labels[tr], epochs, seed, echo,
-                              colour=samples.colour[tr], sources=samples.sources[tr], epoch_size=epoch_size,
-                              val=(samples.crops[cal], samples.labels[cal], samples.sources[cal]), ema=ema)
-        p_raw = frame_probabilities(model, samples.crops[~pool])
-        calib = calibrate_frame_head(model, samples, cal, seed)
-        p = frame_probabilities(model, samples.crops[~pool])
-        y = samples.labels[~pool]
-        g = samples.groups[~pool]
-        p_val = frame_probabilities(model, samples.crops[cal])
-        per_source = {}
-        for src in sorted(set(samples.sources[~pool].tolist())):
-            sel = samples.sources[~pool] == src
-            per_source[src] = {"accuracy": round(float(((p[sel] >= 0.5) == y[sel]).mean()), 4),
-                               "n": int(sel.sum())}
-        out[held] = {
-            "trained_on": sorted(set(samples.sources[pool].tolist())),
-            "held_out_sources": sorted(set(samples.sources[~pool].tolist())),
-            "calibrated": _state_metrics(y, p, g),
-            "uncalibrated": _state_metrics(y, p_raw, g),
-            "validation_in_source": _state_metrics(samples.labels[cal], p_val, samples.groups[cal]),
-            "calibration": calib,
-            "epoch_selection": selection,
-            "per_source_accuracy": per_source,
-            "cnn_epochs": epochs,
-            "seconds": round(time.time() - t0, 1),
-        }
-        m = out[held]["calibrated"]
-        echo(f"  held-out '{held}': accuracy {m['accuracy']} {m['accuracy_ci95']} (uncalibrated "
-             f"{out[held]['uncalibrated']['accuracy']}), AUC {m['auc']} {m['auc_ci95']}; open called closed "
-             f"{m['open_called_closed']}, closed called open {m['closed_called_open']}; validation (training "
-             f"sources' held-out split) accuracy {out[held]['validation_in_source']['accuracy']}, best epoch "
-             f"{selection['epoch']}")
+    for held in sorted(set(source_families(samples).tolist())):
+        run = cross_source_run(samples, held, epochs, seed, holdout, echo, epoch_size, ema, widths)
+        if run is not None:
+            out[held] = run[0]
     return out
 
 
