@@ -15,13 +15,14 @@ Recipes (name: repository, paths, how the label is known):
 - ``coverage``: wei-won/image-forensics, ``data/COVERAGE`` = COVERAGE (Wen et al., ICIP 2016; corrected Sep-2017
   release, uncompressed TIFF): ``image/N.tif`` authentic, ``image/Nt.tif`` tampered; the kind is the set's own
   ``label/TFlabel.mat`` (1 rotation, 2 scaling, 3 translation = plain, 4 illumination, 5 free-form, 6 combination);
-  ``mask/`` from ``mask/Npaste.tif`` (the pasted target region), ``mask_srctgt/`` from it united with ``mask/Ncopy.tif``
+  ``mask/`` from ``mask/Nforged.tif`` (the forged = pasted region), ``mask_srctgt/`` from it united with ``mask/Ncopy.tif``
   (the duplicated source). Non-commercial research use (its readme). Five of its masks (41, 48, 56, 59, 61: plain
   and illumination copies) do not have their image's size; they are stored as published, and the evaluators stretch
   a detector's mask to the truth's size (nearest), which fits them better than cropping but not exactly. With this
   layout ``forensics train copy_move`` (the card's command) gives plain pixel F1 0.607 (pasted region) and 0.892
   (source + pasted); the copy_move 2.0.0 card's 0.632 / 0.930 came from an earlier, unrecorded layout of the same
-  files; every other figure of that card (AUCs, marked counts, the other kinds' F1) is reproduced.
+  files; every other figure of that card (AUCs, marked counts, the other kinds' F1) is reproduced. The set's
+  ``Npaste.tif`` (the covered similar-but-genuine object) reproduces less of it (rotation 0.467 against 0.501).
 - ``micc_f220``: sibelius/cutcopy, ``database/MICC-F220`` = MICC-F220 (Amerini et al., TIFS 2011): 110 ``*tamp*.jpg``
   copy-moves (kind = the ``tampNNN`` attack code of the file name), 110 originals; the set's
   ``groundtruthDB_220.txt`` gives the label of every file (checked against the names). No pixel masks.
@@ -118,7 +119,7 @@ def build_coverage(repo: Path, commit: str, out: Path) -> SetWriter:
         kind = "copy-move-" + COVERAGE_KINDS[int(labels[n - 1])]
         w.add(f"fake:{kind}", "fake", f"{n}t.tif", blob(repo, commit, f"{base}/image/{n}t.tif"),
               f"{base}/image/{n}t.tif")
-        forged = binary_mask(blob(repo, commit, f"{base}/mask/{n}paste.tif"))
+        forged = binary_mask(blob(repo, commit, f"{base}/mask/{n}forged.tif"))
         copy = binary_mask(blob(repo, commit, f"{base}/mask/{n}copy.tif"))
         write_mask(out / "mask" / f"{n}t.png", forged)
         write_mask(out / "mask_srctgt" / f"{n}t.png", forged | copy)
