@@ -185,11 +185,10 @@ def real_set_items(root: Path, cap: int, seed: int) -> tuple[list[tuple[Path, in
 
 
 def load_mask(path: Path) -> np.ndarray | None:
-    from PIL import Image
+    from forensics.api import read_forgery_mask
 
     try:
-        with Image.open(path) as im:
-            m = np.asarray(im.convert("L")) > 127
+        m = read_forgery_mask(path)
     except (OSError, ValueError) as exc:
         print(f"   {path.name}: mask unreadable ({exc}); no pixel score")
         return None

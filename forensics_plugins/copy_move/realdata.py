@@ -16,6 +16,7 @@ from forensics.api import (
     forgery_set_evaluations,
     forgery_set_source,
     open_media,
+    read_forgery_mask,
     read_forgery_set,
 )
 
@@ -26,12 +27,9 @@ MASK_SETS = {"mask": "pasted region", "mask_srctgt": "source + pasted region"}
 
 
 def _mask(path: Path) -> np.ndarray | None:
-    from PIL import Image
-
     if not path.is_file():
         return None
-    with Image.open(path) as im:
-        m = np.asarray(im.convert("L")) > 127
+    m = read_forgery_mask(path)
     return m if m.any() else None
 
 
