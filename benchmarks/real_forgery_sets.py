@@ -52,6 +52,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from forensics.api import read_forgery_mask
+
 
 def git(repo: Path, *args: str) -> bytes:
     return subprocess.run(["git", "--git-dir", str(_git_dir(repo)), *args], check=True, capture_output=True).stdout
@@ -69,19 +71,17 @@ def blob(repo: Path, commit: str, path: str) -> bytes:
     return git(repo, "show", f"{commit}:{path}")
 
 
-def binary_mask(data: bytes) -> np.ndarray:
-    a = np.asarray(Image.open(io.BytesIO(data)).convert("L"))
-    return a > 127
-
-
 def write_mask(path: Path, mask: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(mask.astype(np.uint8) * 255).save(path, format="PNG", optimize=False)
 
 
 class SetWriter:
-    def __init__(self, name: str, out: Path, repo_name: str, commit: str, licence: str):
-        self.name, self.out, self.repo_name, self.commit, self.licence = name, out, repo_name, commit, licence
+    """Writes the files of one set under ``out`` and its MANIFEST.csv; the set's name is the folder's name (what
+    :func:`forensics.api.read_forgery_set` matches the manifest's ``set`` column against)."""
+
+    def __init__(self, out: Path, repo_name: str, commit: str, licence: str):
+        self.name, self.out, self.repo_name, self.commit, self.licence = out.name, out, repo_name, commit, licence
         self.rows: list[dict] = []
         self.counts: dict[str, int] = {}
 
@@ -113,14 +113,14 @@ def build_coverage(repo: Path, commit: str, out: Path) -> SetWriter:
 
     base = "data/COVERAGE"
     labels = loadmat(io.BytesIO(blob(repo, commit, f"{base}/label/TFlabel.mat")))["TFlabel"].ravel()
-    w = SetWriter("coverage", out, "wei-won/image-forensics", commit, "COVERAGE: non-commercial research use")
+    w = SetWriter(out, "wei-won/image-forensics", commit, "COVERAGE: non-commercial research use")
     for n in range(1, len(labels) + 1):
         w.add("real", "real", f"{n}.tif", blob(repo, commit, f"{base}/image/{n}.tif"), f"{base}/image/{n}.tif")
         kind = "copy-move-" + COVERAGE_KINDS[int(labels[n - 1])]
         w.add(f"fake:{kind}", "fake", f"{n}t.tif", blob(repo, commit, f"{base}/image/{n}t.tif"),
               f"{base}/image/{n}t.tif")
-        forged = binary_mask(blob(repo, commit, f"{base}/mask/{n}forged.tif"))
-        copy = binary_mask(blob(repo, commit, f"{base}/mask/{n}copy.tif"))
+        forged = read_forgery_mask(io.BytesIO(blob(repo, commit, f"{base}/mask/{n}forged.tif")))
+        copy = read_forgery_mask(io.BytesIO(blob(repo, commit, f"{base}/mask/{n}copy.tif")))
         write_mask(out / "mask" / f"{n}t.png", forged)
         write_mask(out / "mask_srctgt" / f"{n}t.png", forged | copy)
     return w
@@ -133,7 +133,7 @@ def build_micc_f220(repo: Path, commit: str, out: Path) -> SetWriter:
         if "," in line:
             name, lab = line.strip().rsplit(",", 1)
             truth[name.strip()] = int(lab)
-    w = SetWriter("micc_f220", out, "sibelius/cutcopy", commit, "MICC-F220: research use (Amerini et al. 2011)")
+    w = SetWriter(out, "sibelius/cutcopy", commit, "MICC-F220: research use (Amerini et al. 2011)")
     for path in sorted(list_files(repo, commit, base)):
         name = path.rsplit("/", 1)[-1]
         if not name.lower().endswith((".jpg", ".jpeg")):
@@ -149,7 +149,7 @@ def build_micc_f220(repo: Path, commit: str, out: Path) -> SetWriter:
 
 
 def build_casia1_samples(repo: Path, commit: str, out: Path) -> SetWriter:
-    w = SetWriter("casia1_samples", out, "CauchyComplete/casia1groundtruth", commit,
+    w = SetWriter(out, "CauchyComplete/casia1groundtruth", commit,
                   "CASIA v1.0: research use; ground truth of Pham et al. 2019")
     for folder, kind in (("Samples/CM", "copy-move"), ("Samples/Sp", "splice")):
         for path in sorted(list_files(repo, commit, folder)):
@@ -174,7 +174,7 @@ def build_casia1_samples(repo: Path, commit: str, out: Path) -> SetWriter:
 def build_hosts(repo: Path, commit: str, out: Path, globs: list[str], repo_name: str) -> SetWriter:
     from fnmatch import fnmatchcase
 
-    w = SetWriter(out.name, out, repo_name, commit, "see the source repository")
+    w = SetWriter(out, repo_name, commit, "see the source repository")
     files = list_files(repo, commit, ".")
     for path in sorted(p for p in files if any(fnmatchcase(p, g) for g in globs)):
         name = path.replace("/", "__")
