@@ -52,11 +52,10 @@ import numpy as np
 from forensics.api import model_card_data
 from forensics_plugins.rppg.signals import (
     FS,
-    METHODS,
     HREstimatorConfig,
     estimate_heart_rate,
-    extract,
     normalise,
+    pulse_signals,
     resample_uniform,
     trace_from_video,
 )
@@ -108,14 +107,6 @@ def cached_trace(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return t, rgb
 
 
-def pulse_signals(name: str, rgb: np.ndarray, method: str) -> dict[str, np.ndarray]:
-    """``{name: signal}`` of one uniformly sampled trace, or ``{name/m: signal}`` for every method when ``method`` is
-    ``"all"`` (the keys :func:`forensics_plugins.rppg.heart_rate` and ``estimate_from_traces`` use)."""
-    if method == "all":
-        return {f"{name}/{m}": extract(rgb, FS, m) for m in METHODS}
-    return {name: extract(rgb, FS, method)}
-
-
 def subject_signals(clips: dict[str, tuple[np.ndarray, np.ndarray]], method: str,
                     tempo: float = 1.0) -> dict[str, np.ndarray]:
     """Pulse signals of a subject's region clips, resampled to FS and cut to their common length. ``tempo`` != 1
@@ -124,7 +115,7 @@ def subject_signals(clips: dict[str, tuple[np.ndarray, np.ndarray]], method: str
     out = {}
     for region, (t, rgb) in clips.items():
         _, u = resample_uniform(np.asarray(t) / tempo, rgb, FS)
-        out.update(pulse_signals(region, u, method))
+        out.update(pulse_signals(region, u, FS, method))
     n = min(len(v) for v in out.values())
     return {k: v[:n] for k, v in out.items()}
 
@@ -139,7 +130,7 @@ def noise_false_accepts(cfg: HREstimatorConfig, n: int = 100, seconds: float = 3
         sig = {}
         for r, tone in enumerate(([150.0, 110.0, 90.0], [120.0, 85.0, 70.0], [170.0, 130.0, 110.0])):
             rgb = np.array(tone) + rng.normal(0, 1.0, (m, 3)) + rng.normal(0, 3.0, (m, 1))
-            sig.update(pulse_signals(str(r), rgb, cfg.method))
+            sig.update(pulse_signals(str(r), rgb, FS, cfg.method))
         e = estimate_heart_rate(sig, FS, cfg)
         hits += bool(e["reliable"])
         snrs.append(e["snr_db"])

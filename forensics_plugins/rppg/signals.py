@@ -613,6 +613,14 @@ def estimate_heart_rate(signals: dict[str, np.ndarray], fs: float, cfg: HREstima
             "region_weights": {k: round(v / tot, 4) for k, v in weights.items()}, "method": cfg.method}
 
 
+def pulse_signals(name: str, rgb: np.ndarray, fs: float, method: str) -> dict[str, np.ndarray]:
+    """``{name: signal}`` of one uniformly sampled ``(N, 3)`` RGB trace by ``method``, or ``{name/m: signal}`` for
+    every method of :data:`METHODS` when ``method`` is ``"all"`` (the keys :func:`estimate_heart_rate` fuses)."""
+    if method == "all":
+        return {f"{name}/{m}": extract(rgb, fs, m) for m in METHODS}
+    return {name: extract(rgb, fs, method)}
+
+
 def estimate_from_traces(times: dict[str, np.ndarray] | np.ndarray, traces: dict[str, np.ndarray],
                          cfg: HREstimatorConfig | None = None, fs: float = FS) -> dict:
     """:func:`estimate_heart_rate` from raw mean-colour traces (``region -> (N, 3)`` RGB) at ``times``.
@@ -631,7 +639,6 @@ def estimate_from_traces(times: dict[str, np.ndarray] | np.ndarray, traces: dict
         if keep.sum() < 8:
             continue
         _, u = resample_uniform(t[keep], np.asarray(rgb, dtype=np.float64)[keep], fs)
-        for m in (METHODS if cfg.method == "all" else (cfg.method,)):
-            sig[k if cfg.method != "all" else f"{k}/{m}"] = extract(u, fs, m)
+        sig.update(pulse_signals(k, u, fs, cfg.method))
     n = min((len(v) for v in sig.values()), default=0)
     return estimate_heart_rate({k: v[:n] for k, v in sig.items()}, fs, cfg)
