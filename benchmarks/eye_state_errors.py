@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if run is None:
         print("both sides need open and closed samples", file=sys.stderr)
         return 2
-    record, p, _model = run
+    record, p = run
     held_idx = np.flatnonzero(fam == args.held)
     desc = descriptors(samples, held_idx, args.cache)
     print(f"cross-source eye state, held out {args.held!r}, trained on {', '.join(record['trained_on'])}; "

@@ -74,7 +74,7 @@ def test_cross_source_run_returns_calibrated_predictions_of_the_held_family():
     run = cross_source_run(s, "face images (both eyes)", 2, 0, 0.25, echo=lambda m: None, epoch_size=32,
                            widths=(8, 8, 8))
     assert run is not None
-    record, p, _model = run
+    record, p = run
     held = source_families(s) == "face images (both eyes)"
     assert p.shape == (int(held.sum()),) and ((p >= 0) & (p <= 1)).all()
     assert record["trained_on"] == ["crops/x"] and record["held_out_sources"] == ["faces/y"]

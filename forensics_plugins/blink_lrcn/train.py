@@ -483,11 +483,11 @@ def _state_metrics(y: np.ndarray, p: np.ndarray, groups: np.ndarray | None = Non
 
 def cross_source_run(samples, held: str, epochs: int, seed: int, holdout: float,
                      echo: Callable[[str], None] = print, epoch_size: int | None = None, ema: float = 0.0,
-                     widths: tuple[int, int, int] | None = None) -> tuple[dict, np.ndarray, object] | None:
+                     widths: tuple[int, int, int] | None = None) -> tuple[dict, np.ndarray] | None:
     """One cross-source eye-state run: a fresh CNN trained on every family but ``held`` (its training split),
     Platt-calibrated on their held-out split (source-balanced), measured on all of ``held``.
 
-    Returns ``(record, p, model)`` with ``p`` the calibrated P(closed) of every sample of ``held`` (in sample
+    Returns ``(record, p)`` with ``p`` the calibrated P(closed) of every sample of ``held`` (in sample
     order, ``source_families(samples) == held``), or ``None`` when either side lacks a class."""
     from .lrcn import LRCN
 
@@ -534,7 +534,7 @@ def cross_source_run(samples, held: str, epochs: int, seed: int, holdout: float,
          f"{m['open_called_closed']}, closed called open {m['closed_called_open']}; validation (training "
          f"sources' held-out split) accuracy {record['validation_in_source']['accuracy']}, best epoch "
          f"{selection['epoch']}")
-    return record, p, model
+    return record, p
 
 
 def cross_source_eye_state(samples, epochs: int, seed: int, holdout: float,
