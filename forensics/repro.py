@@ -55,21 +55,21 @@ def training_command(argv: Sequence[str] | None = None, cwd: str | None = None) 
     out = []
     for a in _argv(argv):
         key, eq, val = a.partition("=")
-        if eq and key.startswith("--") and _looks_like_path(val):
+        if eq and key.startswith("--") and _looks_like_path(val, cwd):
             out.append(f"{key}={portable_path(val, cwd)}")
-        elif not a.startswith("-") and _looks_like_path(a):
+        elif not a.startswith("-") and _looks_like_path(a, cwd):
             out.append(portable_path(a, cwd))
         else:
             out.append(a)
     return " ".join(x if x.startswith("$DATA") else shlex.quote(x) for x in out)
 
 
-def _looks_like_path(a: str) -> bool:
+def _looks_like_path(a: str, cwd: str | None = None) -> bool:
     """An existing file or folder, or a slash / dot-led word without whitespace (an output path yet to be
     written); free text such as a ``--note`` that merely mentions ``owner/repo`` is not a path."""
     if not a:
         return False
-    if os.path.exists(a):
+    if os.path.exists(os.path.join(cwd or os.getcwd(), a)):
         return True
     return (os.sep in a or a.startswith(".")) and not any(c.isspace() for c in a)
 
