@@ -339,3 +339,51 @@ def test_tiny_images_are_inconclusive_not_crashing(trained, models_at, tmp_path)
     save(tmp_path / "q", [natural(np.random.default_rng(7), 32)])
     f = _run(tmp_path / "q" / "000.png")
     assert f.status.value == "inconclusive" and "pixels" in f.reason
+
+
+def test_test_view_file_is_the_test_view():
+    """The fusion-set file written for an image decodes to exactly the detector input the held-out model scored."""
+    from forensics.api import decode_image
+
+    rng = np.random.default_rng(11)
+    for shape in ((300, 300), (700, 1100), (97, 203)):
+        rgb = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+        assert np.array_equal(F.canonical(decode_image(F.test_view_jpeg(rgb))), F.test_view(rgb))
+
+
+@pytest.mark.slow
+def test_fusion_set_carries_out_of_fold_scores(trained, models_at, tmp_path):
+    """--fusion-set: per held-out generator, test-view files in real/ and fake/, a MANIFEST.csv, and the card's
+    out_of_fold entries, which `forensics evaluate` substitutes for the shipped model's in-sample scores."""
+    from forensics.datasets import read_dataset
+    from forensics.evaluate import run_dataset, substitute_out_of_fold
+    from forensics_plugins.synthetic.train import train
+
+    root, _, _ = trained
+    d = root / "data"
+    out, fs = tmp_path / "models" / "synthetic", tmp_path / "fusion_syn"
+    card = train([("zeroins", d / "zeroins" / "fake"), ("nearest", d / "nearest" / "fake")],
+                 [("zeroins", d / "zeroins" / "real"), ("nearest", d / "nearest" / "real"), ("extra", d / "extra")],
+                 out, max_per_class=None, cache=root / "cache", seed=0, command="pytest", ablations=False,
+                 fusion_set=fs, fusion_set_per_class=3, log=lambda *_: None)
+    oof = card["out_of_fold"]
+    assert len(oof) == 12 and {e["source"] for e in oof} == {"zeroins", "nearest"}
+    assert (fs / "MANIFEST.csv").read_text().splitlines()[0].startswith("set,repo")
+    for g in ("zeroins", "nearest"):
+        items = read_dataset(fs / g)
+        assert sorted(x.label for x in items) == [0, 0, 0, 1, 1, 1]
+        assert {x.path.name for x in items} == {e["file"] for e in oof if e["source"] == g}
+    saved = json.loads((out / "card.json").read_text())
+    assert saved["out_of_fold"] == oof and saved["training"]["fusion_set"]["files"] == 12
+
+    saved["metrics"]["auc"], saved["metrics"]["auc_ci95"] = 0.9, [0.8, 0.95]  # let the tiny model vote
+    saved["format_baseline"]["logo"]["auc"] = 0.5
+    (out / "card.json").write_text(json.dumps(saved))
+    models_at(tmp_path / "models")
+    res = run_dataset([fs / "zeroins"], detectors=["synthetic"])
+    rows = res["rows"]
+    assert substitute_out_of_fold(rows) == {"synthetic": 6}
+    table = {e["file"]: e["probability"] for e in oof}
+    for r in rows:
+        f = r["findings"][0]
+        assert f["probability"] == table[r["file"]] and "probability_in_sample" in f

@@ -67,6 +67,10 @@ def train_synthetic(
                                  "sources to project out before its fit, as CUE=K,... ('none': no projection)."),
     ablations: bool = typer.Option(True, "--ablations/--no-ablations", help="Also measure alternatives to the "
                                    "recipe leave-one-generator-out (the card's Ablations table)."),
+    fusion_set: Optional[Path] = typer.Option(None, "--fusion-set", help="Also write a validation set for the "
+                                              "fusion: test views of held-out-generator files, one folder per "
+                                              "generator, with their out-of-fold scores recorded in the card."),
+    fusion_set_per_class: int = typer.Option(40, help="Files per class and generator in --fusion-set."),
 ) -> None:
     """Train the fully-generated-image detector and measure it leave-one-generator-out (see its model card)."""
     import torch
@@ -94,7 +98,8 @@ def train_synthetic(
             card = train(fakes, reals, target, faces=list(face), sources_info=info, max_per_class=max_per_class,
                          cache=cache, seed=seed, command=_command(),
                          cues=tuple(c.strip() for c in cues.split(",") if c.strip()), both_views=both_views,
-                         stack=stack, nuisance=nk, ablations=ablations,
+                         stack=stack, nuisance=nk, ablations=ablations, fusion_set=fusion_set,
+                         fusion_set_per_class=fusion_set_per_class,
                          progress=lambda label, done, total: bar.update("synthetic", done, total, label),
                          log=typer.echo)
         except ValueError as exc:

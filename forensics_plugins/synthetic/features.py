@@ -140,6 +140,20 @@ def test_view(rgb: np.ndarray) -> np.ndarray:
     return canonical(degrade(common(rgb), TEST_SCALE, TEST_QUALITY))
 
 
+def test_view_jpeg(rgb: np.ndarray) -> bytes:
+    """The test view as a file: the JPEG (quality ``TEST_QUALITY``) of the shrunk, ``TEST_SCALE``-resized image.
+    The detector reading these bytes sees exactly :func:`test_view` of ``rgb`` (its shorter side is already at
+    most ``COMMON_SIDE / 2``, so only the central crop remains), which is what makes the held-out-generator score
+    recorded for it in the card the detector's out-of-fold output on that very file."""
+    from forensics.api import jpeg_bytes
+
+    c = common(rgb)
+    h, w = c.shape[:2]
+    if abs(TEST_SCALE - 1) > 1e-9:
+        c = _resize(c, int(round(w * TEST_SCALE)), int(round(h * TEST_SCALE)))
+    return jpeg_bytes(c, int(TEST_QUALITY))
+
+
 # ---------------------------------------------------------------------------------------------- spectral
 def _gray(rgb: np.ndarray) -> np.ndarray:
     return (rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114).astype(np.float32)

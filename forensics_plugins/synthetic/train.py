@@ -42,6 +42,7 @@ from .features import (
     format_features,
     image_features,
     test_view,
+    test_view_jpeg,
     train_view,
     view_rng,
 )
@@ -186,7 +187,7 @@ def leave_one_generator_out(X: dict[str, np.ndarray], F: np.ndarray, y: np.ndarr
                             nuisance: dict[str, int] | None = None) -> dict[str, Any]:
     """Out-of-fold scores (test view) for every generator with real partners; see the module docstring."""
     scores: dict[str, list[np.ndarray]] = {k: [] for k in (*cues, "stacked", "format")}
-    ys, folds = [], []
+    ys, folds, index = [], [], []
     for g in generators:
         te = src == g
         tr = ~te
@@ -201,12 +202,63 @@ def leave_one_generator_out(X: dict[str, np.ndarray], F: np.ndarray, y: np.ndarr
         scores["format"].append(_fit_format(F[tr], y[tr], src[tr]).decision(F[te]))
         ys.append(y[te])
         folds.append(np.array([g] * int(te.sum())))
+        index.append(np.flatnonzero(te))
         log(f"  held out {g}: stacked AUC {roc_metrics(y[te], scores['stacked'][-1], ci_resamples=0)['auc']:.3f}")
     if not ys:
         raise ValueError("no generator could be held out: each needs a real source of the same name "
                          "(--real NAME=DIR next to --fake NAME=DIR) and at least one other source to train on")
-    return {"y": np.concatenate(ys), "fold": np.concatenate(folds),
+    return {"y": np.concatenate(ys), "fold": np.concatenate(folds), "index": np.concatenate(index),
             "scores": {k: np.concatenate(v) for k, v in scores.items()}}
+
+
+def write_fusion_set(samples: list[Sample], logo: dict[str, Any], probabilities: np.ndarray, out: Path,
+                     per_class: int, seed: int, sources_info: dict[str, Any] | None = None,
+                     log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Write a validation set for the fusion from the leave-one-generator-out folds and return its out-of-fold table.
+
+    For every held-out generator G and each class, up to ``per_class`` of its files (a seeded, content-hash order)
+    are written as their test view (:func:`.features.test_view_jpeg`) to ``out/G/real`` or ``out/G/fake``, named
+    ``G-<first 16 hex of the source file's SHA-256>.jpg``, with a ``MANIFEST.csv`` in ``out`` naming each set's
+    source. The returned entries (``file``, ``label``, ``probability``, ``source``) are what the card stores as
+    ``out_of_fold``: the calibrated score of the model fitted without G on exactly those bytes, which
+    ``forensics evaluate`` substitutes for the shipped model's in-sample score (``substitute_out_of_fold``), so a
+    fusion fitted on these files weighs this detector by what it does on generators it never saw.
+    """
+    import csv
+
+    sources_info = sources_info or {}
+    yl, fold, idx = logo["y"], logo["fold"], logo["index"]
+    entries: list[dict[str, Any]] = []
+    rows = []
+    for g in sorted(set(fold.tolist())):
+        for lab in (0, 1):
+            pos = np.flatnonzero((fold == g) & (yl == lab))
+            pos = sorted(pos, key=lambda k: hashlib.sha256(f"{seed}:{samples[idx[k]].sha256}".encode()).hexdigest())
+            folder = out / g / ("fake" if lab else "real")
+            folder.mkdir(parents=True, exist_ok=True)
+            for k in pos[:per_class]:
+                s = samples[idx[k]]
+                name = f"{g}-{s.sha256[:16]}.jpg"
+                data = test_view_jpeg(load_image(s.path))
+                tmp = folder / (name + ".tmp")
+                tmp.write_bytes(data)
+                os.replace(tmp, folder / name)
+                entries.append({"file": name, "label": int(lab), "probability": round(float(probabilities[k]), 6),
+                                "source": g})
+        info = sources_info.get(g, {})
+        src = info.get("source_fake", "")
+        repo, _, rest = src.partition(" @ ")
+        rows.append({"set": g, "repo": repo if rest else src, "commit": rest.split(",")[0].strip() if rest else "",
+                     "paths": (f"generated: {info.get('source_fake', '')}; real: {info.get('source_real', '')}; "
+                               "each file the test view (shrink to shorter side <= 512, x0.5, JPEG q75)"),
+                     "licence": info.get("licence", ""),
+                     "how_label_known": f"generated: {info.get('label_fake', '')}; real: {info.get('label_real', '')}"})
+    with (out / "MANIFEST.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=["set", "repo", "commit", "paths", "licence", "how_label_known"])
+        w.writeheader()
+        w.writerows(rows)
+    log(f"fusion validation set: {len(entries)} test-view files of {len(rows)} held-out generators in {out}")
+    return entries
 
 
 def _within_source_folds(y: np.ndarray, src: np.ndarray, seed: int):
@@ -258,6 +310,7 @@ def train(fakes: list[tuple[str, Path]], reals: list[tuple[str, Path]], out_dir:
           cache: Path | None = None, seed: int = 0, command: str = "", cues: tuple[str, ...] = CUES,
           both_views: bool = False, stack: str = "mean", nuisance: dict[str, int] | None = None,
           ablations: bool = True, progress: Callable[[str, int, int], None] | None = None,
+          fusion_set: Path | None = None, fusion_set_per_class: int = 40,
           log: Callable[[str], None] = print) -> dict[str, Any]:
     from forensics.api import lite0_info, write_model_card
 
@@ -300,6 +353,8 @@ def train(fakes: list[tuple[str, Path]], reals: list[tuple[str, Path]], out_dir:
     face_set = set(faces)
     cal = Calibrator.fit(sc["stacked"], yl, method="platt", input="raw", sign=1)
     p_cal = cal.apply(sc["stacked"])
+    out_of_fold = (write_fusion_set(samples, logo, p_cal, fusion_set, fusion_set_per_class, seed, sources_info, log)
+                   if fusion_set is not None else [])
     held = sorted(set(fold.tolist()))
     data_name = ", ".join(held)
     # AUC, its interval and the EER from the raw stacked scores (a calibrator that became the constant 0.5
@@ -461,6 +516,17 @@ def train(fakes: list[tuple[str, Path]], reals: list[tuple[str, Path]], out_dir:
         "files": {"weights": {"path": MODEL_FILE}},
         "licence": "weights: Apache-2.0 (backbone: Apache-2.0); training images keep their own licences (see Data)",
     }
+    if out_of_fold:
+        card["out_of_fold"] = out_of_fold
+        card["training"]["fusion_set"] = {"files": len(out_of_fold), "per_class": fusion_set_per_class,
+                                          "generators": sorted({e["source"] for e in out_of_fold})}
+        card["sections"].append({"title": "Out-of-fold scores for the fusion", "body": (
+            f"{len(out_of_fold)} files (up to {fusion_set_per_class} per class of each held-out generator, a seeded "
+            "content-hash sample) were written as their test view (the JPEG q75 of the shrunk, 0.5x image) to a "
+            "validation set for the fusion, and `out_of_fold` lists the calibrated score of the model fitted "
+            "without that file's generator on exactly those bytes. `forensics evaluate` substitutes these for the "
+            "shipped model's (in-sample) scores, so the fusion weighs this detector by what it does on unseen "
+            "generators.")})
     write_model_card(out_dir, card)
     log(json.dumps({"leave_one_generator_out": {k: pooled_cues[k]["auc"] for k in pooled_cues},
                     "headline_auc_ci95": headline["auc_ci95"]}))
