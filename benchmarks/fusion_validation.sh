@@ -7,11 +7,17 @@
 # MIRROR: a folder holding the fetched repositories as OWNER+NAME/repo (what the workplace's fetch writes), with
 #   ByronOMC/ai-vs-real-images-arcade, ML72/AI-Image-Classifier-Playground,
 #   T0NY24/Ecuadorian-political-deepfake-dataset, CauchyComplete/casia1groundtruth, wei-won/image-forensics,
-#   sibelius/cutcopy. Every set is read at the commit recorded below, so the files are the card's files.
+#   sibelius/cutcopy, and for the generated-image part the synthetic detector's sources (TeenBiscuits/RealOrAI,
+#   Laboratoriet/real-or-ai-game, kaivalyagandhi/ai-or-not-game, declan-wright/Image-Dataset too; see
+#   benchmarks/synthetic_data.py). Every set is read at the commit recorded below, so the files are the card's.
 # DATA: a folder named data (paths in the card read $DATA/...), outside the repository; it gets hosts/,
-#   forgery_real/ and fusion_val/. Existing sets are kept, not rebuilt.
-# Cost: building the sets takes about a minute; evaluating all detectors on the 593 images about 50 minutes on
-# two CPU cores; the refit under a minute (it rewrites models/fusion: compare with git diff).
+#   forgery_real/, fusion_val/, synthetic/ and fusion_syn/; link ../shared/data/face_image and face_real into it.
+#   Existing sets are kept, not rebuilt.
+# fusion_syn/ holds the test views of the files the synthetic card's out_of_fold table lists (written again from
+#   the card, no training: benchmarks/synthetic_fusion_set.py); `forensics train fusion` substitutes the card's
+#   held-out-generator scores for the synthetic detector's in-sample ones on them.
+# Cost: building the sets takes about two minutes; evaluating all detectors on the 1213 images about 60 minutes
+# on two CPU cores; the refit about a minute (it rewrites models/fusion: compare with git diff).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 mirror=$(cd "$1" && pwd)
@@ -42,6 +48,9 @@ mkdir -p "$data/fusion_val"
 [ -d "$data/fusion_val/news" ] || $make --hosts "$data/hosts/news/real" --out "$data/fusion_val/news" --max-hosts 65 --seed 0
 [ -d "$data/fusion_val/ml72" ] || $make --hosts "$data/hosts/ml72/real" --out "$data/fusion_val/ml72" --max-hosts 50 --seed 1
 [ -d "$data/fusion_val/ecuador" ] || $make --hosts "$data/hosts/ecuador/real" --out "$data/fusion_val/ecuador" --max-hosts 96 --seed 2
+python "$here/benchmarks/synthetic_data.py" "$mirror" "$data"
+[ -d "$data/fusion_syn" ] || python "$here/benchmarks/synthetic_fusion_set.py" "$data" "$data/fusion_syn"
+syn="flux1-faces gemini-news gemini3pro-photos lab-game mixed-2024 reddit-pairs stylegan2-faces web-mixed"
 [ "$sets_only" = "--sets-only" ] && exit 0
 
 cd "$data"
@@ -52,6 +61,10 @@ forensics evaluate --data forgery_real/casia1_samples -o fusion_val/eval_casia1
 forensics evaluate --data forgery_real/coverage -o fusion_val/eval_coverage
 forensics evaluate --data forgery_real/micc_f220 --max-per-class 55 -o fusion_val/eval_micc_f220
 # the note: the card's own, so the refitted card says the same
+for s in $syn; do
+  forensics evaluate --data "fusion_syn/$s" -o "fusion_syn/eval_$s"
+done
 note=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['training']['note'])" "$here/models/fusion/card.json")
 forensics train fusion $(for s in news ml72 ecuador casia1 coverage micc_f220; do
-  echo --results "fusion_val/eval_$s/results.json"; done) --note "$note"
+  echo --results "fusion_val/eval_$s/results.json"; done) $(for s in $syn; do
+  echo --results "fusion_syn/eval_$s/results.json"; done) --note "$note"

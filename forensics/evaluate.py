@@ -340,7 +340,43 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
     P, y = _matrix(rows, names)
     if len(np.unique(y)) < 2:
         raise SystemExit("the fusion model needs both authentic and manipulated files")
-    model = fusion_train.fit_stacker(P, y, names, calibration, folds, seed, bootstrap=bootstrap)
+    kinds = np.array([r["kind"] for r in rows])
+    sources = np.array([r.get("source") or "" for r in rows])
+    # both stackers (signed log-odds; positive evidence only) measured leave-one-source-out; the installed model's
+    # stacker is the one the rule selection below prefers between the two
+    loso = {pos: leave_one_source_out(P, y, names, sources, calibration, folds, seed, positive=pos)
+            for pos in (False, True)}
+    stacked_candidates = {}
+    for pos, meth in ((False, fusion.STACKED_METHOD), (True, fusion.POSITIVE_METHOD)):
+        pooled = loso[pos].get("pooled")
+        stacked_candidates[meth] = {**pooled, "decided": pooled["n_test"]} if pooled else None
+    fb_p = fusion_train.fallback_probabilities(rows)
+    fbm = ~np.isnan(fb_p)
+    fallback = {"detectors": names, "decided": int(fbm.sum()),
+                "dataset": f"the same {len(rows)} files (the fallback rule has nothing to fit)"}
+    if fbm.sum() and len(np.unique(y[fbm])) == 2:
+        fallback.update(roc_metrics(y[fbm], fb_p[fbm]))
+        fallback["three_way"] = fusion_train.decision_error_rates(y[fbm], fb_p[fbm])
+        fallback["kind"] = "cross-source (the rule fits nothing on these files)"
+    # the recalibrated fallback: per-kind Platt maps of the fallback log-odds, measured leave-one-source-out
+    # log-odds clipped as fusion.fuse_recalibrated clips them at run time
+    L = logit(fusion_train.fallback_probabilities(rows, uncapped=True), eps=fusion._EPS)
+    recal = None
+    if fbm.sum() and len(set(sources[fbm].tolist())) >= 2 and len(np.unique(y[fbm])) == 2:
+        pr = fusion_train.recalibrated_out_of_source(L[fbm], y[fbm], kinds[fbm], sources[fbm])
+        recal = {**roc_metrics(y[fbm], pr), "three_way": fusion_train.decision_error_rates(y[fbm], pr),
+                 "kind": "cross-source", "decided": int(fbm.sum()),
+                 "dataset": "leave-one-source-out (maps fitted without the held-out source) over "
+                            + ", ".join(sorted(set(sources[fbm].tolist())))}
+    # the installed stacker: the positive-evidence one if the rule selection picks it, or (when it picks another
+    # rule) if it is the one preferred between the two stackers
+    pre = {**stacked_candidates, fusion.RECAL_METHOD: recal,
+           fusion.FALLBACK_METHOD: fallback if fallback.get("auc") is not None else None}
+    first = fusion_train.select_rule(pre)[0]
+    positive = (first == fusion.POSITIVE_METHOD if first in fusion.STACKED_METHODS else
+                all(stacked_candidates.values())
+                and fusion_train.select_rule(stacked_candidates)[0] == fusion.POSITIVE_METHOD)
+    model = fusion_train.fit_stacker(P, y, names, calibration, folds, seed, bootstrap=bootstrap, positive=positive)
     # record what each detector was when its outputs were collected
     for d in model["detectors"]:
         d["version"] = detectors[d["name"]]["version"]
@@ -348,9 +384,7 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
         shas.discard(None)
         d["model_sha256"] = shas.pop() if len(shas) == 1 else None
     model["training_sha256_prefixes"] = sorted({r["sha256"][:16] for r in rows if r.get("sha256")})
-    oof = fusion_train.cross_validated(P, y, names, calibration, folds, seed)
-    kinds = np.array([r["kind"] for r in rows])
-    sources = np.array([r.get("source") or "" for r in rows])
+    oof = fusion_train.cross_validated(P, y, names, calibration, folds, seed, positive=positive)
     ok = ~np.isnan(oof)
     z = np.log(np.clip(oof, 1e-6, 1 - 1e-6) / (1 - np.clip(oof, 1e-6, 1 - 1e-6)))
     model["kind_calibration"] = fusion_train.fit_kind_calibration(z[ok], y[ok], kinds[ok])
@@ -369,7 +403,7 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
                               if k in ("auc", "auc_ci95", "eer", "balanced_accuracy", "tpr", "fpr", "ece", "n_test",
                                        "n_test_positive", "n_test_negative")}
     metrics["per_kind"] = per_kind
-    per_source = leave_one_source_out(P, y, names, sources, calibration, folds, seed)
+    per_source = loso[positive]
     if per_source.get("pooled"):
         metrics["cross_source"] = per_source["pooled"]
     desc = "; ".join(f"{Path(d['folder']).name} ({d['files']} files, {d['manipulated']} manipulated"
@@ -378,33 +412,15 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
     metrics["dataset"] = (f"{folds}-fold cross-validation (calibration and stacking refitted per fold) over "
                           f"{len(rows)} validation files: {desc}")
     metrics["command"] = command
-    fb_p = fusion_train.fallback_probabilities(rows)
-    fbm = ~np.isnan(fb_p)
-    fallback = {"detectors": names, "decided": int(fbm.sum()),
-                "dataset": f"the same {len(rows)} files (the fallback rule has nothing to fit)"}
-    if fbm.sum() and len(np.unique(y[fbm])) == 2:
-        fallback.update(roc_metrics(y[fbm], fb_p[fbm]))
-        fallback["three_way"] = fusion_train.decision_error_rates(y[fbm], fb_p[fbm])
-        fallback["kind"] = "cross-source (the rule fits nothing on these files)"
-    # the recalibrated fallback: per-kind Platt maps of the fallback log-odds, measured leave-one-source-out
-    # log-odds clipped as fusion.fuse_recalibrated clips them at run time
-    L = logit(fusion_train.fallback_probabilities(rows, uncapped=True), eps=fusion._EPS)
     model["recalibration"] = (fusion_train.fit_kind_calibration(L[fbm], y[fbm], kinds[fbm]) if fbm.sum() else {})
     model["validation_kinds"] = sorted(set(kinds.tolist()))
-    recal = None
-    if fbm.sum() and len(set(sources[fbm].tolist())) >= 2 and len(np.unique(y[fbm])) == 2:
-        pr = fusion_train.recalibrated_out_of_source(L[fbm], y[fbm], kinds[fbm], sources[fbm])
-        recal = {**roc_metrics(y[fbm], pr), "three_way": fusion_train.decision_error_rates(y[fbm], pr),
-                 "kind": "cross-source", "decided": int(fbm.sum()),
-                 "dataset": "leave-one-source-out (maps fitted without the held-out source) over "
-                            + ", ".join(sorted(set(sources[fbm].tolist())))}
-    stacked = per_source.get("pooled")
-    if stacked:
-        stacked = {**stacked, "decided": stacked["n_test"]}  # every held-out file gets a stacked probability
-    candidates = {fusion.STACKED_METHOD: stacked, fusion.RECAL_METHOD: recal,
+    # every held-out file gets a stacked probability ("decided" = all of them)
+    candidates = {**stacked_candidates, fusion.RECAL_METHOD: recal,
                   fusion.FALLBACK_METHOD: fallback if fallback.get("auc") is not None else None}
-    if not stacked and not recal:  # one validation source: no cross-source figure for the fitted rules
-        candidates[fusion.STACKED_METHOD] = metrics
+    if not any(stacked_candidates.values()) and not recal:  # one validation source: no cross-source figure
+        candidates[model["method"]] = metrics
+    if candidates[fusion.POSITIVE_METHOD] is None and candidates[fusion.STACKED_METHOD] is None:
+        candidates.pop(fusion.POSITIVE_METHOD)
     selected, reason = fusion_train.select_rule(candidates)
     keep = ("auc", "auc_ci95", "eer", "balanced_accuracy", "tpr", "fpr", "ece", "n_test", "decided", "kind", "dataset")
     model["selected"] = selected
@@ -445,7 +461,7 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
         "method": selected,
         "summary": (f"Selected rule: {selected} ({reason}). Candidates: the fallback rule (AUC-weighted log-odds of "
                     "the detectors' own calibrated probabilities, nothing fitted here); the same log-odds through a "
-                    "per-media-kind Platt map; and a stacker. The stacker: "
+                    "per-media-kind Platt map; and two stackers. The stacker: "
                     "per detector: class-balanced calibration (increasing; a detector that points the other way "
                     "on these files becomes a constant 0.5), then a logistic regression over logit(calibrated p) "
                     "with every detector's weight held >= 0 (monotone: a stronger 'manipulated' never lowers the "
@@ -454,10 +470,16 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
                     "balance authentic and manipulated files within each missingness pattern, so the fused "
                     "probability assumes even prior odds and equals the likelihood ratio's posterior under 1:1 "
                     "priors. Per media kind, a Platt map of the out-of-fold fused log-odds recalibrates it where "
-                    "the kind has enough validation files. "
+                    "the kind has enough validation files. The positive-evidence stacker (stacked-positive/1) is "
+                    "the same with each detector's calibrated log-odds replaced by its positive part, so a "
+                    "detector adds the evidence it finds for its kind of manipulation and a detector finding none "
+                    "of its kind cannot cancel it (that enters through the presence offsets); installed stacker: "
+                    f"{model['method']}. "
                     f"{len(model['bootstrap'])} bootstrap refits of the stacker give each likelihood ratio its "
                     "interval; the validation counts bound the stated LR (Vergeer et al. 2016)."),
-        "architecture": f"per-detector {calibration} calibration + logistic stacking (C = {model['regularisation_C']})",
+        "architecture": (f"per-detector {calibration} calibration + logistic stacking (C = {model['regularisation_C']})"
+                         + ("; the stacker reads the positive part of each calibrated log-odds (stacked-positive/1)"
+                            if model["method"] == fusion.POSITIVE_METHOD else "")),
         "files": {"model": {"path": fusion.MODEL_FILE}, "reliability": {"path": "reliability.png"}},
         "detectors": [{k: d[k] for k in ("name", "version", "weight", "presence", "n_ran")} for d in model["detectors"]],
         "intercept": model["intercept"],
@@ -510,8 +532,10 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
 
 
 def leave_one_source_out(P: np.ndarray, y: np.ndarray, names: list[str], sources: np.ndarray,
-                         calibration: str = "platt", folds: int = 5, seed: int = 0) -> dict[str, Any]:
-    """Fusion refitted without each source and measured on it; ``pooled`` is all held-out outputs together."""
+                         calibration: str = "platt", folds: int = 5, seed: int = 0,
+                         positive: bool = False) -> dict[str, Any]:
+    """Fusion refitted without each source and measured on it; ``pooled`` is all held-out outputs together.
+    ``positive``: the positive-evidence stacker (``stacked-positive/1``)."""
     out: dict[str, Any] = {"held_out": {}}
     pooled_p, pooled_y = [], []
     for src in sorted(set(sources.tolist())):
@@ -519,7 +543,8 @@ def leave_one_source_out(P: np.ndarray, y: np.ndarray, names: list[str], sources
         train = ~test
         if not src or len(np.unique(y[test])) < 2 or len(np.unique(y[train])) < 2 or train.sum() < 2 * folds:
             continue
-        fm = fusion.FusionModel(fusion_train.fit_stacker(P[train], y[train], names, calibration, folds, seed))
+        fm = fusion.FusionModel(fusion_train.fit_stacker(P[train], y[train], names, calibration, folds, seed,
+                                                         positive=positive))
         p = np.array([fm.probability({nm: (None if np.isnan(P[i, j]) else float(P[i, j]))
                                       for j, nm in enumerate(names)}) for i in np.flatnonzero(test)])
         out["held_out"][src] = {k: v for k, v in roc_metrics(y[test], p).items()

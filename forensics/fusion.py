@@ -28,6 +28,17 @@ differ from those recorded in the fusion model, the fallback rule is used instea
 A detector that never ran on the validation data (``n_ran`` 0) and did not run on this
 item either contributes nothing to the trained rule, so its version is not checked.
 
+Positive-evidence stacker (``stacked-positive/1``)
+--------------------------------------------------
+The same stacker with ``z_d = max(0, logit(q_d))``: a detector contributes only the evidence it finds *for*
+manipulation. The detectors look for different kinds of manipulation (copied regions, a second JPEG
+compression, a generated image, a blended face); a copy-move detector that finds no copy says nothing about
+whether the image was generated, but in the signed stacker its "no copy here" log-odds would cancel the
+synthetic-image detector's evidence. With positive parts only, one detector that finds its kind of
+manipulation is not outvoted by the others finding none of theirs; "nothing found" enters through the
+presence offsets and the intercept. ``forensics train fusion`` measures both stackers cross-source and keeps
+the one the rule selection prefers.
+
 Fallback rule (``logodds-auc/1``)
 ---------------------------------
 Each detector that *ran* contributes its own calibrated probability ``p_i`` in
@@ -78,8 +89,10 @@ from forensics.detector import Finding, Status
 METHOD = "logodds-auc/1"  # the fallback rule (kept under this name for older callers)
 FALLBACK_METHOD = METHOD
 STACKED_METHOD = "stacked-logistic/1"
+POSITIVE_METHOD = "stacked-positive/1"  # the stacker over each detector's evidence *for* manipulation only
+STACKED_METHODS = (STACKED_METHOD, POSITIVE_METHOD)
 RECAL_METHOD = "logodds-auc-recalibrated/1"
-RULES = (FALLBACK_METHOD, RECAL_METHOD, STACKED_METHOD)  # simplest first
+RULES = (FALLBACK_METHOD, RECAL_METHOD, STACKED_METHOD, POSITIVE_METHOD)  # simplest first
 MODEL_NAME = "fusion"
 MODEL_FILE = "fusion.json"
 LOW, HIGH = 0.30, 0.70
@@ -325,6 +338,16 @@ class FusionModel:
         t = self.data.get("thresholds", {})
         return float(t.get("likely_authentic_below", LOW)), float(t.get("likely_manipulated_above", HIGH))
 
+    @property
+    def positive(self) -> bool:
+        """Whether the stacker reads only each detector's evidence for manipulation (``stacked-positive/1``)."""
+        return self.data.get("method") == POSITIVE_METHOD
+
+    def evidence(self, q: float) -> float:
+        """The stacker's input for a calibrated probability ``q``: its log-odds, or their positive part."""
+        z = _logit(q)
+        return max(z, 0.0) if self.positive else z
+
     def features(self, probs: dict[str, float | None], calibrated: bool = False) -> np.ndarray:
         """``[z_1..z_k, r_1..r_k]`` for the model's detectors; ``probs[name]`` is None when it did not run."""
         z, r = [], []
@@ -335,7 +358,7 @@ class FusionModel:
                 r.append(0.0)
             else:
                 q = p if calibrated else calibrate(d["calibration"], p)
-                z.append(_logit(q))
+                z.append(self.evidence(q))
                 r.append(1.0)
         return np.array(z + r)
 
@@ -402,7 +425,7 @@ class FusionModel:
                 continue
             probs[d["name"]] = f.probability
             q = calibrate(d["calibration"], f.probability)
-            c = d["weight"] * _logit(q) + d["presence"]
+            c = d["weight"] * self.evidence(q) + d["presence"]
             total += c
             contributions.append(Contribution(
                 detector=f.detector, probability=f.probability, calibrated_probability=q,
@@ -420,12 +443,13 @@ class FusionModel:
                 zb = self.logodds(probs, bs["intercept"], bs["weights"], bs["presence"])
                 samples.append(float(kc(zb)) if kc is not None else _sigmoid(zb))
             lr = likelihood_ratio(p_raw, self.bounds, samples)
+        method = POSITIVE_METHOD if self.positive else STACKED_METHOD
         return Verdict(
             probability=p, label=label_for(p, low, high),
             reason="" if contributions else "no detector produced a score",
-            method=STACKED_METHOD, thresholds=_thresholds(low, high),
+            method=method, thresholds=_thresholds(low, high),
             contributions=contributions, missing=missing,
-            rule={"used": "trained", "method": STACKED_METHOD, "why": "a trained fusion model is installed and "
+            rule={"used": "trained", "method": method, "why": "a trained fusion model is installed and "
                   "matches the detectors that ran", "model": self.ref},
             error_rate=self.error_rate, intercept_logit=float(self.data["intercept"]), likelihood_ratio=lr,
             probability_uncapped=p_raw, kind_calibration=(kind if kc is not None else None),
@@ -533,7 +557,7 @@ def fuse(findings: list[Finding], model: FusionModel | None | str = "installed",
                    f"for them")
         elif not why:
             measured = True
-            if model.selected == STACKED_METHOD:
+            if model.selected in STACKED_METHODS:
                 return model.fuse(findings, kind=kind)
             if model.selected == RECAL_METHOD:
                 v = model.fuse_recalibrated(findings, kind)
@@ -559,7 +583,7 @@ def describe() -> dict[str, Any]:
         "selection": (model.data.get("selection") if model is not None else None),
         "validation_kinds": (model.data.get("validation_kinds") if model is not None else None),
         "fallback_method": FALLBACK_METHOD,
-        "trained_method": STACKED_METHOD,
+        "trained_method": (model.data.get("method", STACKED_METHOD) if model is not None else STACKED_METHOD),
         "doc": (__doc__ or "").strip(),
         "thresholds": _thresholds(*(model.thresholds if model else (LOW, HIGH))),
         "model": model.ref if model is not None else None,

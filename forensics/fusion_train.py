@@ -17,6 +17,7 @@ from forensics.fusion import (
     _EPS,
     HIGH,
     LOW,
+    POSITIVE_METHOD,
     STACKED_METHOD,
     FusionModel,
     _logit,
@@ -83,7 +84,7 @@ def fit_monotone_logistic(X: np.ndarray, y: np.ndarray, sw: np.ndarray, C: float
 
 
 def fit_stacker(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str = "platt", folds: int = 5,
-                seed: int = 0, C: float = 1.0, bootstrap: int = 0) -> dict[str, Any]:
+                seed: int = 0, C: float = 1.0, bootstrap: int = 0, positive: bool = False) -> dict[str, Any]:
     """Fit calibrations + the stacking model on a matrix of detector probabilities.
 
     Parameters
@@ -93,6 +94,8 @@ def fit_stacker(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str
     names : the k detector names
 
     bootstrap : number of bootstrap refits of the stacker stored for likelihood-ratio intervals
+    positive : stack only the positive part of each calibrated log-odds (``stacked-positive/1``: a detector
+        adds the evidence it finds for manipulation and never subtracts; see :mod:`forensics.fusion`)
 
     Returns
     -------
@@ -117,6 +120,8 @@ def fit_stacker(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str
                 Zoof[idx[te], j] = [_logit(calibrate(c, v)) for v in P[idx[te], j]]
         else:
             Zoof[idx, j] = [_logit(calibrate(cals[j], v)) for v in P[idx, j]]
+    if positive:
+        Zoof = np.maximum(Zoof, 0.0)
     X = np.hstack([Zoof, R])
     sw = _pattern_weights(R, y)
     coef, intercept = fit_monotone_logistic(X, y, sw, C, k)
@@ -135,7 +140,7 @@ def fit_stacker(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str
         boot.append({"intercept": round(i_b, 6), "weights": [round(float(v), 6) for v in c_b[:k]],
                      "presence": [round(float(v), 6) for v in c_b[k:]]})
     return {
-        "method": STACKED_METHOD,
+        "method": POSITIVE_METHOD if positive else STACKED_METHOD,
         "intercept": round(intercept, 8),
         "weights_constraint": "detector weights >= 0 (monotone fusion); calibrations increasing",
         "thresholds": _thresholds(),
@@ -149,7 +154,7 @@ def fit_stacker(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str
 
 
 def cross_validated(P: np.ndarray, y: np.ndarray, names: list[str], calibration: str = "platt", folds: int = 5,
-                    seed: int = 0) -> np.ndarray:
+                    seed: int = 0, positive: bool = False) -> np.ndarray:
     """Out-of-fold fused probabilities: the whole procedure (calibration + stacking) refitted per fold."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -163,7 +168,7 @@ def cross_validated(P: np.ndarray, y: np.ndarray, names: list[str], calibration:
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         splits = list(skf.split(P, strata))
     for tr, te in splits:
-        fm = FusionModel(fit_stacker(P[tr], y[tr], names, calibration, folds, seed))
+        fm = FusionModel(fit_stacker(P[tr], y[tr], names, calibration, folds, seed, positive=positive))
         for i in te:
             out[i] = fm.probability({nm: (None if np.isnan(P[i, j]) else float(P[i, j])) for j, nm in enumerate(names)})
     return out

@@ -401,3 +401,67 @@ def test_train_fusion_merges_a_re_evaluation_of_changed_detectors(tmp_path):
     model = json.loads((tmp_path / "fusion" / "fusion.json").read_text())
     assert {d["name"]: d["version"] for d in model["detectors"]} == {"a": "1", "b": "1", "c": "2"}
     assert model["validation_counts"]["authentic"] + model["validation_counts"]["manipulated"] == 120
+
+
+def _two_families(n=300, seed=5):
+    """Two detectors of two kinds of manipulation: half the fakes are of kind A (detector 'a' fires, 'b' calls them
+    clearly *not* its kind), half of kind B (the reverse); authentic files score middling low on both."""
+    rng = np.random.default_rng(seed)
+    y = (np.arange(n) % 2).astype(int)
+    fam = (np.arange(n) // 2) % 2
+    hi, lo = rng.normal(2.5, 0.8, n), rng.normal(-2.5, 0.5, n)
+    za = np.where(y == 0, rng.normal(-0.8, 0.6, n), np.where(fam == 0, hi, lo))
+    zb = np.where(y == 0, rng.normal(-0.8, 0.6, n), np.where(fam == 1, hi, lo))
+    return 1 / (1 + np.exp(-np.stack([za, zb], 1))), y
+
+
+def test_positive_evidence_stacker_ignores_evidence_against_its_own_kind_only():
+    P, y = _two_families()
+    signed = fusion.FusionModel(fusion_train.fit_stacker(P, y, ["a", "b"]))
+    pos = fusion.FusionModel(fusion_train.fit_stacker(P, y, ["a", "b"], positive=True))
+    assert pos.data["method"] == fusion.POSITIVE_METHOD and pos.positive and not signed.positive
+    assert all(d["weight"] >= 0 for d in pos.detectors)
+    from sklearn.metrics import roc_auc_score
+
+    def auc(m):
+        return roc_auc_score(y, [m.probability({"a": p[0], "b": p[1]}) for p in P])
+
+    assert auc(pos) > auc(signed) + 0.05  # a fake of one kind is not cancelled by the other detector's "not mine"
+    # below its calibrated even odds a detector adds nothing: 'b' at any low value leaves the verdict unchanged
+    qa = pos.probability({"a": 0.95, "b": 0.01})
+    lo = [v for v in np.linspace(0.001, 0.999, 400) if calibrate_q(pos, "b", v) <= 0.5]
+    assert lo and all(abs(pos.probability({"a": 0.95, "b": v}) - qa) < 1e-12 for v in lo)
+    assert pos.probability({"a": 0.95, "b": 0.999}) >= qa  # and above it, never less (monotone)
+    v = pos.fuse([Finding(detector="a", version="1", status=Status.RAN, probability=0.95),
+                  Finding(detector="b", version="1", status=Status.RAN, probability=0.01)], kind="image")
+    assert v["method"] == fusion.POSITIVE_METHOD and v["rule"]["method"] == fusion.POSITIVE_METHOD
+
+
+def calibrate_q(model, name, p):
+    d = next(d for d in model.detectors if d["name"] == name)
+    return fusion.calibrate(d["calibration"], p)
+
+
+def test_train_fusion_measures_both_stackers_and_installs_the_positive_one_where_it_is_better(tmp_path):
+    from forensics.evaluate import train_fusion
+
+    P, y = _two_families(360, seed=6)
+    names = ["a", "b"]
+    rows = _rows(np.column_stack([P[:, 0], np.full(len(y), np.nan), P[:, 1]]), y, ["a", "_", "b"])
+    for i, r in enumerate(rows):
+        r["kind"] = "image"
+        r["source"] = f"s{i % 3}"
+        r["findings"] = [f for f in r["findings"] if f["detector"] != "_"]
+    res = {"detectors": [{"name": n, "version": "1"} for n in names], "rows": rows,
+           "data": [{"folder": "two", "layout": "folders", "files": len(y), "manipulated": int(y.sum())}]}
+    train_fusion([res], tmp_path / "fusion", folds=3, command="test", echo=lambda m: None, bootstrap=0)
+    model = json.loads((tmp_path / "fusion" / "fusion.json").read_text())
+    cands = model["selection"]["candidates"]
+    assert cands[fusion.POSITIVE_METHOD]["auc"] > cands[fusion.STACKED_METHOD]["auc"]
+    assert model["method"] == fusion.POSITIVE_METHOD
+    if model["selected"] in fusion.STACKED_METHODS:
+        assert model["selected"] == fusion.POSITIVE_METHOD
+        v = fusion.fuse([Finding(detector="a", version="1", status=Status.RAN, probability=0.9),
+                         Finding(detector="b", version="1", status=Status.RAN, probability=0.05)],
+                        model=fusion.FusionModel(model), kind="image")
+        assert v["method"] == fusion.POSITIVE_METHOD

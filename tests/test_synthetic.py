@@ -375,6 +375,16 @@ def test_fusion_set_carries_out_of_fold_scores(trained, models_at, tmp_path):
         assert {x.path.name for x in items} == {e["file"] for e in oof if e["source"] == g}
     saved = json.loads((out / "card.json").read_text())
     assert saved["out_of_fold"] == oof and saved["training"]["fusion_set"]["files"] == 12
+    # the card alone (no training) writes the same files again from the training folders
+    from forensics_plugins.synthetic.train import rebuild_fusion_set
+
+    again = tmp_path / "again"
+    assert rebuild_fusion_set(oof, [("zeroins", d / "zeroins" / "fake"), ("nearest", d / "nearest" / "fake")],
+                              [("zeroins", d / "zeroins" / "real"), ("nearest", d / "nearest" / "real")], again,
+                              log=lambda *_: None) == {"zeroins": 6, "nearest": 6}
+    for e in oof:
+        sub = "fake" if e["label"] else "real"
+        assert (again / e["source"] / sub / e["file"]).read_bytes() == (fs / e["source"] / sub / e["file"]).read_bytes()
 
     saved["metrics"]["auc"], saved["metrics"]["auc_ci95"] = 0.9, [0.8, 0.95]  # let the tiny model vote
     saved["format_baseline"]["logo"]["auc"] = 0.5

@@ -211,40 +211,23 @@ def leave_one_generator_out(X: dict[str, np.ndarray], F: np.ndarray, y: np.ndarr
             "scores": {k: np.concatenate(v) for k, v in scores.items()}}
 
 
-def write_fusion_set(samples: list[Sample], logo: dict[str, Any], probabilities: np.ndarray, out: Path,
-                     per_class: int, seed: int, sources_info: dict[str, Any] | None = None,
-                     log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Write a validation set for the fusion from the leave-one-generator-out folds and return its out-of-fold table.
+def fusion_set_name(generator: str, sha256: str) -> str:
+    """The file name of a source file's test view in the fusion validation set."""
+    return f"{generator}-{sha256[:16]}.jpg"
 
-    For every held-out generator G and each class, up to ``per_class`` of its files (a seeded, content-hash order)
-    are written as their test view (:func:`.features.test_view_jpeg`) to ``out/G/real`` or ``out/G/fake``, named
-    ``G-<first 16 hex of the source file's SHA-256>.jpg``, with a ``MANIFEST.csv`` in ``out`` naming each set's
-    source. The returned entries (``file``, ``label``, ``probability``, ``source``) are what the card stores as
-    ``out_of_fold``: the calibrated score of the model fitted without G on exactly those bytes, which
-    ``forensics evaluate`` substitutes for the shipped model's in-sample score (``substitute_out_of_fold``), so a
-    fusion fitted on these files weighs this detector by what it does on generators it never saw.
-    """
+
+def _write_view(folder: Path, name: str, source: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / (name + ".tmp")
+    tmp.write_bytes(test_view_jpeg(load_image(source)))
+    os.replace(tmp, folder / name)
+
+
+def _write_fusion_manifest(out: Path, generators: list[str], sources_info: dict[str, Any]) -> None:
     import csv
 
-    sources_info = sources_info or {}
-    yl, fold, idx = logo["y"], logo["fold"], logo["index"]
-    entries: list[dict[str, Any]] = []
     rows = []
-    for g in sorted(set(fold.tolist())):
-        for lab in (0, 1):
-            pos = np.flatnonzero((fold == g) & (yl == lab))
-            pos = sorted(pos, key=lambda k: hashlib.sha256(f"{seed}:{samples[idx[k]].sha256}".encode()).hexdigest())
-            folder = out / g / ("fake" if lab else "real")
-            folder.mkdir(parents=True, exist_ok=True)
-            for k in pos[:per_class]:
-                s = samples[idx[k]]
-                name = f"{g}-{s.sha256[:16]}.jpg"
-                data = test_view_jpeg(load_image(s.path))
-                tmp = folder / (name + ".tmp")
-                tmp.write_bytes(data)
-                os.replace(tmp, folder / name)
-                entries.append({"file": name, "label": int(lab), "probability": round(float(probabilities[k]), 6),
-                                "source": g})
+    for g in generators:
         info = sources_info.get(g, {})
         src = info.get("source_fake", "")
         repo, _, rest = src.partition(" @ ")
@@ -253,12 +236,73 @@ def write_fusion_set(samples: list[Sample], logo: dict[str, Any], probabilities:
                                "each file the test view (shrink to shorter side <= 512, x0.5, JPEG q75)"),
                      "licence": info.get("licence", ""),
                      "how_label_known": f"generated: {info.get('label_fake', '')}; real: {info.get('label_real', '')}"})
+    out.mkdir(parents=True, exist_ok=True)
     with (out / "MANIFEST.csv").open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=["set", "repo", "commit", "paths", "licence", "how_label_known"])
         w.writeheader()
         w.writerows(rows)
-    log(f"fusion validation set: {len(entries)} test-view files of {len(rows)} held-out generators in {out}")
+
+
+def write_fusion_set(samples: list[Sample], logo: dict[str, Any], probabilities: np.ndarray, out: Path,
+                     per_class: int, seed: int, sources_info: dict[str, Any] | None = None,
+                     log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Write a validation set for the fusion from the leave-one-generator-out folds and return its out-of-fold table.
+
+    For every held-out generator G and each class, up to ``per_class`` of its files (a seeded, content-hash order)
+    are written as their test view (:func:`.features.test_view_jpeg`) to ``out/G/real`` or ``out/G/fake``, named by
+    :func:`fusion_set_name`, with a ``MANIFEST.csv`` in ``out`` naming each set's source. The returned entries
+    (``file``, ``label``, ``probability``, ``source``) are what the card stores as ``out_of_fold``: the calibrated
+    score of the model fitted without G on exactly those bytes, which ``forensics evaluate`` substitutes for the
+    shipped model's in-sample score (``substitute_out_of_fold``), so a fusion fitted on these files weighs this
+    detector by what it does on generators it never saw. :func:`rebuild_fusion_set` writes the same files again
+    from the card, without training.
+    """
+    yl, fold, idx = logo["y"], logo["fold"], logo["index"]
+    entries: list[dict[str, Any]] = []
+    generators = sorted(set(fold.tolist()))
+    for g in generators:
+        for lab in (0, 1):
+            pos = np.flatnonzero((fold == g) & (yl == lab))
+            pos = sorted(pos, key=lambda k: hashlib.sha256(f"{seed}:{samples[idx[k]].sha256}".encode()).hexdigest())
+            for k in pos[:per_class]:
+                s = samples[idx[k]]
+                name = fusion_set_name(g, s.sha256)
+                _write_view(out / g / ("fake" if lab else "real"), name, s.path)
+                entries.append({"file": name, "label": int(lab), "probability": round(float(probabilities[k]), 6),
+                                "source": g})
+    _write_fusion_manifest(out, generators, sources_info or {})
+    log(f"fusion validation set: {len(entries)} test-view files of {len(generators)} held-out generators in {out}")
     return entries
+
+
+def rebuild_fusion_set(out_of_fold: list[dict[str, Any]], fakes: list[tuple[str, Path]],
+                       reals: list[tuple[str, Path]], out: Path, sources_info: dict[str, Any] | None = None,
+                       log: Callable[[str], None] = print) -> dict[str, int]:
+    """Write again the fusion validation set a card's ``out_of_fold`` table describes, from the training folders
+    (``NAME=DIR`` as for training): each entry's source file is found by the SHA-256 prefix in its name. Returns
+    the files written per generator; entries whose source file is not in the folders are reported."""
+    folders: dict[tuple[str, int], list[Path]] = {}
+    for lab, pairs in ((1, fakes), (0, reals)):
+        for name, d in pairs:
+            folders.setdefault((name, lab), []).append(d)
+    wanted: dict[tuple[str, int], dict[str, str]] = {}
+    for e in out_of_fold:
+        wanted.setdefault((e["source"], int(e["label"])), {})[e["file"]] = e["file"]
+    written: dict[str, int] = {}
+    for (g, lab), names in sorted(wanted.items()):
+        found: dict[str, Path] = {}
+        for d in folders.get((g, lab), []):
+            for s in list_source(g, lab, d, None, 0):
+                found.setdefault(fusion_set_name(g, s.sha256), s.path)
+        for name in sorted(names):
+            if name not in found:
+                log(f"  {name}: its source file is not in the {'generated' if lab else 'real'} folder(s) of {g}")
+                continue
+            _write_view(out / g / ("fake" if lab else "real"), name, found[name])
+            written[g] = written.get(g, 0) + 1
+    _write_fusion_manifest(out, sorted({g for g, _ in wanted}), sources_info or {})
+    log(f"fusion validation set: {sum(written.values())} of {len(out_of_fold)} files written to {out}")
+    return written
 
 
 def _within_source_folds(y: np.ndarray, src: np.ndarray, seed: int):
