@@ -16,7 +16,7 @@
 # fusion_syn/ holds the test views of the files the synthetic card's out_of_fold table lists (written again from
 #   the card, no training: benchmarks/synthetic_fusion_set.py); `forensics train fusion` substitutes the card's
 #   held-out-generator scores for the synthetic detector's in-sample ones on them.
-# Cost: building the sets takes about two minutes; evaluating all detectors on the 1213 images about 60 minutes
+# Cost: building the sets takes about two minutes; evaluating all detectors on the 1835 images about 80 minutes
 # on two CPU cores; the refit about a minute (it rewrites models/fusion: compare with git diff).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
