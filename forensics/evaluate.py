@@ -554,6 +554,7 @@ def leave_one_source_out(P: np.ndarray, y: np.ndarray, names: list[str], sources
         pooled_y += y[test].tolist()
     if pooled_y and len(set(pooled_y)) == 2:
         out["pooled"] = {**roc_metrics(np.array(pooled_y), np.array(pooled_p)), "kind": "cross-source",
+                         "three_way": fusion_train.decision_error_rates(np.array(pooled_y), np.array(pooled_p)),
                          "dataset": "leave-one-source-out over " + ", ".join(out["held_out"])}
     return out
 

@@ -383,6 +383,9 @@ def test_train_fusion_measures_every_rule_cross_source_and_installs_the_selected
     assert set(cands) == set(fusion.RULES) and all(c and c["auc"] is not None for c in cands.values())
     assert model["selected"] in fusion.RULES and card["method"] == model["selected"]
     assert card["metrics"]["auc"] == cands[model["selected"]]["auc"]
+    # every rule's figure carries the error rates of its three-way labels at the decision thresholds
+    three = card["metrics"]["three_way"]
+    assert three["called_authentic"] + three["called_manipulated"] + three["inconclusive"] == card["metrics"]["n_test"]
     assert cands[fusion.RECAL_METHOD]["kind"] == "cross-source" and model["validation_kinds"] == ["image", "video"]
     assert "Rule selection" in (tmp_path / "fusion" / "MODEL_CARD.md").read_text()
 
