@@ -69,7 +69,39 @@ def main() -> None:
             target = a.out / "fake" / f"{i:04d}_{kind}_{p.stem}.{ext}"
         target.write_bytes(data)
         counts[kind] = counts.get(kind, 0) + 1
+    write_manifest(a, counts, len(paths))
     print(f"wrote {sum(counts.values())} files to {a.out}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+def write_manifest(a: argparse.Namespace, counts: dict[str, int], used: int) -> None:
+    """``OUT/MANIFEST.csv``: one set-level row naming where the host photos came from (the first ``--hosts``
+    folder's MANIFEST.csv, as ``benchmarks/real_forgery_sets.py hosts`` writes it, in the folder or its parent) and
+    how the set was made, so that a card listing this set can name its source."""
+    import csv
+
+    from forensics.api import data_set_manifest_row
+
+    rows: list[dict] = []
+    for h in a.hosts:
+        for m in (h / "MANIFEST.csv", h.parent / "MANIFEST.csv"):
+            if m.is_file() and not rows:
+                with m.open(newline="", encoding="utf-8") as f:
+                    rows = [r for r in csv.DictReader(f) if r.get("repo")]
+    row = rows[0] if rows else data_set_manifest_row(a.hosts[0])
+    folders = sorted({r["source_path"].rsplit("/", 1)[0] + "/" for r in rows if r.get("source_path")})
+    kinds = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    out = {"set": a.out.name, "repo": row.get("repo", ""), "commit": row.get("commit", ""),
+           "paths": (f"{used} of the {len(rows) or '?'} host photos from {', '.join(folders) or '?'} of that repository (each listed with its "
+                     f"SHA-256 in the hosts folder's MANIFEST.csv); files made by "
+                     f"benchmarks/make_forgery_set.py --max-hosts {a.max_hosts} "
+                     f"--seed {a.seed} ({kinds})"),
+           "licence": row.get("licence", ""),
+           "how_label_known": ("generated here: real/ = the host photos re-saved (JPEG or PNG), fake/ = splices, "
+                               "copy-moves and JPEG-saved copy-moves made from them by forensics.forgeries")}
+    with (a.out / "MANIFEST.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(out))
+        w.writeheader()
+        w.writerow(out)
 
 
 if __name__ == "__main__":
