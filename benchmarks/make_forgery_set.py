@@ -79,15 +79,13 @@ def write_manifest(a: argparse.Namespace, counts: dict[str, int], used: int) -> 
     how the set was made, so that a card listing this set can name its source."""
     import csv
 
-    from forensics.api import data_set_manifest_row
-
     rows: list[dict] = []
-    for h in a.hosts:
-        for m in (h / "MANIFEST.csv", h.parent / "MANIFEST.csv"):
-            if m.is_file() and not rows:
-                with m.open(newline="", encoding="utf-8") as f:
-                    rows = [r for r in csv.DictReader(f) if r.get("repo")]
-    row = rows[0] if rows else data_set_manifest_row(a.hosts[0])
+    for m in (m for h in a.hosts for m in (h / "MANIFEST.csv", h.parent / "MANIFEST.csv") if m.is_file()):
+        with m.open(newline="", encoding="utf-8") as f:
+            rows = [r for r in csv.DictReader(f) if r.get("repo")]
+        if rows:
+            break
+    row = rows[0] if rows else {}
     folders = sorted({r["source_path"].rsplit("/", 1)[0] + "/" for r in rows if r.get("source_path")})
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     out = {"set": a.out.name, "repo": row.get("repo", ""), "commit": row.get("commit", ""),

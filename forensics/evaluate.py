@@ -368,11 +368,12 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
                  "kind": "cross-source", "decided": int(fbm.sum()),
                  "dataset": "leave-one-source-out (maps fitted without the held-out source) over "
                             + ", ".join(sorted(set(sources[fbm].tolist())))}
+    # every held-out file gets a stacked probability ("decided" = all of them)
+    candidates = {**stacked_candidates, fusion.RECAL_METHOD: recal,
+                  fusion.FALLBACK_METHOD: fallback if fallback.get("auc") is not None else None}
     # the installed stacker: the positive-evidence one if the rule selection picks it, or (when it picks another
     # rule) if it is the one preferred between the two stackers
-    pre = {**stacked_candidates, fusion.RECAL_METHOD: recal,
-           fusion.FALLBACK_METHOD: fallback if fallback.get("auc") is not None else None}
-    first = fusion_train.select_rule(pre)[0]
+    first = fusion_train.select_rule(candidates)[0]
     positive = (first == fusion.POSITIVE_METHOD if first in fusion.STACKED_METHODS else
                 all(stacked_candidates.values())
                 and fusion_train.select_rule(stacked_candidates)[0] == fusion.POSITIVE_METHOD)
@@ -414,9 +415,6 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
     metrics["command"] = command
     model["recalibration"] = (fusion_train.fit_kind_calibration(L[fbm], y[fbm], kinds[fbm]) if fbm.sum() else {})
     model["validation_kinds"] = sorted(set(kinds.tolist()))
-    # every held-out file gets a stacked probability ("decided" = all of them)
-    candidates = {**stacked_candidates, fusion.RECAL_METHOD: recal,
-                  fusion.FALLBACK_METHOD: fallback if fallback.get("auc") is not None else None}
     if not any(stacked_candidates.values()) and not recal:  # one validation source: no cross-source figure
         candidates[model["method"]] = metrics
     if candidates[fusion.POSITIVE_METHOD] is None and candidates[fusion.STACKED_METHOD] is None:

@@ -285,9 +285,9 @@ def rebuild_fusion_set(out_of_fold: list[dict[str, Any]], fakes: list[tuple[str,
     for lab, pairs in ((1, fakes), (0, reals)):
         for name, d in pairs:
             folders.setdefault((name, lab), []).append(d)
-    wanted: dict[tuple[str, int], dict[str, str]] = {}
+    wanted: dict[tuple[str, int], set[str]] = {}
     for e in out_of_fold:
-        wanted.setdefault((e["source"], int(e["label"])), {})[e["file"]] = e["file"]
+        wanted.setdefault((e["source"], int(e["label"])), set()).add(e["file"])
     written: dict[str, int] = {}
     for (g, lab), names in sorted(wanted.items()):
         found: dict[str, Path] = {}
