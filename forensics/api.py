@@ -234,7 +234,9 @@ def forgery_set_source(root) -> str:
     from pathlib import Path
 
     row = data_set_manifest_row(root)
-    return f"{row['repo']} @ {row.get('commit', '?')[:12]}" if row else Path(root).name
+    if not row:
+        return Path(root).name
+    return f"{row['repo']} @ {row['commit'][:12]}" if row.get("commit") else f"{row['repo']} (commit not recorded)"
 
 
 def forgery_set_evaluations(name: str, y, p, kinds, dataset: str, echo=print) -> dict:

@@ -170,7 +170,8 @@ def summarise(results: dict[str, Any], threshold: float = 0.5, group_by: str | N
                                   if k in ("auc", "auc_ci95", "eer", "balanced_accuracy", "ece", "n_test")}
             by[src] = entry
         out["by_source"] = by
-        out["leave_one_source_out"] = leave_one_source_out(P, y, names, sources)
+        out["leave_one_source_out"] = leave_one_source_out(P, y, names, sources,
+                                                           kinds=np.array([r["kind"] for r in rows]))
     # files the installed fusion model was trained on: the fused figures for them are in-sample
     model, _ = fusion.load_model()
     if model is not None and model.data.get("training_sha256_prefixes"):
@@ -344,7 +345,7 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
     sources = np.array([r.get("source") or "" for r in rows])
     # both stackers (signed log-odds; positive evidence only) measured leave-one-source-out; the installed model's
     # stacker is the one the rule selection below prefers between the two
-    loso = {pos: leave_one_source_out(P, y, names, sources, calibration, folds, seed, positive=pos)
+    loso = {pos: leave_one_source_out(P, y, names, sources, calibration, folds, seed, positive=pos, kinds=kinds)
             for pos in (False, True)}
     stacked_candidates = {}
     for pos, meth in ((False, fusion.STACKED_METHOD), (True, fusion.POSITIVE_METHOD)):
@@ -377,7 +378,8 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
     positive = (first == fusion.POSITIVE_METHOD if first in fusion.STACKED_METHODS else
                 all(stacked_candidates.values())
                 and fusion_train.select_rule(stacked_candidates)[0] == fusion.POSITIVE_METHOD)
-    model = fusion_train.fit_stacker(P, y, names, calibration, folds, seed, bootstrap=bootstrap, positive=positive)
+    model, oof = fusion_train.fit_model(P, y, names, kinds, calibration, folds, seed, positive=positive,
+                                        bootstrap=bootstrap)
     # record what each detector was when its outputs were collected
     for d in model["detectors"]:
         d["version"] = detectors[d["name"]]["version"]
@@ -385,10 +387,8 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
         shas.discard(None)
         d["model_sha256"] = shas.pop() if len(shas) == 1 else None
     model["training_sha256_prefixes"] = sorted({r["sha256"][:16] for r in rows if r.get("sha256")})
-    oof = fusion_train.cross_validated(P, y, names, calibration, folds, seed, positive=positive)
     ok = ~np.isnan(oof)
-    z = np.log(np.clip(oof, 1e-6, 1 - 1e-6) / (1 - np.clip(oof, 1e-6, 1 - 1e-6)))
-    model["kind_calibration"] = fusion_train.fit_kind_calibration(z[ok], y[ok], kinds[ok])
+    z = fusion_train._logodds(oof)
     final = oof.copy()  # out-of-fold values after the per-kind map (itself cross-fitted)
     for kind in model["kind_calibration"]:
         m = ok & (kinds == kind)
@@ -531,9 +531,13 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
 
 def leave_one_source_out(P: np.ndarray, y: np.ndarray, names: list[str], sources: np.ndarray,
                          calibration: str = "platt", folds: int = 5, seed: int = 0,
-                         positive: bool = False) -> dict[str, Any]:
+                         positive: bool = False, kinds: np.ndarray | None = None) -> dict[str, Any]:
     """Fusion refitted without each source and measured on it; ``pooled`` is all held-out outputs together.
-    ``positive``: the positive-evidence stacker (``stacked-positive/1``)."""
+    ``positive``: the positive-evidence stacker (``stacked-positive/1``). The refit is the whole installed model
+    (stacker and per-kind maps, :func:`fusion_train.fit_model`) and the held-out files get the probability the
+    report would state (:meth:`fusion.FusionModel.verdict_probability`); ``kinds``: each file's media kind
+    (default: all images)."""
+    kinds = np.asarray(kinds) if kinds is not None else np.full(len(y), "image")
     out: dict[str, Any] = {"held_out": {}}
     pooled_p, pooled_y = [], []
     for src in sorted(set(sources.tolist())):
@@ -541,15 +545,19 @@ def leave_one_source_out(P: np.ndarray, y: np.ndarray, names: list[str], sources
         train = ~test
         if not src or len(np.unique(y[test])) < 2 or len(np.unique(y[train])) < 2 or train.sum() < 2 * folds:
             continue
-        fm = fusion.FusionModel(fusion_train.fit_stacker(P[train], y[train], names, calibration, folds, seed,
-                                                         positive=positive))
-        p = np.array([fm.probability({nm: (None if np.isnan(P[i, j]) else float(P[i, j]))
-                                      for j, nm in enumerate(names)}) for i in np.flatnonzero(test)])
-        out["held_out"][src] = {k: v for k, v in roc_metrics(y[test], p).items()
+        fm = fusion.FusionModel(fusion_train.fit_model(P[train], y[train], names, kinds[train], calibration, folds,
+                                                       seed, positive=positive)[0])
+        p = np.array([fm.verdict_probability({nm: (None if np.isnan(P[i, j]) else float(P[i, j]))
+                                              for j, nm in enumerate(names)}, kinds[i])
+                      for i in np.flatnonzero(test)], dtype=float)
+        yt, decided = y[test], ~np.isnan(p)  # a file on which no detector ran gets no verdict
+        if len(np.unique(yt[decided])) < 2:
+            continue
+        out["held_out"][src] = {k: v for k, v in roc_metrics(yt[decided], p[decided]).items()
                                 if k in ("auc", "auc_ci95", "eer", "balanced_accuracy", "ece", "n_test",
                                          "n_test_positive", "n_test_negative")}
-        pooled_p += p.tolist()
-        pooled_y += y[test].tolist()
+        pooled_p += p[decided].tolist()
+        pooled_y += yt[decided].tolist()
     if pooled_y and len(set(pooled_y)) == 2:
         out["pooled"] = {**roc_metrics(np.array(pooled_y), np.array(pooled_p)), "kind": "cross-source",
                          "three_way": fusion_train.decision_error_rates(np.array(pooled_y), np.array(pooled_p)),

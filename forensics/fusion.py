@@ -411,6 +411,20 @@ class FusionModel:
         cal = (self.data.get("kind_calibration") or {}).get(kind or "")
         return log_odds_map(cal) if cal else None
 
+    def _mapped(self, z: float, kc: Calibrator | None) -> float:
+        """Fused log-odds ``z`` as a probability: through the media kind's map ``kc`` where there is one."""
+        return float(kc(z)) if kc is not None else _sigmoid(z)
+
+    def verdict_probability(self, probs: dict[str, float | None], kind: str | None = None) -> float | None:
+        """The probability :meth:`fuse` states for these detector outputs (``None``: no detector ran): the stacked
+        log-odds through this media kind's map, capped by the validation size. What the cross-source figures of
+        ``forensics train fusion`` measure, so they describe the verdicts as reported."""
+        if all(probs.get(d["name"]) is None for d in self.detectors):
+            return None
+        z = self.logodds(probs, self.data["intercept"], [d["weight"] for d in self.detectors],
+                         [d["presence"] for d in self.detectors])
+        return _cap_probability(self._mapped(z, self.kind_map(kind)), self.bounds)
+
     def fuse(self, findings: list[Finding], kind: str | None = None) -> dict[str, Any]:
         low, high = self.thresholds
         got = {f.detector: f for f in findings}
@@ -435,13 +449,10 @@ class FusionModel:
         p = lr = p_raw = None
         kc = self.kind_map(kind)
         if contributions:
-            z = kc(total) if kc is not None else None
-            p_raw = float(z) if z is not None else _sigmoid(total)
+            p_raw = self._mapped(total, kc)
             p = _cap_probability(p_raw, self.bounds)
-            samples = []
-            for bs in self.data.get("bootstrap") or []:
-                zb = self.logodds(probs, bs["intercept"], bs["weights"], bs["presence"])
-                samples.append(float(kc(zb)) if kc is not None else _sigmoid(zb))
+            samples = [self._mapped(self.logodds(probs, bs["intercept"], bs["weights"], bs["presence"]), kc)
+                       for bs in self.data.get("bootstrap") or []]
             lr = likelihood_ratio(p_raw, self.bounds, samples)
         method = POSITIVE_METHOD if self.positive else STACKED_METHOD
         return Verdict(

@@ -174,6 +174,24 @@ def cross_validated(P: np.ndarray, y: np.ndarray, names: list[str], calibration:
     return out
 
 
+def fit_model(P: np.ndarray, y: np.ndarray, names: list[str], kinds: np.ndarray, calibration: str = "platt",
+              folds: int = 5, seed: int = 0, positive: bool = False,
+              bootstrap: int = 0) -> tuple[dict[str, Any], np.ndarray]:
+    """The whole fitted fusion model as installed: the stacker (:func:`fit_stacker`) plus, per media kind, a Platt
+    map of its cross-validated fused log-odds (:func:`fit_kind_calibration`). Returns ``(model, oof)``, ``oof``
+    the cross-validated stacker probabilities the maps were fitted on."""
+    model = fit_stacker(P, y, names, calibration, folds, seed, bootstrap=bootstrap, positive=positive)
+    oof = cross_validated(P, y, names, calibration, folds, seed, positive=positive)
+    ok = ~np.isnan(oof)
+    model["kind_calibration"] = fit_kind_calibration(_logodds(oof[ok]), y[ok], np.asarray(kinds)[ok])
+    return model, oof
+
+
+def _logodds(p: np.ndarray) -> np.ndarray:
+    q = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(q / (1 - q))
+
+
 def decision_error_rates(y: np.ndarray, p: np.ndarray, low: float = LOW, high: float = HIGH) -> dict[str, Any]:
     """What the three-way labels do on labelled data: how often each label is wrong, how often undecided."""
     y = np.asarray(y).astype(int)
@@ -206,14 +224,18 @@ def recalibrated_out_of_source(logodds: np.ndarray, y: np.ndarray, kinds: np.nda
                                sources: np.ndarray) -> np.ndarray:
     """The recalibrated fallback rule measured cross-source: each validation source's items mapped by per-kind
     Platt maps fitted on the other sources only (a kind without a map there keeps the plain fallback value)."""
+    from forensics.fusion import _cap_probability, validation_bounds
+
     out = np.full(len(y), np.nan)
     for src in sorted(set(sources.tolist())):
         test = sources == src
         maps = fit_kind_calibration(logodds[~test], y[~test], kinds[~test])
+        bounds = validation_bounds(int((1 - y[~test]).sum()), int(y[~test].sum()))
         for i in np.flatnonzero(test):
             cal = maps.get(kinds[i])
             z = float(logodds[i])
-            out[i] = float(log_odds_map(cal)(z)) if cal else _sigmoid(z)
+            # capped by the validation size as fuse_recalibrated caps the stated probability
+            out[i] = _cap_probability(float(log_odds_map(cal)(z)) if cal else _sigmoid(z), bounds)
     return out
 
 

@@ -468,3 +468,38 @@ def test_train_fusion_measures_both_stackers_and_installs_the_positive_one_where
                          Finding(detector="b", version="1", status=Status.RAN, probability=0.05)],
                         model=fusion.FusionModel(model), kind="image")
         assert v["method"] == fusion.POSITIVE_METHOD
+
+
+def test_leave_one_source_out_measures_the_verdicts_as_reported_kind_map_and_cap_included():
+    """The cross-source figures come from the whole installed model refitted without the source: the stacker, its
+    per-kind map of fused log-odds and the validation-size cap, i.e. the probability ``fuse`` states."""
+    from forensics.evaluate import leave_one_source_out
+
+    P, y = _synthetic(300, seed=5)
+    names = ["a", "b", "c"]
+    kinds = np.array(["image"] * 300)
+    sources = np.array(["s1", "s2", "s3"])[np.arange(300) % 3]
+    data, oof = fusion_train.fit_model(P, y, names, kinds, folds=3)
+    assert "image" in data["kind_calibration"] and len(oof) == 300 and not np.isnan(oof).any()
+    model = fusion.FusionModel(data)
+    for i in range(5):
+        probs = {nm: (None if np.isnan(P[i, j]) else float(P[i, j])) for j, nm in enumerate(names)}
+        findings = [_f(nm, probs[nm]) for nm in names]
+        stated = fusion.fuse(findings, model, kind="image")["probability"]
+        assert model.verdict_probability(probs, "image") == pytest.approx(stated, abs=1e-6)
+        # the map changes the probability: without it the stacker's plain sigmoid would be measured instead
+        assert model.verdict_probability(probs, "image") != pytest.approx(model.probability(probs), abs=1e-4)
+    assert model.verdict_probability({"a": None, "b": None, "c": None}, "image") is None
+
+    loso = leave_one_source_out(P, y, names, sources, folds=3, kinds=kinds)
+    assert set(loso["held_out"]) == {"s1", "s2", "s3"}
+    # the held-out figure for s1 is what the model refitted on s2 + s3 states for s1's files
+    train = sources != "s1"
+    fm = fusion.FusionModel(fusion_train.fit_model(P[train], y[train], names, kinds[train], folds=3)[0])
+    test = np.flatnonzero(~train)
+    p = np.array([fm.verdict_probability({nm: (None if np.isnan(P[i, j]) else float(P[i, j]))
+                                          for j, nm in enumerate(names)}, "image") for i in test])
+    from forensics.metrics import roc_metrics
+
+    assert loso["held_out"]["s1"]["ece"] == roc_metrics(y[test], p)["ece"]
+    assert loso["pooled"]["n_test"] == 300

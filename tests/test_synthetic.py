@@ -397,3 +397,23 @@ def test_fusion_set_carries_out_of_fold_scores(trained, models_at, tmp_path):
     for r in rows:
         f = r["findings"][0]
         assert f["probability"] == table[r["file"]] and "probability_in_sample" in f
+
+
+def test_fusion_manifest_names_the_repository_also_for_shared_data_sources(tmp_path):
+    """A set taken from the shared data names its origin repository without a commit; the fusion card's source line
+    then says so instead of printing an empty commit."""
+    from forensics.api import forgery_set_source
+    from forensics_plugins.synthetic.train import _repository_of, _write_fusion_manifest
+
+    assert _repository_of("A/b-c @ 60c61bb6e7e4853453b2a3478561f043f1bfe79a, data/fake/x") == (
+        "A/b-c", "60c61bb6e7e4853453b2a3478561f043f1bfe79a")
+    assert _repository_of("shared data face_image/fake, from tharun/Real-vs-Fake images/fake; 300x300") == (
+        "tharun/Real-vs-Fake", "")
+    assert _repository_of("a description without a repository") == ("", "")
+    _write_fusion_manifest(tmp_path, ["g1", "g2"], {
+        "g1": {"source_fake": "A/b @ 0123456789abcdef0123456789abcdef01234567, x", "source_real": "A/b @ 0123456, y"},
+        "g2": {"source_fake": "shared data face_image/fake, from o/n images/fake", "source_real": "z"}})
+    (tmp_path / "g1").mkdir()
+    (tmp_path / "g2").mkdir()
+    assert forgery_set_source(tmp_path / "g1") == "A/b @ 0123456789ab"
+    assert forgery_set_source(tmp_path / "g2") == "o/n (commit not recorded)"
