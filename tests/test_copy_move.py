@@ -58,6 +58,52 @@ def test_rotated_jpeg_copy_is_found(astronaut):
     assert pixel_scores(r.mask_at(truth.shape), truth)["iou"] >= 0.4, info
 
 
+def _warped_copy(host: np.ndarray, A: np.ndarray, box: tuple[int, int, int, int], quality: int) -> tuple:
+    """``host`` with its ``box`` (x0, y0, x1, y1) pasted where the affine map ``A`` (source -> target pixels) puts it,
+    bicubic, then saved as JPEG: the forgery and its truth mask (source | target)."""
+    import cv2
+    from PIL import Image
+
+    H, W = host.shape[:2]
+    src = np.zeros((H, W), np.uint8)
+    src[box[1]:box[3], box[0]:box[2]] = 1
+    warped = cv2.warpAffine(host, A, (W, H), flags=cv2.INTER_CUBIC)
+    tgt = cv2.warpAffine(src, A, (W, H), flags=cv2.INTER_NEAREST) > 0
+    forged = np.where(tgt[..., None], warped, host)
+    buf = io.BytesIO()
+    Image.fromarray(forged).save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(buf).convert("RGB")), (src > 0) | tgt
+
+
+@pytest.mark.parametrize("sx,sy,angle", [(1.4, 1.2, 0.0), (1.4, 1.2, 20.0)])
+def test_copy_scaled_differently_along_x_and_y_is_found(astronaut, sx, sy, angle):
+    """MICC-F220's hardest attacks: a copy scaled 1.4 x 1.2 (and rotated), JPEG-saved. A similarity cannot map it to
+    a fraction of a pixel, so the similarity's inliers are refitted with a full affine map before verification, and
+    the resampled copy is compared on the low-passed image."""
+    a = np.deg2rad(angle)
+    L = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) @ np.diag([sx, sy])
+    box = (200, 250, 300, 350)  # a textured patch (the suit and its badges)
+    c = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+    A = np.hstack([L, (np.array([100.0, 100.0]) - L @ c)[:, None]])
+    forged, truth = _warped_copy(astronaut, A, box, quality=90)
+    r = detect_copy_move(forged)
+    assert pixel_scores(r.mask_at(truth.shape), truth)["iou"] >= 0.4, [t.describe(r.scale) for t in r.transforms]
+    found = r.transforms[0].affine[:, :2]
+    sv = np.linalg.svd(found, compute_uv=False)
+    assert sv[0] / sv[1] == pytest.approx(sx / sy, rel=0.05)  # the anisotropy itself was recovered
+
+
+def test_rotated_copy_after_strong_jpeg_is_verified_whole(astronaut):
+    """A rotated copy was interpolated when pasted and then JPEG-saved at quality 60: compared on the low-passed
+    image (RESAMPLED_SIGMA) it verifies nearly whole; at full detail, only in part (IoU 0.64 here)."""
+    a = np.deg2rad(40.0)
+    L = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    box = (200, 250, 300, 350)
+    c = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+    forged, truth = _warped_copy(astronaut, np.hstack([L, (np.array([100.0, 100.0]) - L @ c)[:, None]]), box, 60)
+    assert pixel_scores(detect_copy_move(forged).mask_at(truth.shape), truth)["iou"] >= 0.75
+
+
 @pytest.fixture(scope="module")
 def small_plain(astronaut):
     """A plain copy in a 192-px portrait (the size of the face crops the detector meets most)."""

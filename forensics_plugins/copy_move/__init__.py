@@ -18,17 +18,17 @@ MAX_MEGAPIXELS = 100
 
 class CopyMoveDetector(Detector):
     name = "copy_move"
-    version = "2.0.0"
+    version = "2.1.0"
     media_kinds = ("image",)
     model_name = "copy_move"
     description = "Copy-move: finds regions of the image that were copied and pasted elsewhere in the same image."
     method = ("Candidate copy transforms from SIFT keypoints (small images upscaled) matched with the g2NN test, "
-              "displacement voting and sequential RANSAC of similarity transforms (Amerini, Ballan, Caldelli, Del "
-              "Bimbo & Serra, IEEE TIFS 2011), from dense rotation-invariant Zernike-moment matches fed to the same "
+              "displacement voting and sequential RANSAC of similarity transforms refitted as affine maps (Amerini, "
+              "Ballan, Caldelli, Del Bimbo & Serra, IEEE TIFS 2011), from dense rotation-invariant Zernike-moment matches fed to the same "
               "RANSAC (Cozzolino, Poggi & Verdoliva, IEEE TIFS 2015), and from near-identical blocks voting for a shift (Fridrich, Soukal & "
               "Lukas, DFRWS 2003); each candidate verified and localised by a dense map of where the image agrees "
               "with its warped copy distinctly better than with the copy moved 2 px (after Pan & Lyu, IEEE TIFS "
-              "2010), periodic patterns rejected. Score: share of the image in the largest verified region, "
+              "2010; rotated or scaled copies on the slightly low-passed image), periodic patterns rejected. Score: share of the image in the largest verified region, "
               "calibrated by Platt scaling on generated copy-moves.")
 
     def analyze(self, item, media) -> Finding:

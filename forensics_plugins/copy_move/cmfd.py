@@ -78,6 +78,8 @@ REPEAT_GROUP = 4  # this many verified transforms over overlapping regions: a re
 ZERNIKE_RADIUS = 7
 DENSE_RATIO = 0.2
 DENSE_MIN_INLIERS = 30  # RANSAC inliers needed among the dense Zernike matches
+AXIS_TOLERANCE_DEG = 5.0  # an anisotropic copy's scaling axes lie this close to the image axes (editor transforms)
+RESAMPLED_SIGMA = 1.0  # px: a rotated or scaled copy is compared with its source on the image low-passed by this much
 DENSE_MIN_OFFSET = 16  # px at dense resolution (Cozzolino et al. use a minimum offset to skip trivial self-matches)
 
 
@@ -275,8 +277,45 @@ def ransac_transforms(P: np.ndarray, Q: np.ndarray, max_out: int = MAX_RANSAC,
         s_in, d_in = src[idx[inl]], dst[idx[inl]]
         if not _plausible(A) or np.ptp(s_in, axis=0).max() < 6:
             continue
-        out.append(Transform(A.astype(np.float64), s_in.astype(np.float64), d_in.astype(np.float64)))
+        out.append(Transform(_affine_refit(s_in, d_in, A.astype(np.float64)), s_in.astype(np.float64),
+                             d_in.astype(np.float64)))
     return out
+
+
+def _editor_transform(L: np.ndarray, tol_deg: float = AXIS_TOLERANCE_DEG) -> bool:
+    """Whether the linear part ``L`` is what an image editor's free transform makes: a scaling along the image axes
+    before or after a rotation (``R·diag(sx, sy)`` or ``diag(sx, sy)·R``), i.e. its singular directions on one side lie
+    along the image axes (within ``tol_deg``). A general affine map with shear is how two similar but distinct
+    objects seen from different viewpoints relate, not how a pasted copy does; it is not accepted."""
+    U, sv, Vt = np.linalg.svd(L)
+    if sv[0] / max(sv[1], 1e-9) < 1.02:  # (nearly) isotropic: a similarity, no axes to check
+        return True
+
+    def off_axis(M: np.ndarray) -> float:  # angle of the first singular direction from the nearest image axis
+        a = np.degrees(np.arctan2(M[1, 0], M[0, 0])) % 90.0
+        return min(a, 90.0 - a)
+
+    return min(off_axis(Vt.T), off_axis(U)) <= tol_deg
+
+
+def _affine_refit(src: np.ndarray, dst: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """A full affine map fitted to a similarity's inlier matches (least median of squares), kept where it fits them
+    better and stays plausible: a copy scaled differently along x and y (MICC-F220's 1.4 x 1.2 attacks) is no
+    similarity, and the pixel verification needs the copy's map to a fraction of a pixel (Amerini et al. 2011
+    recover the affine transform of each matched cluster)."""
+    import cv2
+
+    if len(src) < 6:
+        return A
+    B, _ = cv2.estimateAffine2D(src.astype(np.float32), dst.astype(np.float32), method=cv2.LMEDS)
+    if B is None or not _plausible(B) or not _editor_transform(B[:, :2].astype(np.float64)):
+        return A
+    B = B.astype(np.float64)
+
+    def residual(M: np.ndarray) -> float:
+        return float(np.median(np.hypot(*((src @ M[:, :2].T + M[:, 2]) - dst).T)))
+
+    return B if residual(B) < residual(A) else A
 
 
 # ----------------------------------------------------------------------------------------------- block matching
@@ -612,10 +651,20 @@ def _repeating(found: list[tuple[Transform, np.ndarray, float]]) -> list[Transfo
     return [found[i][0] for g in groups.values() if len(g) >= REPEAT_GROUP for i in g]
 
 
+def _resampling(A: np.ndarray) -> bool:
+    """Whether a copy under ``A`` was resampled (rotated or scaled), not only moved by whole pixels."""
+    return not np.allclose(A[:, :2], np.eye(2), atol=1e-3)
+
+
 def detect_copy_move(rgb: np.ndarray, keypoint_max_side: int = KEYPOINT_MAX_SIDE, dense: bool = True,
-                     blocks: bool = True) -> CopyMoveResult:
+                     blocks: bool = True, resampled_sigma: float = RESAMPLED_SIGMA) -> CopyMoveResult:
     """Find copied regions of an RGB (or grey) uint8 image; the mask is at analysis resolution (``result.scale``).
-    ``dense`` / ``blocks``: also seek candidates among dense Zernike matches / by block matching."""
+    ``dense`` / ``blocks``: also seek candidates among dense Zernike matches / by block matching.
+
+    A rotated or scaled copy was interpolated when it was made, so its finest detail is not its source's: such a
+    transform is verified on the image low-passed by ``resampled_sigma`` px (Gaussian; 0: not at all), where the copy
+    again equals its source closely and the 2 px-off comparison still tells it from a chance alignment; a plain
+    (translated) copy is compared at full detail."""
     import cv2
 
     a = np.asarray(rgb)
@@ -636,13 +685,15 @@ def detect_copy_move(rgb: np.ndarray, keypoint_max_side: int = KEYPOINT_MAX_SIDE
     dmask = np.zeros((H, W), bool)
     found: list[tuple[Transform, np.ndarray, float]] = []  # verified: transform, target | source, largest share
     rejected_best = 0.0
+    low = cv2.GaussianBlur(gray, (0, 0), resampled_sigma) if resampled_sigma > 0 else gray
     for t in cands:
-        target, b, ratio = verify(gray, t, min_px)
+        g = low if _resampling(t.affine) else gray
+        target, b, ratio = verify(g, t, min_px)
         if target.any():
-            B = refine(gray, t.affine, target)
+            B = refine(g, t.affine, target)
             if B is not t.affine:
                 t2 = Transform(B, t.src, t.dst, t.method)
-                target2, b2, ratio2 = verify(gray, t2, min_px)
+                target2, b2, ratio2 = verify(g, t2, min_px)
                 if target2.sum() > target.sum():
                     t, target, b, ratio = t2, target2, b2, ratio2
         if not target.any():

@@ -32,6 +32,7 @@ from .cmfd import (
     DENSE_MAX_SIDE,
     G2NN_RATIO,
     KEYPOINT_MAX_SIDE,
+    RESAMPLED_SIGMA,
     SIFT_CONTRAST,
     SIFT_LOW_CONTRAST_PX,
     SIFT_MIN_SIDE,
@@ -183,7 +184,7 @@ def train(data_dirs: list[Path], out_dir: Path, max_per_dir: int = 120, include_
     card = {
         "name": "copy_move",
         "title": "Copy-move detector calibration (`copy_move`)",
-        "version": "2.0.0",
+        "version": "2.1.0",
         "detector": "forensics_plugins.copy_move",
         "method": ("Amerini et al., 'A SIFT-based forensic method for copy-move attack detection and transformation "
                    "recovery', IEEE TIFS 6(3):1099-1110, 2011 (g2NN, RANSAC); Fridrich, Soukal & Lukas, 'Detection "
@@ -198,10 +199,14 @@ def train(data_dirs: list[Path], out_dir: Path, max_per_dir: int = 120, include_
         "architecture": (f"Analysis on the image scaled to ≤ {KEYPOINT_MAX_SIDE} px. Candidates: SIFT (OpenCV, contrast "
                          f"threshold {SIFT_CONTRAST}, 0.01 above {SIFT_LOW_CONTRAST_PX:,} px, ≤ 5000 keypoints, image upscaled to a short side ≥ "
                          f"{SIFT_MIN_SIDE} px, RootSIFT) with g2NN ratio {G2NN_RATIO}, displacement voting and "
-                         "sequential RANSAC of similarity transforms (≥ 4 inliers, 3 px); dense Zernike-moment matches "
+                         "sequential RANSAC of similarity transforms (≥ 4 inliers, 3 px), each refitted as a full "
+                         "affine map on its inliers (least median of squares) where that fits them better (copies "
+                         "scaled differently along x and y); dense Zernike-moment matches "
                          f"(order ≤ 5, radius 7, on ≤ {DENSE_MAX_SIDE} px) through the same RANSAC (≥ 30 inliers); "
                          "7×7 block matching voting for shifts. Verification: local squared difference between the "
-                         "image and its warped copy below 0.3× the difference 2 px off (dense ratio test), regions "
+                         "image and its warped copy below 0.3× the difference 2 px off (dense ratio test; a rotated "
+                         f"or scaled copy on the image low-passed by a {RESAMPLED_SIGMA:g} px Gaussian, since it was "
+                         "interpolated when pasted), regions "
                          "≥ 0.15 % of the image and ≥ ~9 px thick, hysteresis growth (ratio < 0.6), convex-hull fill "
                          "of flat parts, ECC sub-pixel refinement; periodic patterns dropped (region agrees under the "
                          "transform applied twice, or 4+ transforms over overlapping regions). Calibrator: Platt on "
