@@ -223,15 +223,26 @@ def _write_view(folder: Path, name: str, source: Path) -> None:
     os.replace(tmp, folder / name)
 
 
+def _repository_of(source: str) -> tuple[str, str]:
+    """``(owner/name, commit)`` named in a card's source text: ``OWNER/NAME @ COMMIT, paths`` or, for a set
+    taken from the shared data, ``…, from OWNER/NAME paths`` (no commit recorded); ``("", "")`` if none."""
+    import re
+
+    m = re.search(r"([\w.-]+/[\w.-]+) @ ([0-9a-f]{7,40})\b", source)
+    if m:
+        return m.group(1), m.group(2)
+    m = re.search(r"\bfrom ([\w.-]+/[\w.-]+)", source)
+    return (m.group(1), "") if m else ("", "")
+
+
 def _write_fusion_manifest(out: Path, generators: list[str], sources_info: dict[str, Any]) -> None:
     import csv
 
     rows = []
     for g in generators:
         info = sources_info.get(g, {})
-        src = info.get("source_fake", "")
-        repo, _, rest = src.partition(" @ ")
-        rows.append({"set": g, "repo": repo if rest else src, "commit": rest.split(",")[0].strip() if rest else "",
+        repo, commit = _repository_of(info.get("source_fake", ""))
+        rows.append({"set": g, "repo": repo, "commit": commit,
                      "paths": (f"generated: {info.get('source_fake', '')}; real: {info.get('source_real', '')}; "
                                "each file the test view (shrink to shorter side <= 512, x0.5, JPEG q75)"),
                      "licence": info.get("licence", ""),
