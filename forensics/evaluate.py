@@ -468,7 +468,9 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
                     "balance authentic and manipulated files within each missingness pattern, so the fused "
                     "probability assumes even prior odds and equals the likelihood ratio's posterior under 1:1 "
                     "priors. Per media kind, a Platt map of the out-of-fold fused log-odds recalibrates it where "
-                    "the kind has enough validation files. The positive-evidence stacker (stacked-positive/1) is "
+                    "the kind has enough validation files; the leave-one-source-out figures refit stacker and map "
+                    "without the held-out source and measure the probability as a report states it (map and "
+                    "validation-size cap applied). The positive-evidence stacker (stacked-positive/1) is "
                     "the same with each detector's calibrated log-odds replaced by its positive part, so a "
                     "detector adds the evidence it finds for its kind of manipulation and a detector finding none "
                     "of its kind cannot cancel it (that enters through the presence offsets); installed stacker: "
@@ -507,7 +509,8 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
              "body": "| detector | files it ran on | calibration | weight on logit | presence offset | its AUC here |\n"
                      "|---|---|---|---|---|---|\n" + det_rows + f"\n\nIntercept: {model['intercept']:+.3f}."},
             {"title": "Leave-one-source-out",
-             "body": ("Fusion refitted without each validation source and measured on it:\n\n| held-out source | AUC | "
+             "body": ("Fusion (stacker and per-kind map) refitted without each validation source and measured on "
+                      "it, on the probability the report states:\n\n| held-out source | AUC | "
                       "95 % CI | files |\n|---|---|---|---|\n" + src_rows) if src_rows else
                      "Only one validation source, or no source with both classes: no leave-one-source-out figure."},
             {"title": "Reliability", "body": "`reliability.png`: observed share of manipulated files per bin of the "
