@@ -388,7 +388,7 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
         d["model_sha256"] = shas.pop() if len(shas) == 1 else None
     model["training_sha256_prefixes"] = sorted({r["sha256"][:16] for r in rows if r.get("sha256")})
     ok = ~np.isnan(oof)
-    z = fusion_train._logodds(oof)
+    z = logit(oof)
     final = oof.copy()  # out-of-fold values after the per-kind map (itself cross-fitted)
     for kind in model["kind_calibration"]:
         m = ok & (kinds == kind)

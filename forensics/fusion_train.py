@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from forensics.calibration import Calibrator
+from forensics.calibration import Calibrator, logit
 from forensics.detector import Finding
 from forensics.fusion import (
     _EPS,
@@ -20,12 +20,14 @@ from forensics.fusion import (
     POSITIVE_METHOD,
     STACKED_METHOD,
     FusionModel,
+    _cap_probability,
     _logit,
     _sigmoid,
     _thresholds,
     calibrate,
     fuse_fallback,
     log_odds_map,
+    validation_bounds,
 )
 
 
@@ -183,13 +185,8 @@ def fit_model(P: np.ndarray, y: np.ndarray, names: list[str], kinds: np.ndarray,
     model = fit_stacker(P, y, names, calibration, folds, seed, bootstrap=bootstrap, positive=positive)
     oof = cross_validated(P, y, names, calibration, folds, seed, positive=positive)
     ok = ~np.isnan(oof)
-    model["kind_calibration"] = fit_kind_calibration(_logodds(oof[ok]), y[ok], np.asarray(kinds)[ok])
+    model["kind_calibration"] = fit_kind_calibration(logit(oof[ok]), y[ok], np.asarray(kinds)[ok])
     return model, oof
-
-
-def _logodds(p: np.ndarray) -> np.ndarray:
-    q = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    return np.log(q / (1 - q))
 
 
 def decision_error_rates(y: np.ndarray, p: np.ndarray, low: float = LOW, high: float = HIGH) -> dict[str, Any]:
@@ -224,8 +221,6 @@ def recalibrated_out_of_source(logodds: np.ndarray, y: np.ndarray, kinds: np.nda
                                sources: np.ndarray) -> np.ndarray:
     """The recalibrated fallback rule measured cross-source: each validation source's items mapped by per-kind
     Platt maps fitted on the other sources only (a kind without a map there keeps the plain fallback value)."""
-    from forensics.fusion import _cap_probability, validation_bounds
-
     out = np.full(len(y), np.nan)
     for src in sorted(set(sources.tolist())):
         test = sources == src
