@@ -58,12 +58,18 @@ def test_rotated_jpeg_copy_is_found(astronaut):
     assert pixel_scores(r.mask_at(truth.shape), truth)["iou"] >= 0.4, info
 
 
-def _warped_copy(host: np.ndarray, A: np.ndarray, box: tuple[int, int, int, int], quality: int) -> tuple:
-    """``host`` with its ``box`` (x0, y0, x1, y1) pasted where the affine map ``A`` (source -> target pixels) puts it,
-    bicubic, then saved as JPEG: the forgery and its truth mask (source | target)."""
+def _warped_copy(host: np.ndarray, box: tuple[int, int, int, int], quality: int, angle: float = 0.0,
+                 sx: float = 1.0, sy: float = 1.0, to: tuple[float, float] = (100.0, 100.0)) -> tuple:
+    """``host`` with its ``box`` (x0, y0, x1, y1) scaled by ``sx`` x ``sy`` along the image axes, then rotated by
+    ``angle`` degrees, pasted centred on ``to`` (bicubic), then saved as JPEG: the forgery and its truth mask
+    (source | target)."""
     import cv2
     from PIL import Image
 
+    a = np.deg2rad(angle)
+    L = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) @ np.diag([sx, sy])
+    c = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+    A = np.hstack([L, (np.array(to) - L @ c)[:, None]])
     H, W = host.shape[:2]
     src = np.zeros((H, W), np.uint8)
     src[box[1]:box[3], box[0]:box[2]] = 1
@@ -80,12 +86,8 @@ def test_copy_scaled_differently_along_x_and_y_is_found(astronaut, sx, sy, angle
     """MICC-F220's hardest attacks: a copy scaled 1.4 x 1.2 (and rotated), JPEG-saved. A similarity cannot map it to
     a fraction of a pixel, so the similarity's inliers are refitted with a full affine map before verification, and
     the resampled copy is compared on the low-passed image."""
-    a = np.deg2rad(angle)
-    L = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) @ np.diag([sx, sy])
     box = (200, 250, 300, 350)  # a textured patch (the suit and its badges)
-    c = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
-    A = np.hstack([L, (np.array([100.0, 100.0]) - L @ c)[:, None]])
-    forged, truth = _warped_copy(astronaut, A, box, quality=90)
+    forged, truth = _warped_copy(astronaut, box, quality=90, angle=angle, sx=sx, sy=sy)
     r = detect_copy_move(forged)
     assert pixel_scores(r.mask_at(truth.shape), truth)["iou"] >= 0.4, [t.describe(r.scale) for t in r.transforms]
     found = r.transforms[0].affine[:, :2]
@@ -96,11 +98,7 @@ def test_copy_scaled_differently_along_x_and_y_is_found(astronaut, sx, sy, angle
 def test_rotated_copy_after_strong_jpeg_is_verified_whole(astronaut):
     """A rotated copy was interpolated when pasted and then JPEG-saved at quality 60: compared on the low-passed
     image (RESAMPLED_SIGMA) it verifies nearly whole; at full detail, only in part (IoU 0.64 here)."""
-    a = np.deg2rad(40.0)
-    L = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-    box = (200, 250, 300, 350)
-    c = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
-    forged, truth = _warped_copy(astronaut, np.hstack([L, (np.array([100.0, 100.0]) - L @ c)[:, None]]), box, 60)
+    forged, truth = _warped_copy(astronaut, (200, 250, 300, 350), quality=60, angle=40.0)
     assert pixel_scores(detect_copy_move(forged).mask_at(truth.shape), truth)["iou"] >= 0.75
 
 

@@ -308,9 +308,11 @@ def _affine_refit(src: np.ndarray, dst: np.ndarray, A: np.ndarray) -> np.ndarray
     if len(src) < 6:
         return A
     B, _ = cv2.estimateAffine2D(src.astype(np.float32), dst.astype(np.float32), method=cv2.LMEDS)
-    if B is None or not _plausible(B) or not _editor_transform(B[:, :2].astype(np.float64)):
+    if B is None:
         return A
     B = B.astype(np.float64)
+    if not _plausible(B) or not _editor_transform(B[:, :2]):
+        return A
 
     def residual(M: np.ndarray) -> float:
         return float(np.median(np.hypot(*((src @ M[:, :2].T + M[:, 2]) - dst).T)))
