@@ -161,7 +161,7 @@ def train(data_dirs: list[Path], out_dir: Path, max_per_dir: int = 120, include_
     pooled = {k: v for k, v in evaluations.items() if k.endswith(": all tampered vs authentic")}
     if pooled:  # headline: the least favourable real set, never the in-source figure
         worst = min(pooled, key=lambda k: pooled[k]["auc"])
-        metrics = dict(pooled[worst], kind="cross-source (real copy-moves and their originals, never fitted on)")
+        metrics = dict(pooled[worst], kind="cross-source (real copy-moves and their originals, never fitted on; they informed the 2.1.0 design)")
         metrics["dataset"] = (f"{worst.split(':')[0]}, the least favourable of {len(pooled)} real set(s) "
                               f"({', '.join(sorted(real_sets))}); {metrics['dataset']}")
         evaluations = {"in-source: generated copy-moves, held-out host photos": in_source, **evaluations}
