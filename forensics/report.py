@@ -22,6 +22,7 @@ import base64
 import hashlib
 import inspect
 import json
+import math
 import os
 import re
 import shutil
@@ -96,7 +97,7 @@ def environment() -> jinja2.Environment:
     env.filters["pct"] = lambda p: "—" if p is None else f"{100 * float(p):.1f} %"
     env.filters["num"] = lambda x, nd=3: "—" if x is None else f"{float(x):.{nd}f}"
     env.filters["lrnum"] = _lr_text
-    env.filters["tojson_pretty"] = lambda x: json.dumps(x, indent=2, sort_keys=True, ensure_ascii=False)
+    env.filters["tojson_pretty"] = lambda x: json.dumps(strict_json(x), indent=2, sort_keys=True, ensure_ascii=False)
     env.filters["prose"] = prose
     env.filters["nopaths"] = no_machine_paths
     env.finalize = _finalize
@@ -168,8 +169,22 @@ def embedded_findings_digest(html: str) -> str | None:
     return m.group(1) if m else None
 
 
+def strict_json(x: Any) -> Any:
+    """``x`` with every non-finite float (a plugin's NaN or infinity) written as the string ``"NaN"``,
+    ``"Infinity"`` or ``"-Infinity"``: JSON has no such numbers, and Python's ``NaN`` / ``Infinity`` tokens break
+    strict parsers (browsers, jq, CASE/UCO tools) reading the findings."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return "NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity")
+    if isinstance(x, dict):
+        return {k: strict_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [strict_json(v) for v in x]
+    return x
+
+
 def findings_json(doc: dict[str, Any]) -> bytes:
-    return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(strict_json(doc), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+            + "\n").encode("utf-8")
 
 
 def _list_files(root: Path) -> list[str]:

@@ -49,3 +49,17 @@ def _broken():
 
 broken_hook = types.SimpleNamespace(__name__="broken_plugin", forensics_register_detectors=hookimpl(_broken))
 duplicate = types.SimpleNamespace(__name__="duplicate_plugin", forensics_register_detectors=hookimpl(lambda: [Crashing()]))
+
+
+class NonFinite(Detector):
+    """A plugin whose details hold numbers JSON cannot carry (NaN, infinities)."""
+
+    name = "nonfinite"
+    version = "0.0.1"
+    media_kinds = ("image",)
+
+    def analyze(self, item, media):
+        return self.inconclusive("no score", details={"nan": float("nan"), "ratios": [float("inf"), -float("inf"), 0.5]})
+
+
+nonfinite = types.SimpleNamespace(__name__="nonfinite_plugin", forensics_register_detectors=hookimpl(lambda: [NonFinite()]))

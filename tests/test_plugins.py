@@ -62,3 +62,19 @@ def test_plugins_command_lists_detectors(run_cli):
     from forensics_plugins.ela import ELADetector
 
     assert f"ela {ELADetector.version}" in res.output and "model:" in res.output
+
+
+def test_non_finite_plugin_numbers_give_strict_json(make_case, photo):
+    import json
+
+    from forensics.report import findings_json
+
+    root = make_case({"a.jpg": jpeg_bytes(photo)})
+    res = analyze_case(root, extra_plugins=[pft.nonfinite], detectors=["nonfinite"])
+
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    doc = json.loads(findings_json(res.document), parse_constant=refuse)
+    f = next(f for f in item_by_path(doc, "a.jpg")["findings"] if f["detector"] == "nonfinite")
+    assert f["details"] == {"nan": "NaN", "ratios": ["Infinity", "-Infinity", 0.5]}

@@ -496,7 +496,8 @@ def verify(gray: np.ndarray, t: Transform, min_px: int) -> tuple[np.ndarray, flo
     target = cv2.morphologyEx(target.astype(np.uint8), cv2.MORPH_CLOSE,
                               cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))) > 0
     target = _fill_holes(target)
-    return target, best, float(ratio[target].mean())
+    fin = target & np.isfinite(ratio)  # filled-in flat parts have no ratio
+    return target, best, float(ratio[fin].mean()) if fin.any() else 1.0
 
 
 # ----------------------------------------------------------------------------------------------- dense field
