@@ -134,7 +134,14 @@ def _analyze(case_dir, out, examiner, case_id, detector, plugin, max_pixels, as_
 
     from forensics.case import read_case_info, safe_name
     from forensics.engine import CaseError, analyze_case
-    from forensics.report import MANIFEST, OutputFolderError, append_seal_log, check_output_folder, write_outputs
+    from forensics.report import (
+        MANIFEST,
+        OutputFolderError,
+        append_seal_log,
+        check_output_folder,
+        findings_json,
+        write_outputs,
+    )
     from forensics.textsafe import safe_text
 
     case_dir = Path(os.path.abspath(case_dir))
@@ -200,7 +207,7 @@ def _analyze(case_dir, out, examiner, case_id, detector, plugin, max_pixels, as_
     except OSError as exc:
         fail(f"could not write the report to {out_dir}: {exc.strerror or exc}")
     if as_json:
-        sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        sys.stdout.write(findings_json(doc).decode("utf-8"))  # the same strict JSON as findings.json
     s = doc["summary"]
     mhash = hashlib.sha256((out_dir / MANIFEST).read_bytes()).hexdigest()
     if seal_log is not None:
