@@ -12,6 +12,8 @@ import pytest
 from forensics.api import Status, make_copy_move, open_media
 from forensics_plugins.copy_move import CopyMoveDetector
 from forensics_plugins.copy_move.cmfd import (
+    Transform,
+    _repeating,
     block_shifts,
     detect_copy_move,
     pixel_scores,
@@ -147,6 +149,27 @@ def test_periodic_texture_is_not_flagged():
     img = np.clip((img - img.mean()) * 3 + 128, 0, 255).astype(np.uint8)
     r = detect_copy_move(np.stack([img] * 3, -1))
     assert r.share == 0, [t.describe(r.scale) for t in r.transforms]
+
+
+def _found(affines, mask):
+    return [(Transform(np.asarray(A, float), np.zeros((0, 2)), np.zeros((0, 2))), mask, 1.0) for A in affines]
+
+
+def test_repeat_rule_groups_plain_shifts_but_not_a_plain_copy_with_resampled_maps():
+    """Four shifts over overlapping regions are a repeating pattern and all are dropped; one plain shift over the
+    same region as three rotated/scaled maps (similar objects matched on the low-passed image) is not grouped with
+    them, so the plain copy survives (COVERAGE 28t)."""
+    mask = np.zeros((100, 100), bool)
+    mask[20:60, 20:60] = True
+    shifts = [[[1, 0, dx], [0, 1, 0]] for dx in (10, 20, 30, 40)]
+    assert len(_repeating(_found(shifts, mask))) == 4
+    c, s_ = np.cos(0.3), np.sin(0.3)
+    resampled = [[[c, -s_, 5], [s_, c, 0]], [[1.2, 0, 0], [0, 1.2, 3]], [[c, s_, 0], [-s_, c, 7]]]
+    found = _found(shifts[:1] + resampled, mask)
+    assert _repeating(found) == []
+    found = _found(shifts[:1] + resampled + resampled[:1], mask)  # four resampled maps: those repeat, the shift not
+    dropped = _repeating(found)
+    assert len(dropped) == 4 and all(t is not found[0][0] for t in dropped)
 
 
 @pytest.mark.parametrize("name", ["astronaut", "chelsea", "coffee"])

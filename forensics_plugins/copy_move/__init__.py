@@ -18,7 +18,7 @@ MAX_MEGAPIXELS = 100
 
 class CopyMoveDetector(Detector):
     name = "copy_move"
-    version = "2.1.0"
+    version = "2.1.1"
     media_kinds = ("image",)
     model_name = "copy_move"
     description = "Copy-move: finds regions of the image that were copied and pasted elsewhere in the same image."

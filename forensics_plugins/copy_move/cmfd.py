@@ -632,7 +632,9 @@ def candidate_transforms(gray: np.ndarray, P: np.ndarray, Q: np.ndarray, dense: 
 def _repeating(found: list[tuple[Transform, np.ndarray, float]]) -> list[Transform]:
     """Transforms in groups of ``REPEAT_GROUP`` or more whose regions overlap one another: a pattern that repeats
     (tiles, a brick wall, a fence) agrees with itself under many shifts, one copy under one (a copy pasted twice gives
-    three: source to each target and one target to the other)."""
+    three: source to each target and one target to the other). A plain (whole-pixel) shift and a resampled map are
+    never grouped: they are verified at different detail (full vs low-passed), so a plain copy overlapping low-passed
+    matches of similar objects nearby is not a repeat of them (COVERAGE 28t was lost that way in 2.1.0)."""
     n = len(found)
     if n < REPEAT_GROUP:
         return []
@@ -645,6 +647,8 @@ def _repeating(found: list[tuple[Transform, np.ndarray, float]]) -> list[Transfo
 
     for i in range(n):
         for j in range(i + 1, n):
+            if _resampling(found[i][0].affine) != _resampling(found[j][0].affine):
+                continue
             a, b = found[i][1], found[j][1]
             if (a & b).sum() > 0.3 * min(a.sum(), b.sum()):
                 parent[root(i)] = root(j)

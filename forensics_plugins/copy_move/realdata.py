@@ -63,7 +63,7 @@ def evaluate_real(root: Path, cal: Calibrator, echo: Callable[[str], None] = pri
                 ps = pixel_scores(r.mask_at(m.shape), m)
                 pixel[folder].setdefault(kind, []).append((ps["f1"], ps["mcc"]))
     src = forgery_set_source(root)
-    what = f"real set {root.name} ({src}), never fitted on (it informed the 2.1.0 verification design: card, Limitations); {len(y)} of {len(items)} files scored"
+    what = f"real set {root.name} ({src}), never fitted on (it informed the verification design of 2.1.0-2.1.1: card, Limitations); {len(y)} of {len(items)} files scored"
     evaluations = forgery_set_evaluations(root.name, y, p, kinds, what, echo)
     localisation = {}
     for folder, per_kind in pixel.items():

@@ -119,6 +119,8 @@ def train(data_dirs: list[Path], out_dir: Path, max_per_dir: int = 120, include_
           real: list[Path] = (), command: str = "", echo: Callable[[str], None] = print) -> dict:
     import cv2
 
+    from . import CopyMoveDetector
+
     cv2.setNumThreads(1)  # one CPU thread: the cost figure in the card is per thread
     items = hosts(data_dirs, max_per_dir, include_builtin, seed)
     if len(items) < 10:
@@ -161,7 +163,7 @@ def train(data_dirs: list[Path], out_dir: Path, max_per_dir: int = 120, include_
     pooled = {k: v for k, v in evaluations.items() if k.endswith(": all tampered vs authentic")}
     if pooled:  # headline: the least favourable real set, never the in-source figure
         worst = min(pooled, key=lambda k: pooled[k]["auc"])
-        metrics = dict(pooled[worst], kind="cross-source (real copy-moves and their originals, never fitted on; they informed the 2.1.0 design)")
+        metrics = dict(pooled[worst], kind="cross-source (real copy-moves and their originals, never fitted on; they informed the verification design of 2.1.0-2.1.1)")
         metrics["dataset"] = (f"{worst.split(':')[0]}, the least favourable of {len(pooled)} real set(s) "
                               f"({', '.join(sorted(real_sets))}); {metrics['dataset']}")
         evaluations = {"in-source: generated copy-moves, held-out host photos": in_source, **evaluations}
@@ -184,7 +186,7 @@ def train(data_dirs: list[Path], out_dir: Path, max_per_dir: int = 120, include_
     card = {
         "name": "copy_move",
         "title": "Copy-move detector calibration (`copy_move`)",
-        "version": "2.1.0",
+        "version": CopyMoveDetector.version,
         "detector": "forensics_plugins.copy_move",
         "method": ("Amerini et al., 'A SIFT-based forensic method for copy-move attack detection and transformation "
                    "recovery', IEEE TIFS 6(3):1099-1110, 2011 (g2NN, RANSAC); Fridrich, Soukal & Lukas, 'Detection "
@@ -244,7 +246,9 @@ def train(data_dirs: list[Path], out_dir: Path, max_per_dir: int = 120, include_
             "Not untouched by design: the two verification changes of 2.1.0 (a rotated or scaled copy compared on "
             "the image low-passed by 1 px; a similarity refitted as an affine map only when that is an editor's "
             "transform) were chosen after inspecting why MICC-F220's rotated and scaled copies were missed, and "
-            "checked on COVERAGE before shipping. The calibrator is still fitted only on generated copy-moves, but "
+            "checked on COVERAGE before shipping; the repeat-rule change of 2.1.1 (a plain shift is never grouped "
+            "with resampled maps as a repeating pattern) after finding why COVERAGE 28t, a plain copy, was dropped. "
+            "The calibrator is still fitted only on generated copy-moves, but "
             "these two real sets informed the method, so their figures are somewhat optimistic.",
             "Similar but genuine objects (repeated windows, tiles, text characters) produce true matches that are "
             "not forgeries; the figure shows what matched so an examiner can judge.",
