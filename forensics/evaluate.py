@@ -442,9 +442,12 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
     from forensics.plots import figure_artifact
 
     (out_dir / "reliability.png").write_bytes(figure_artifact(reliability, "reliability").png)
+    def signed(x: float) -> str:  # "+0.000", never "-0.000" for a value that rounds to zero
+        return f"{round(x, 3) or 0.0:+.3f}"
+
     det_rows = "\n".join(
-        f"| `{d['name']}` {d['version']} | {d['n_ran']} | {d['calibration']['method']} | {d['weight']:+.3f} | "
-        f"{d['presence']:+.3f} | {per_detector[d['name']].get('auc', '—')} |" for d in model["detectors"])
+        f"| `{d['name']}` {d['version']} | {d['n_ran']} | {d['calibration']['method']} | {signed(d['weight'])} | "
+        f"{signed(d['presence'])} | {per_detector[d['name']].get('auc', '—')} |" for d in model["detectors"])
     src_rows = "\n".join(f"| {k} | {v.get('auc', '—')} | {v.get('auc_ci95') or '—'} | {v.get('n_test', '—')} |"
                           for k, v in per_source.get("held_out", {}).items())
     cand_rows = "\n".join(
