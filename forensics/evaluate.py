@@ -282,6 +282,11 @@ def substitute_out_of_fold(rows: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
+def _signed(x: float) -> str:
+    """``x`` to 3 decimals with its sign: "+0.000", never "-0.000", for a value that rounds to zero."""
+    return f"{round(x, 3) or 0.0:+.3f}"
+
+
 def _validation_data_row(d: dict[str, Any]) -> dict[str, Any]:
     """The fusion card's row for one validation folder: its name, count and label, and where its MANIFEST.csv
     (folder or parent, see :func:`forensics.api.data_set_manifest_row`) says it came from."""
@@ -442,12 +447,9 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
     from forensics.plots import figure_artifact
 
     (out_dir / "reliability.png").write_bytes(figure_artifact(reliability, "reliability").png)
-    def signed(x: float) -> str:  # "+0.000", never "-0.000" for a value that rounds to zero
-        return f"{round(x, 3) or 0.0:+.3f}"
-
     det_rows = "\n".join(
-        f"| `{d['name']}` {d['version']} | {d['n_ran']} | {d['calibration']['method']} | {signed(d['weight'])} | "
-        f"{signed(d['presence'])} | {per_detector[d['name']].get('auc', '—')} |" for d in model["detectors"])
+        f"| `{d['name']}` {d['version']} | {d['n_ran']} | {d['calibration']['method']} | {_signed(d['weight'])} | "
+        f"{_signed(d['presence'])} | {per_detector[d['name']].get('auc', '—')} |" for d in model["detectors"])
     src_rows = "\n".join(f"| {k} | {v.get('auc', '—')} | {v.get('auc_ci95') or '—'} | {v.get('n_test', '—')} |"
                           for k, v in per_source.get("held_out", {}).items())
     cand_rows = "\n".join(
@@ -510,7 +512,7 @@ def train_fusion(results_list: list[dict[str, Any]], out_dir: Path, calibration:
                       + cand_rows)},
             {"title": "Detectors and learned weights",
              "body": "| detector | files it ran on | calibration | weight on logit | presence offset | its AUC here |\n"
-                     "|---|---|---|---|---|---|\n" + det_rows + f"\n\nIntercept: {model['intercept']:+.3f}."},
+                     "|---|---|---|---|---|---|\n" + det_rows + f"\n\nIntercept: {_signed(model['intercept'])}."},
             {"title": "Leave-one-source-out",
              "body": ("Fusion (stacker and per-kind map) refitted without each validation source and measured on "
                       "it, on the probability the report states:\n\n| held-out source | AUC | "

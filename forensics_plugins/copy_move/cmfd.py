@@ -639,6 +639,7 @@ def _repeating(found: list[tuple[Transform, np.ndarray, float]]) -> list[Transfo
     if n < REPEAT_GROUP:
         return []
     parent = list(range(n))
+    resampled = [_resampling(t.affine) for t, _, _ in found]
 
     def root(i):
         while parent[i] != i:
@@ -647,7 +648,7 @@ def _repeating(found: list[tuple[Transform, np.ndarray, float]]) -> list[Transfo
 
     for i in range(n):
         for j in range(i + 1, n):
-            if _resampling(found[i][0].affine) != _resampling(found[j][0].affine):
+            if resampled[i] != resampled[j]:
                 continue
             a, b = found[i][1], found[j][1]
             if (a & b).sum() > 0.3 * min(a.sum(), b.sum()):
